@@ -1,0 +1,78 @@
+"""Alert episodes and every transition they go through."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import AlertLevel, Base, pg_enum
+
+
+class AlertStatus(enum.StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
+class Disposition(enum.StrEnum):
+    confirmed_violation = "confirmed_violation"
+    false_alarm = "false_alarm"
+    approved_absence = "approved_absence"
+    other = "other"
+
+
+class Alert(Base):
+    """One episode: opened by the first evidence, updated while it lasts, ended when the person is
+    back; its status is the officer's handling of it."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        # At most one live episode per dedup key, so replayed events update instead of duplicating.
+        Index(
+            "uq_alert_live_dedup_key",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL AND status <> 'resolved'"),
+        ),
+        Index("ix_alert_status_level", "status", "level"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="SET NULL"))
+    rule: Mapped[str] = mapped_column(String(40))
+    level: Mapped[AlertLevel] = mapped_column(pg_enum(AlertLevel, "alert_level", create_type=False))
+    status: Mapped[AlertStatus] = mapped_column(
+        pg_enum(AlertStatus, "alert_status"), default=AlertStatus.open, server_default="open"
+    )
+    dedup_key: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_evidence_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    ack_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    disposition: Mapped[Disposition | None] = mapped_column(pg_enum(Disposition, "alert_disposition"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AlertEvent(Base):
+    __tablename__ = "alert_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(24))  # opened, evidence, ended, acknowledged, resolved
+    actor: Mapped[str] = mapped_column(String(120))  # "system" or "officer:<id>"
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+

@@ -1,0 +1,119 @@
+"""Districts (市/县/乡), officers, supervisees and their devices."""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, pg_enum
+from core.security import Role
+
+
+class DistrictLevel(enum.StrEnum):
+    province = "province"
+    city = "city"
+    county = "county"
+    township = "township"
+
+
+class Category(enum.StrEnum):
+    """The four community-corrections categories."""
+
+    control = "control"  # 管制
+    probation = "probation"  # 缓刑
+    parole = "parole"  # 假释
+    temporary_release = "temporary_release"  # 暂予监外执行
+
+
+class RiskLevel(enum.StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class DeviceKind(enum.StrEnum):
+    phone = "phone"
+    tracker = "tracker"
+
+
+class Datum(enum.StrEnum):
+    wgs84 = "wgs84"
+    gcj02 = "gcj02"
+    bd09 = "bd09"
+
+
+class District(Base):
+    __tablename__ = "district"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    level: Mapped[DistrictLevel] = mapped_column(pg_enum(DistrictLevel, "district_level"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Officer(Base):
+    __tablename__ = "officer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(pg_enum(Role, "officer_role"))
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="RESTRICT"), index=True)
+    # Unacknowledged alerts escalate to this officer.
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Supervisee(Base):
+    __tablename__ = "supervisee"
+    __table_args__ = (
+        CheckConstraint(
+            "supervision_end IS NULL OR supervision_end >= supervision_start", name="supervision_period"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The person code that cameras and the national system use.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[Category] = mapped_column(pg_enum(Category, "supervisee_category"))
+    risk_level: Mapped[RiskLevel] = mapped_column(pg_enum(RiskLevel, "risk_level"))
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="RESTRICT"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"), index=True)
+    supervision_start: Mapped[date] = mapped_column(Date)
+    supervision_end: Mapped[date | None] = mapped_column(Date)
+    monitoring_start: Mapped[date | None] = mapped_column(Date)
+    monitoring_end: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Device(Base):
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[DeviceKind] = mapped_column(pg_enum(DeviceKind, "device_kind"))
+    # The identifier the device itself reports (IMEI, OsmAnd/Traccar id, OwnTracks user/device).
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    datum: Mapped[Datum] = mapped_column(pg_enum(Datum, "datum"), default=Datum.wgs84, server_default="wgs84")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+

@@ -1,0 +1,218 @@
+"""The Kafka bus: topic names, an acknowledged publisher and a consumer loop that commits
+offsets only after the handler's database transaction committed."""
+
+import asyncio
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+
+from core.config import Settings, get_settings
+from core.logs import configure
+
+FIXES = "fixes.v1"
+SIGHTINGS = "sightings.v1"
+CHECKINS = "checkins.v1"
+ZONE_EVENTS = "zone-events.v1"
+ALERTS = "alerts.v1"
+TOPICS = (FIXES, SIGHTINGS, CHECKINS, ZONE_EVENTS, ALERTS)
+
+
+def dlq(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+ALL_TOPICS = TOPICS + tuple(dlq(t) for t in TOPICS)
+
+# kafka-python's defaults hang group joins against tansu; these values were measured to work.
+GROUP_TIMEOUTS = {"max_poll_interval_ms": 5000, "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; callers answer 503 and the sender retries."""
+
+
+def encode(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def decode(raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+def ensure_topics(settings: Settings | None = None) -> None:
+    """Create every topic the platform uses; existing ones are left as they are."""
+    settings = settings or get_settings()
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000)
+    try:
+        existing = set(admin.list_topics())
+        for name in ALL_TOPICS:
+            topic = settings.topic(name)
+            if topic in existing:
+                continue
+            try:
+                admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+class Publisher:
+    """Sends keyed records and reports success only once the broker acknowledged every one."""
+
+    def __init__(self, settings: Settings | None = None):
+        self._settings = settings or get_settings()
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def _get_producer(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                timeout_ms = int(self._settings.broker_timeout_s * 1000)
+                try:
+                    self._producer = KafkaProducer(
+                        bootstrap_servers=self._settings.bootstrap_servers,
+                        acks="all",
+                        linger_ms=2,
+                        batch_size=256 * 1024,
+                        max_request_size=8 * 1024 * 1024,
+                        max_block_ms=timeout_ms,
+                        request_timeout_ms=timeout_ms,
+                        delivery_timeout_ms=timeout_ms * 2,
+                        bootstrap_timeout_ms=timeout_ms,
+                    )
+                except KafkaError as exc:
+                    raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
+            return self._producer
+
+    def _send(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list:
+        producer = self._get_producer()
+        name = self._settings.topic(topic)
+        try:
+            return [producer.send(name, key=key.encode(), value=value) for key, value in records]
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not accept the records: {exc}") from exc
+
+    def publish(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+        """Blocking publish, for workers and scripts."""
+        futures = self._send(topic, records)
+        self._get_producer().flush(timeout=self._settings.broker_timeout_s * 2)
+        for future in futures:
+            try:
+                future.get(timeout=self._settings.broker_timeout_s * 2)
+            except KafkaError as exc:
+                raise BrokerUnavailable(f"broker did not acknowledge: {exc}") from exc
+
+    async def publish_async(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+        """Publish without blocking the event loop; returns after the broker's acknowledgement."""
+        loop = asyncio.get_running_loop()
+        # send() can block while fetching metadata, so it runs off the loop.
+        futures = await loop.run_in_executor(None, self._send, topic, records)
+        waiting = [_bridge(loop, f) for f in futures]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waiting), timeout=self._settings.broker_timeout_s * 2)
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=self._settings.broker_timeout_s)
+                self._producer = None
+
+
+def _bridge(loop: asyncio.AbstractEventLoop, future) -> asyncio.Future:
+    waiter = loop.create_future()
+
+    def settle(method: str, value: Any) -> None:
+        if not waiter.done():
+            getattr(waiter, method)(value)
+
+    future.add_callback(lambda md: loop.call_soon_threadsafe(settle, "set_result", md))
+    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, "set_exception", exc))
+    return waiter
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGTERM/SIGINT so a worker finishes its batch and leaves cleanly."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def install(self) -> "StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.event.set())
+        return self
+
+    @property
+    def stopped(self) -> bool:
+        return self.event.is_set()
+
+
+BatchHandler = Callable[[list[ConsumerRecord]], None]
+
+
+def run_consumer(
+    *,
+    group: str,
+    topics: Sequence[str],
+    handle: BatchHandler,
+    stop: StopFlag,
+    max_records: int = 2000,
+    settings: Settings | None = None,
+) -> None:
+    """Poll batches and hand them to ``handle``; commit offsets only after it returned.
+
+    ``handle`` must commit its own database transaction and be idempotent: after a crash,
+    or when a commit fails during a rebalance, the same records arrive again.
+    """
+    settings = settings or get_settings()
+    log = configure(f"ewall.worker.{group}")
+    consumer = KafkaConsumer(
+        *[settings.topic(t) for t in topics],
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.topic(group),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **GROUP_TIMEOUTS,
+    )
+    log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))
+    try:
+        while not stop.stopped:
+            polled = consumer.poll(timeout_ms=500, max_records=max_records)
+            records = [r for batch in polled.values() for r in batch]
+            if not records:
+                continue
+            try:
+                handle(records)
+            except Exception:
+                log.exception("batch of %d records failed; rewinding to the last commit", len(records))
+                _rewind(consumer)
+                time.sleep(1.0)
+                continue
+            try:
+                consumer.commit()
+            except CommitFailedError:
+                log.warning("offset commit lost to a rebalance; the batch will be replayed idempotently")
+    finally:
+        consumer.close(autocommit=False)
+        log.info("stopped")
+
+
+def _rewind(consumer: KafkaConsumer) -> None:
+    for tp in consumer.assignment():
+        committed = consumer.committed(tp)
+        if committed is None:
+            consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)

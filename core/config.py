@@ -1,0 +1,110 @@
+"""One settings object for the whole platform, read from environment variables.
+
+Every variable is prefixed ``EWALL_`` except the two that point at external services
+(``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``), which keep the names operators already use.
+When those two are unset, ``./ewall`` starts the embedded PostGIS and broker under ``.run/``.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Secrets generated for the embedded setup live here, never in the repo.
+GENERATED_ENV_FILE = REPO_ROOT / ".run" / "ewall.env"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EWALL_", env_file=GENERATED_ENV_FILE, extra="ignore")
+
+    run_dir: Path = REPO_ROOT / ".run"
+
+    # External services; empty means "use the embedded ones".
+    database_url: str = Field("", validation_alias=AliasChoices("DATABASE_URL", "EWALL_DATABASE_URL"))
+    kafka_bootstrap_servers: str = Field(
+        "", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "EWALL_KAFKA_BOOTSTRAP_SERVERS")
+    )
+
+    # Embedded services (only used when the URLs above are empty).
+    pg_port: int = 54329
+    pg_database: str = "ewall"
+    pg_user: str = "ewall"
+    pg_password: str = ""
+    kafka_port: int = 19092
+
+    # Apps.
+    host: str = "127.0.0.1"
+    ingest_port: int = 5055
+    portal_port: int = 8000
+    ingest_workers: int = 2
+    portal_workers: int = 1
+
+    # Kafka.
+    topic_prefix: str = ""
+    topic_partitions: int = 4
+    broker_timeout_s: float = 5.0
+
+    # Security. The embedded setup generates these into .run/secrets.env; production sets them.
+    secret_key: str = ""
+    access_token_ttl_min: int = 12 * 60
+
+    # Data.
+    fix_partition_days_ahead: int = 7
+    fix_retention_days: int = 180
+    max_fix_future_s: int = 300
+    max_batch_fixes: int = 10_000
+
+    # Alert rules (district / risk-level overrides come with the rules engine).
+    signal_lost_yellow_min: int = 60
+    signal_lost_red_min: int = 6 * 60
+    watchdog_interval_s: int = 30
+
+    # Display.
+    display_tz: str = "Asia/Shanghai"
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tiles_attribution: str = "© OpenStreetMap contributors"
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the database, embedded or external."""
+        if self.database_url:
+            return _with_psycopg_driver(self.database_url)
+        return (
+            f"postgresql+psycopg://{self.pg_user}:{self.pg_password}"
+            f"@127.0.0.1:{self.pg_port}/{self.pg_database}"
+        )
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        servers = self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+        return [s.strip() for s in servers.split(",") if s.strip()]
+
+    def topic(self, name: str) -> str:
+        """The broker-side name of a logical topic such as ``fixes.v1``."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def _with_psycopg_driver(url: str) -> str:
+    # Operators write plain postgres:// URLs; SQLAlchemy needs the driver named.
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url

@@ -1,0 +1,76 @@
+"""Database engine, sessions, the declarative base and the COPY helper."""
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Enum as SqlEnum
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from core.config import get_settings
+
+# Explicit constraint names so that Alembic revisions are stable and reversible.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    """The process-wide engine; connections are checked before use so a database restart heals."""
+    return create_engine(get_settings().db_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@lru_cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def new_session() -> Session:
+    return _session_factory()()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction: commit on success, roll back on error."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Bulk-load rows with COPY on the session's own connection (same transaction)."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def pg_enum(cls: type[enum.Enum], name: str, **kwargs: Any) -> SqlEnum:
+    """A PostgreSQL enum type storing the members' values (the words the API uses)."""
+    return SqlEnum(cls, name=name, values_callable=lambda members: [m.value for m in members], **kwargs)
+
+
+class AlertLevel(enum.StrEnum):
+    """Shared by zones (the level their breach raises) and alerts."""
+
+    yellow = "yellow"  # 预警: acknowledge within 24 h
+    red = "red"  # 报警: acknowledge within 15 min

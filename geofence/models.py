@@ -1,0 +1,52 @@
+"""Zones: the electronic wall (inclusion), places barred (exclusion) and neutral places."""
+
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import AlertLevel, Base, pg_enum
+
+
+class ZoneKind(enum.StrEnum):
+    inclusion = "inclusion"  # 电子墙: must stay inside
+    exclusion = "exclusion"  # must stay out
+    poi = "poi"  # neutral place of interest, no rule
+
+
+class Zone(Base):
+    __tablename__ = "zone"
+    __table_args__ = (
+        CheckConstraint("(supervisee_id IS NULL) <> (district_id IS NULL)", name="one_owner"),
+        CheckConstraint("buffer_m >= 0", name="buffer_non_negative"),
+        CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from", name="validity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[ZoneKind] = mapped_column(
+        pg_enum(ZoneKind, "zone_kind")
+    )
+    # Owned by one supervisee, or by a district (then it applies to everyone in it).
+    supervisee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supervisee.id", ondelete="CASCADE"), index=True
+    )
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
+    buffer_m: Mapped[float] = mapped_column(Float, default=0, server_default="0")
+    # Weekly schedule in the display time zone; null means always in force.
+    schedule: Mapped[dict | None] = mapped_column(JSONB)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The level a breach of this zone raises at first; the rules may escalate it.
+    severity: Mapped[AlertLevel] = mapped_column(
+        pg_enum(AlertLevel, "alert_level"), default=AlertLevel.yellow, server_default="yellow"
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
+    )

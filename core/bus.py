@@ -2,6 +2,7 @@
 offsets only after the handler's database transaction committed."""
 
 import asyncio
+import contextlib
 import signal
 import threading
 import time
@@ -58,10 +59,8 @@ def ensure_topics(settings: Settings | None = None) -> None:
             topic = settings.topic(name)
             if topic in existing:
                 continue
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was quicker
                 admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
@@ -156,6 +155,29 @@ class StopFlag:
     @property
     def stopped(self) -> bool:
         return self.event.is_set()
+
+
+def dead_letter(publisher: Publisher, topic: str, failures: Sequence[tuple[ConsumerRecord, str]]) -> None:
+    """Park records no consumer can read in ``<topic>.dlq``, with the reason, instead of blocking the stream."""
+    if not failures:
+        return
+    publisher.publish(
+        dlq(topic),
+        [
+            (
+                record.key.decode(errors="replace") if record.key else "",
+                encode(
+                    {
+                        "reason": reason,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "value": record.value.decode(errors="replace"),
+                    }
+                ),
+            )
+            for record, reason in failures
+        ],
+    )
 
 
 BatchHandler = Callable[[list[ConsumerRecord]], None]

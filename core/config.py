@@ -81,10 +81,7 @@ class Settings(BaseSettings):
         """SQLAlchemy URL of the database, embedded or external."""
         if self.database_url:
             return _with_psycopg_driver(self.database_url)
-        return (
-            f"postgresql+psycopg://{self.pg_user}:{self.pg_password}"
-            f"@127.0.0.1:{self.pg_port}/{self.pg_database}"
-        )
+        return f"postgresql+psycopg://{self.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{self.pg_database}"
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -106,5 +103,5 @@ def _with_psycopg_driver(url: str) -> str:
     # Operators write plain postgres:// URLs; SQLAlchemy needs the driver named.
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
+            return "postgresql+psycopg://" + url[len(plain) :]
     return url

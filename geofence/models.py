@@ -27,13 +27,9 @@ class Zone(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    kind: Mapped[ZoneKind] = mapped_column(
-        pg_enum(ZoneKind, "zone_kind")
-    )
+    kind: Mapped[ZoneKind] = mapped_column(pg_enum(ZoneKind, "zone_kind"))
     # Owned by one supervisee, or by a district (then it applies to everyone in it).
-    supervisee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("supervisee.id", ondelete="CASCADE"), index=True
-    )
+    supervisee_id: Mapped[int | None] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
     geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
     buffer_m: Mapped[float] = mapped_column(Float, default=0, server_default="0")

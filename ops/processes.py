@@ -46,8 +46,13 @@ class Managed:
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(self.logfile, "ab") as log:
             proc = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=dict(env), cwd=cwd, start_new_session=True,
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env),
+                cwd=cwd,
+                start_new_session=True,
             )
         self.pidfile.write_text(str(proc.pid))
         return proc.pid, True
@@ -119,8 +124,9 @@ def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, manage
         if check():
             return
         if managed is not None and managed.pid() is None:
-            raise SetupError(f"{what} exited during start-up; its log ({managed.logfile}) ends with:\n"
-                             f"{managed.log_tail()}")
+            raise SetupError(
+                f"{what} exited during start-up; its log ({managed.logfile}) ends with:\n{managed.log_tail()}"
+            )
         time.sleep(0.2)
     tail = f"\nlog {managed.logfile}:\n{managed.log_tail()}" if managed else ""
     raise SetupError(f"{what} did not become ready within {timeout_s:.0f} s{tail}")

@@ -7,7 +7,6 @@ from sqlalchemy import (
     DOUBLE_PRECISION,
     DateTime,
     Float,
-    ForeignKey,
     Integer,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -57,9 +56,8 @@ class Fix(Base):
 class LastPosition(Base):
     __tablename__ = "last_position"
 
-    supervisee_id: Mapped[int] = mapped_column(
-        ForeignKey("supervisee.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key, as on `fix`: the persist worker must never stall on a row it cannot place.
+    supervisee_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     device_id: Mapped[int] = mapped_column(Integer)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     lat: Mapped[float] = mapped_column(DOUBLE_PRECISION)

@@ -1,0 +1,209 @@
+"""Alert episodes: raise (idempotently), end, list, acknowledge, resolve — each transition recorded
+in alert_event and in the audit chain."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from alerts.models import Alert, AlertEvent, AlertStatus, Disposition
+from caseload import service as caseload_service
+from caseload.models import Officer
+from core import audit
+from core.db import AlertLevel
+from core.errors import Conflict, Forbidden, NotFound
+from core.security import Role
+from core.timezones import utcnow
+
+SYSTEM = "system"
+HANDLERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
+LIVE = and_(Alert.ended_at.is_(None), Alert.status != AlertStatus.resolved)
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """What happened to an alert, for notifications (alerts.v1)."""
+
+    alert_id: int
+    supervisee_id: int
+    kind: str
+    level: str
+
+    def as_dict(self) -> dict:
+        return {"alert_id": self.alert_id, "supervisee_id": self.supervisee_id, "kind": self.kind, "level": self.level}
+
+
+def _record(session: Session, alert: Alert, kind: str, actor: str, detail: dict | None = None) -> AlertChange:
+    session.add(AlertEvent(alert_id=alert.id, kind=kind, actor=actor, detail=detail or {}))
+    audit.append(
+        session,
+        actor=actor,
+        action=f"alert.{kind}",
+        entity="alert",
+        entity_id=alert.id,
+        detail={"supervisee_id": alert.supervisee_id, "rule": alert.rule, "level": alert.level.value, **(detail or {})},
+    )
+    return AlertChange(alert.id, alert.supervisee_id, kind, alert.level.value)
+
+
+def raise_alert(
+    *,
+    session: Session,
+    supervisee_id: int,
+    zone_id: int | None,
+    rule: str,
+    level: AlertLevel,
+    key: str,
+    at: datetime,
+    evidence: dict,
+) -> AlertChange | None:
+    """Open an episode, or add evidence to the live one. Replays of evidence that belongs to an
+    episode already ended or resolved change nothing."""
+    finished = session.scalar(
+        select(Alert.id)
+        .where(Alert.dedup_key == key, ~LIVE, func.coalesce(Alert.ended_at, Alert.last_evidence_at) >= at)
+        .limit(1)
+    )
+    if finished is not None:
+        return None
+    live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
+    if live is None:
+        inserted = session.scalar(
+            insert(Alert)
+            .values(
+                supervisee_id=supervisee_id,
+                zone_id=zone_id,
+                rule=rule,
+                level=level,
+                dedup_key=key,
+                started_at=at,
+                last_evidence_at=at,
+                evidence={"first": evidence, "last": evidence, "count": 1},
+                assignee_id=caseload_service.assigned_officer_id(session=session, supervisee_id=supervisee_id),
+            )
+            .on_conflict_do_nothing(index_elements=[Alert.dedup_key], index_where=LIVE)
+            .returning(Alert.id)
+        )
+        if inserted is not None:
+            return _record(session, session.get(Alert, inserted), "opened", SYSTEM, {"evidence": evidence})
+        live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
+    change = None
+    if at > live.last_evidence_at:
+        live.last_evidence_at = at
+        live.evidence = {**live.evidence, "last": evidence, "count": live.evidence.get("count", 1) + 1}
+    if level == AlertLevel.red and live.level == AlertLevel.yellow:
+        live.level = AlertLevel.red
+        change = _record(session, live, "level_raised", SYSTEM, {"evidence": evidence})
+    session.flush()
+    return change
+
+
+def end_episode(*, session: Session, key: str, at: datetime, evidence: dict) -> AlertChange | None:
+    """The condition is over (the person is back, the signal returned)."""
+    live = session.scalar(
+        select(Alert).where(Alert.dedup_key == key, Alert.ended_at.is_(None), Alert.started_at <= at).with_for_update()
+    )
+    if live is None:
+        return None
+    live.ended_at = at
+    session.flush()
+    return _record(session, live, "ended", SYSTEM, {"evidence": evidence})
+
+
+def live_alerts(*, session: Session, rule: str) -> Sequence[Alert]:
+    return session.scalars(select(Alert).where(Alert.rule == rule, Alert.ended_at.is_(None))).all()
+
+
+def list_alerts(
+    *,
+    session: Session,
+    viewer: Officer,
+    status: AlertStatus | None = None,
+    level: AlertLevel | None = None,
+    supervisee_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> Sequence[Alert]:
+    """Alerts in the viewer's caseload, newest first."""
+    query = select(Alert).where(
+        Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer))
+    )
+    if status is not None:
+        query = query.where(Alert.status == status)
+    if level is not None:
+        query = query.where(Alert.level == level)
+    if supervisee_id is not None:
+        query = query.where(Alert.supervisee_id == supervisee_id)
+    if since is not None:
+        query = query.where(or_(Alert.started_at >= since, Alert.updated_at >= since))
+    return session.scalars(query.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit).offset(offset)).all()
+
+
+def get(*, session: Session, viewer: Officer, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=alert.supervisee_id)
+    return alert
+
+
+def list_events(*, session: Session, viewer: Officer, alert_id: int) -> Sequence[AlertEvent]:
+    get(session=session, viewer=viewer, alert_id=alert_id)
+    return session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all()
+
+
+def _handle(session: Session, viewer: Officer, alert_id: int) -> Alert:
+    if viewer.role not in HANDLERS:
+        raise Forbidden(f"role '{viewer.role}' cannot handle alerts")
+    alert = get(session=session, viewer=viewer, alert_id=alert_id)
+    session.refresh(alert, with_for_update=True)
+    return alert
+
+
+def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+    """open → acknowledged."""
+    alert = _handle(session, viewer, alert_id)
+    if alert.status != AlertStatus.open:
+        raise Conflict(f"alert {alert_id} is {alert.status}, only an open alert can be acknowledged")
+    alert.status = AlertStatus.acknowledged
+    alert.acknowledged_at = utcnow()
+    alert.acknowledged_by = viewer.id
+    alert.ack_note = note
+    session.flush()
+    _record(session, alert, "acknowledged", caseload_service.actor(viewer), {"note": note})
+    return alert
+
+
+def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Disposition, note: str | None) -> Alert:
+    """open or acknowledged → resolved, with a disposition."""
+    alert = _handle(session, viewer, alert_id)
+    if alert.status == AlertStatus.resolved:
+        raise Conflict(f"alert {alert_id} is already resolved")
+    alert.status = AlertStatus.resolved
+    alert.resolved_at = utcnow()
+    alert.resolved_by = viewer.id
+    alert.disposition = disposition
+    alert.resolution_note = note
+    session.flush()
+    _record(
+        session, alert, "resolved", caseload_service.actor(viewer), {"disposition": disposition.value, "note": note}
+    )
+    return alert
+
+
+def open_level_by_supervisee(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, AlertLevel]:
+    """The highest level among each person's unresolved alerts (for the live map's colours)."""
+    rows = session.execute(
+        select(Alert.supervisee_id, Alert.level).where(
+            Alert.supervisee_id.in_(supervisee_ids), Alert.status != AlertStatus.resolved
+        )
+    )
+    levels: dict[int, AlertLevel] = {}
+    for supervisee_id, level in rows:
+        if levels.get(supervisee_id) != AlertLevel.red:
+            levels[supervisee_id] = level
+    return levels

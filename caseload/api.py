@@ -1,0 +1,161 @@
+"""Caseload REST API: sign-in, districts, officers, supervisees and their devices."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from caseload import schemas, service
+from caseload.auth import AdminOfficer, CurrentOfficer, StaffManager
+from core.security import create_access_token
+from core.web import SessionDep
+
+router = APIRouter()
+
+
+@router.post("/auth/token", response_model=schemas.Token, tags=["auth"])
+def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep):
+    """OAuth2 password flow: exchange username and password for a bearer token."""
+    officer = service.authenticate(session=session, username=form.username, password=form.password)
+    if officer is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="wrong username or password", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return schemas.Token(
+        access_token=create_access_token(officer_id=officer.id, role=officer.role),
+        role=officer.role,
+        officer_id=officer.id,
+    )
+
+
+@router.get("/auth/me", response_model=schemas.OfficerOut, tags=["auth"])
+def me(officer: CurrentOfficer):
+    """The signed-in officer."""
+    return officer
+
+
+@router.get("/districts", response_model=list[schemas.DistrictOut], tags=["districts"])
+def list_districts(session: SessionDep, viewer: CurrentOfficer):
+    """Districts visible to the caller."""
+    return service.list_districts(session=session, viewer=viewer)
+
+
+@router.post("/districts", response_model=schemas.DistrictOut, status_code=201, tags=["districts"])
+def create_district(data: schemas.DistrictIn, session: SessionDep, viewer: AdminOfficer):
+    """Create a district (admin)."""
+    district = service.create_district(session=session, viewer=viewer, data=data)
+    session.commit()
+    return district
+
+
+@router.get("/districts/{district_id}", response_model=schemas.DistrictOut, tags=["districts"])
+def get_district(district_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """One district."""
+    return service.get_district(session=session, viewer=viewer, district_id=district_id)
+
+
+@router.patch("/districts/{district_id}", response_model=schemas.DistrictOut, tags=["districts"])
+def update_district(district_id: int, data: schemas.DistrictUpdate, session: SessionDep, viewer: AdminOfficer):
+    """Rename a district (admin)."""
+    district = service.update_district(session=session, viewer=viewer, district_id=district_id, data=data)
+    session.commit()
+    return district
+
+
+@router.delete("/districts/{district_id}", status_code=204, tags=["districts"])
+def delete_district(district_id: int, session: SessionDep, viewer: AdminOfficer):
+    """Delete an empty district (admin)."""
+    service.delete_district(session=session, viewer=viewer, district_id=district_id)
+    session.commit()
+
+
+@router.get("/officers", response_model=list[schemas.OfficerOut], tags=["officers"])
+def list_officers(session: SessionDep, viewer: CurrentOfficer):
+    """Officers in the caller's districts."""
+    return service.list_officers(session=session, viewer=viewer)
+
+
+@router.post("/officers", response_model=schemas.OfficerOut, status_code=201, tags=["officers"])
+def create_officer(data: schemas.OfficerIn, session: SessionDep, viewer: StaffManager):
+    """Create an officer account (admin, command)."""
+    officer = service.create_officer(session=session, viewer=viewer, data=data)
+    session.commit()
+    return officer
+
+
+@router.get("/officers/{officer_id}", response_model=schemas.OfficerOut, tags=["officers"])
+def get_officer(officer_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """One officer."""
+    return service.get_officer(session=session, viewer=viewer, officer_id=officer_id)
+
+
+@router.patch("/officers/{officer_id}", response_model=schemas.OfficerOut, tags=["officers"])
+def update_officer(officer_id: int, data: schemas.OfficerUpdate, session: SessionDep, viewer: StaffManager):
+    """Change an officer's details, role, password or active flag (admin, command)."""
+    officer = service.update_officer(session=session, viewer=viewer, officer_id=officer_id, data=data)
+    session.commit()
+    return officer
+
+
+@router.get("/supervisees", response_model=list[schemas.SuperviseeOut], tags=["supervisees"])
+def list_supervisees(
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """The caller's caseload."""
+    return service.list_supervisees(session=session, viewer=viewer, active=active, limit=limit, offset=offset)
+
+
+@router.post("/supervisees", response_model=schemas.SuperviseeOut, status_code=201, tags=["supervisees"])
+def create_supervisee(data: schemas.SuperviseeIn, session: SessionDep, viewer: CurrentOfficer):
+    """Register a supervisee."""
+    supervisee = service.create_supervisee(session=session, viewer=viewer, data=data)
+    session.commit()
+    return supervisee
+
+
+@router.get("/supervisees/{supervisee_id}", response_model=schemas.SuperviseeOut, tags=["supervisees"])
+def get_supervisee(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """One supervisee in the caller's caseload."""
+    return service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+
+
+@router.patch("/supervisees/{supervisee_id}", response_model=schemas.SuperviseeOut, tags=["supervisees"])
+def update_supervisee(supervisee_id: int, data: schemas.SuperviseeUpdate, session: SessionDep, viewer: CurrentOfficer):
+    """Change a supervisee's details or assignment."""
+    supervisee = service.update_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
+    session.commit()
+    return supervisee
+
+
+@router.delete("/supervisees/{supervisee_id}", status_code=204, tags=["supervisees"])
+def end_supervision(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """End supervision: the person and their devices are deactivated, history is kept."""
+    service.delete_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    session.commit()
+
+
+@router.get("/supervisees/{supervisee_id}/devices", response_model=list[schemas.DeviceOut], tags=["devices"])
+def list_devices(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """A supervisee's devices (tokens are never shown again)."""
+    return service.list_devices(session=session, viewer=viewer, supervisee_id=supervisee_id)
+
+
+@router.post(
+    "/supervisees/{supervisee_id}/devices", response_model=schemas.DeviceCreated, status_code=201, tags=["devices"]
+)
+def create_device(supervisee_id: int, data: schemas.DeviceIn, session: SessionDep, viewer: CurrentOfficer):
+    """Register a device; the answer holds its token, shown this once."""
+    device, token = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
+    session.commit()
+    return schemas.DeviceCreated(**schemas.DeviceOut.model_validate(device).model_dump(), token=token)
+
+
+@router.delete("/supervisees/{supervisee_id}/devices/{device_id}", status_code=204, tags=["devices"])
+def deactivate_device(supervisee_id: int, device_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """Deactivate a device; its token stops working at once."""
+    service.deactivate_device(session=session, viewer=viewer, supervisee_id=supervisee_id, device_id=device_id)
+    session.commit()

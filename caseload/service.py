@@ -1,0 +1,390 @@
+"""Caseload rules: who exists, who supervises whom, and who may see or change what."""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from caseload import schemas
+from caseload.models import Datum, Device, District, Officer, Supervisee
+from core import audit
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
+
+MANAGERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
+DISTRICT_WIDE = frozenset({Role.supervisor, Role.command, Role.auditor})
+
+
+def actor(officer: Officer) -> str:
+    return f"officer:{officer.id}"
+
+
+# Authentication -----------------------------------------------------------------------------------
+
+
+def authenticate(*, session: Session, username: str, password: str) -> Officer | None:
+    """The active officer with these credentials, or None."""
+    officer = session.scalar(select(Officer).where(Officer.username == username))
+    if officer is None or not officer.active or not verify_password(password, officer.password_hash):
+        return None
+    return officer
+
+
+def get_active_officer(*, session: Session, officer_id: int) -> Officer | None:
+    officer = session.get(Officer, officer_id)
+    return officer if officer is not None and officer.active else None
+
+
+# Scoping ------------------------------------------------------------------------------------------
+
+
+def district_subtree(*, session: Session, district_id: int) -> list[int]:
+    """The district and every district below it."""
+    tree = select(District.id).where(District.id == district_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(District.id).where(District.parent_id == tree.c.id))
+    return list(session.scalars(select(tree.c.id)))
+
+
+def visible_district_ids(*, session: Session, viewer: Officer) -> list[int] | None:
+    """Districts the viewer may see; None means all (admin)."""
+    if viewer.role == Role.admin:
+        return None
+    return district_subtree(session=session, district_id=viewer.district_id)
+
+
+def supervisee_scope(*, session: Session, viewer: Officer) -> ColumnElement[bool]:
+    """A WHERE clause on Supervisee limiting rows to the viewer's caseload."""
+    if viewer.role == Role.admin:
+        return true()
+    if viewer.role == Role.officer:
+        return Supervisee.officer_id == viewer.id
+    return Supervisee.district_id.in_(district_subtree(session=session, district_id=viewer.district_id))
+
+
+def visible_supervisee_ids(*, session: Session, viewer: Officer) -> ColumnElement:
+    """A subquery of supervisee ids in the viewer's caseload, for other domains' queries."""
+    return select(Supervisee.id).where(supervisee_scope(session=session, viewer=viewer)).scalar_subquery()
+
+
+def _require_manager(viewer: Officer) -> None:
+    if viewer.role not in MANAGERS:
+        raise Forbidden(f"role '{viewer.role}' is read-only")
+
+
+def _require_district_visible(session: Session, viewer: Officer, district_id: int) -> District:
+    district = session.get(District, district_id)
+    visible = visible_district_ids(session=session, viewer=viewer)
+    if district is None or (visible is not None and district_id not in visible):
+        raise NotFound(f"district {district_id} not found")
+    return district
+
+
+# Districts ----------------------------------------------------------------------------------------
+
+
+def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
+    visible = visible_district_ids(session=session, viewer=viewer)
+    query = select(District).order_by(District.id)
+    if visible is not None:
+        query = query.where(District.id.in_(visible))
+    return session.scalars(query).all()
+
+
+def get_district(*, session: Session, viewer: Officer, district_id: int) -> District:
+    return _require_district_visible(session, viewer, district_id)
+
+
+def create_district(*, session: Session, viewer: Officer, data: schemas.DistrictIn) -> District:
+    if data.parent_id is not None and session.get(District, data.parent_id) is None:
+        raise Invalid(f"parent district {data.parent_id} does not exist")
+    if session.scalar(select(District.id).where(District.code == data.code)):
+        raise Conflict(f"a district with code '{data.code}' already exists")
+    district = District(**data.model_dump())
+    session.add(district)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="district.create",
+        entity="district",
+        entity_id=district.id,
+        detail=data.model_dump(mode="json"),
+    )
+    return district
+
+
+def update_district(*, session: Session, viewer: Officer, district_id: int, data: schemas.DistrictUpdate) -> District:
+    district = _require_district_visible(session, viewer, district_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        setattr(district, key, value)
+    session.flush()
+    audit.append(
+        session, actor=actor(viewer), action="district.update", entity="district", entity_id=district.id, detail=changes
+    )
+    return district
+
+
+def delete_district(*, session: Session, viewer: Officer, district_id: int) -> None:
+    district = _require_district_visible(session, viewer, district_id)
+    in_use = (
+        session.scalar(select(District.id).where(District.parent_id == district_id).limit(1))
+        or session.scalar(select(Officer.id).where(Officer.district_id == district_id).limit(1))
+        or session.scalar(select(Supervisee.id).where(Supervisee.district_id == district_id).limit(1))
+    )
+    if in_use:
+        raise Conflict("the district still has sub-districts, officers or supervisees; move them first")
+    session.delete(district)
+    audit.append(session, actor=actor(viewer), action="district.delete", entity="district", entity_id=district_id)
+    session.flush()
+
+
+# Officers -----------------------------------------------------------------------------------------
+
+
+def list_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
+    visible = visible_district_ids(session=session, viewer=viewer)
+    query = select(Officer).order_by(Officer.id)
+    if visible is not None:
+        query = query.where(Officer.district_id.in_(visible))
+    return session.scalars(query).all()
+
+
+def get_officer(*, session: Session, viewer: Officer, officer_id: int) -> Officer:
+    officer = session.get(Officer, officer_id)
+    visible = visible_district_ids(session=session, viewer=viewer)
+    if officer is None or (visible is not None and officer.district_id not in visible):
+        raise NotFound(f"officer {officer_id} not found")
+    return officer
+
+
+def _check_role_grant(viewer: Officer, role: Role | None) -> None:
+    if role == Role.admin and viewer.role != Role.admin:
+        raise Forbidden("only an admin can grant the admin role")
+
+
+def create_officer(*, session: Session, viewer: Officer, data: schemas.OfficerIn) -> Officer:
+    _require_district_visible(session, viewer, data.district_id)
+    _check_role_grant(viewer, data.role)
+    if data.supervisor_id is not None:
+        get_officer(session=session, viewer=viewer, officer_id=data.supervisor_id)
+    if session.scalar(select(Officer.id).where(Officer.username == data.username)):
+        raise Conflict(f"username '{data.username}' is taken")
+    fields = data.model_dump(exclude={"password"})
+    officer = Officer(**fields, password_hash=hash_password(data.password))
+    session.add(officer)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="officer.create",
+        entity="officer",
+        entity_id=officer.id,
+        detail=data.model_dump(mode="json", exclude={"password"}),
+    )
+    return officer
+
+
+def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: schemas.OfficerUpdate) -> Officer:
+    officer = get_officer(session=session, viewer=viewer, officer_id=officer_id)
+    _check_role_grant(viewer, data.role)
+    changes = data.model_dump(exclude_unset=True)
+    if "supervisor_id" in changes and changes["supervisor_id"] is not None:
+        get_officer(session=session, viewer=viewer, officer_id=changes["supervisor_id"])
+    if password := changes.pop("password", None):
+        officer.password_hash = hash_password(password)
+    for key, value in changes.items():
+        setattr(officer, key, value)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="officer.update",
+        entity="officer",
+        entity_id=officer.id,
+        detail={
+            **data.model_dump(mode="json", exclude_unset=True, exclude={"password"}),
+            "password_changed": password is not None,
+        },
+    )
+    return officer
+
+
+# Supervisees --------------------------------------------------------------------------------------
+
+
+def list_supervisees(
+    *, session: Session, viewer: Officer, active: bool | None = None, limit: int = 500, offset: int = 0
+) -> Sequence[Supervisee]:
+    query = select(Supervisee).where(supervisee_scope(session=session, viewer=viewer))
+    if active is not None:
+        query = query.where(Supervisee.active == active)
+    return session.scalars(query.order_by(Supervisee.id).limit(limit).offset(offset)).all()
+
+
+def get_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> Supervisee:
+    """The supervisee if in the viewer's caseload; otherwise 404, so existence does not leak."""
+    supervisee = session.scalar(
+        select(Supervisee).where(Supervisee.id == supervisee_id, supervisee_scope(session=session, viewer=viewer))
+    )
+    if supervisee is None:
+        raise NotFound(f"supervisee {supervisee_id} not found")
+    return supervisee
+
+
+def get_manageable_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> Supervisee:
+    """As get_supervisee, and the viewer may change things about this person."""
+    _require_manager(viewer)
+    return get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+
+
+def _check_assignee(session: Session, viewer: Officer, officer_id: int | None) -> None:
+    if officer_id is None:
+        return
+    if viewer.role == Role.officer and officer_id != viewer.id:
+        raise Forbidden("an officer can only assign supervisees to themselves")
+    get_officer(session=session, viewer=viewer, officer_id=officer_id)
+
+
+def create_supervisee(*, session: Session, viewer: Officer, data: schemas.SuperviseeIn) -> Supervisee:
+    _require_manager(viewer)
+    _require_district_visible(session, viewer, data.district_id)
+    fields = data.model_dump()
+    if viewer.role == Role.officer and fields["officer_id"] is None:
+        fields["officer_id"] = viewer.id
+    _check_assignee(session, viewer, fields["officer_id"])
+    if session.scalar(select(Supervisee.id).where(Supervisee.code == data.code)):
+        raise Conflict(f"a supervisee with code '{data.code}' already exists")
+    supervisee = Supervisee(**fields)
+    session.add(supervisee)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="supervisee.create",
+        entity="supervisee",
+        entity_id=supervisee.id,
+        detail=data.model_dump(mode="json"),
+    )
+    return supervisee
+
+
+def update_supervisee(
+    *, session: Session, viewer: Officer, supervisee_id: int, data: schemas.SuperviseeUpdate
+) -> Supervisee:
+    supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "officer_id" in changes:
+        _check_assignee(session, viewer, changes["officer_id"])
+    for key, value in changes.items():
+        setattr(supervisee, key, value)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="supervisee.update",
+        entity="supervisee",
+        entity_id=supervisee.id,
+        detail=data.model_dump(mode="json", exclude_unset=True),
+    )
+    return supervisee
+
+
+def delete_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> None:
+    """Ends supervision (deactivates); the history stays for the auditors."""
+    supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    supervisee.active = False
+    for device in session.scalars(select(Device).where(Device.supervisee_id == supervisee_id)):
+        device.active = False
+    session.flush()
+    audit.append(
+        session, actor=actor(viewer), action="supervisee.deactivate", entity="supervisee", entity_id=supervisee_id
+    )
+
+
+# Devices ------------------------------------------------------------------------------------------
+
+
+def list_devices(*, session: Session, viewer: Officer, supervisee_id: int) -> Sequence[Device]:
+    get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    return session.scalars(select(Device).where(Device.supervisee_id == supervisee_id).order_by(Device.id)).all()
+
+
+def create_device(
+    *, session: Session, viewer: Officer, supervisee_id: int, data: schemas.DeviceIn
+) -> tuple[Device, str]:
+    """Register a device; returns it with its token, which is never retrievable again."""
+    supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    if not supervisee.active:
+        raise Conflict("supervision of this person has ended; reactivate them first")
+    external_id = data.external_id or f"ew-{secrets.token_hex(10)}"
+    if session.scalar(select(Device.id).where(Device.external_id == external_id)):
+        raise Conflict(f"a device with id '{external_id}' is already registered")
+    token = new_device_token()
+    device = Device(
+        supervisee_id=supervisee_id,
+        kind=data.kind,
+        external_id=external_id,
+        token_hash=hash_device_token(token),
+        datum=data.datum,
+    )
+    session.add(device)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="device.create",
+        entity="device",
+        entity_id=device.id,
+        detail={"supervisee_id": supervisee_id, "external_id": external_id, "kind": data.kind.value},
+    )
+    return device, token
+
+
+def deactivate_device(*, session: Session, viewer: Officer, supervisee_id: int, device_id: int) -> None:
+    get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    device = session.get(Device, device_id)
+    if device is None or device.supervisee_id != supervisee_id:
+        raise NotFound(f"device {device_id} not found for supervisee {supervisee_id}")
+    device.active = False
+    session.flush()
+    audit.append(session, actor=actor(viewer), action="device.deactivate", entity="device", entity_id=device_id)
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What ingest needs to know about an authenticated device."""
+
+    device_id: int
+    supervisee_id: int
+    external_id: str
+    datum: Datum
+
+
+def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
+    """The active device holding this token, for ingest authentication."""
+    row = session.execute(
+        select(Device.id, Device.supervisee_id, Device.external_id, Device.datum)
+        .join(Supervisee, Supervisee.id == Device.supervisee_id)
+        .where(Device.token_hash == hash_device_token(token), Device.active, Supervisee.active)
+    ).one_or_none()
+    return DeviceIdentity(*row) if row else None
+
+
+def assigned_officer_id(*, session: Session, supervisee_id: int) -> int | None:
+    """The officer responsible for this supervisee (alerts are assigned to them)."""
+    return session.scalar(select(Supervisee.officer_id).where(Supervisee.id == supervisee_id))
+
+
+def active_supervisee_ids(*, session: Session, supervisee_ids: Sequence[int]) -> set[int]:
+    return set(session.scalars(select(Supervisee.id).where(Supervisee.id.in_(supervisee_ids), Supervisee.active)))
+
+
+def supervisee_names(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """id → (code, full name), for display."""
+    rows = session.execute(
+        select(Supervisee.id, Supervisee.code, Supervisee.full_name).where(Supervisee.id.in_(supervisee_ids))
+    )
+    return {sid: (code, name) for sid, code, name in rows}

@@ -1,0 +1,180 @@
+"""Zones: validation of geometry, CRUD with caseload scoping, and what the engine loads."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import shapely
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from caseload import service as caseload_service
+from caseload.models import Officer
+from core import audit
+from core.db import AlertLevel
+from core.errors import Forbidden, Invalid, NotFound
+from core.security import Role
+from geofence import schemas
+from geofence.models import Zone, ZoneKind
+
+DISTRICT_ZONE_EDITORS = frozenset({Role.supervisor, Role.command, Role.admin})
+
+
+def parse_geometry(geojson: dict) -> MultiPolygon:
+    """A valid WGS-84 (Multi)Polygon from GeoJSON, or Invalid with the reason."""
+    try:
+        geom = shape(geojson)
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise Invalid(f"geometry is not GeoJSON: {exc}") from exc
+    if isinstance(geom, Polygon):
+        geom = MultiPolygon([geom])
+    if not isinstance(geom, MultiPolygon):
+        raise Invalid(f"geometry must be a Polygon or MultiPolygon, not {geom.geom_type}")
+    if geom.is_empty:
+        raise Invalid("geometry is empty")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise Invalid("coordinates must be longitude, latitude in WGS-84 (lon within ±180, lat within ±90)")
+    if not geom.is_valid:
+        raise Invalid(f"invalid polygon: {shapely.is_valid_reason(geom)}")
+    return geom
+
+
+def to_out(zone: Zone) -> schemas.ZoneOut:
+    return schemas.ZoneOut(
+        id=zone.id,
+        name=zone.name,
+        kind=zone.kind,
+        supervisee_id=zone.supervisee_id,
+        district_id=zone.district_id,
+        geometry=mapping(to_shape(zone.geom)),
+        buffer_m=zone.buffer_m,
+        valid_from=zone.valid_from,
+        valid_to=zone.valid_to,
+        severity=zone.severity,
+        active=zone.active,
+        updated_at=zone.updated_at,
+    )
+
+
+def _check_owner(session: Session, viewer: Officer, *, supervisee_id: int | None, district_id: int | None) -> None:
+    if supervisee_id is not None:
+        caseload_service.get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+        return
+    if viewer.role not in DISTRICT_ZONE_EDITORS:
+        raise Forbidden("district-wide zones are edited by supervisors, command staff or admins")
+    caseload_service.get_district(session=session, viewer=viewer, district_id=district_id)
+
+
+def _visible(session: Session, viewer: Officer):
+    districts = caseload_service.visible_district_ids(session=session, viewer=viewer)
+    people = caseload_service.visible_supervisee_ids(session=session, viewer=viewer)
+    by_district = Zone.district_id.in_(districts) if districts is not None else Zone.district_id.is_not(None)
+    return or_(Zone.supervisee_id.in_(people), by_district)
+
+
+def list_zones(
+    *,
+    session: Session,
+    viewer: Officer,
+    supervisee_id: int | None = None,
+    kind: ZoneKind | None = None,
+    active: bool | None = True,
+) -> Sequence[Zone]:
+    query = select(Zone).where(_visible(session, viewer))
+    if supervisee_id is not None:
+        query = query.where(Zone.supervisee_id == supervisee_id)
+    if kind is not None:
+        query = query.where(Zone.kind == kind)
+    if active is not None:
+        query = query.where(Zone.active == active)
+    return session.scalars(query.order_by(Zone.id)).all()
+
+
+def get(*, session: Session, viewer: Officer, zone_id: int) -> Zone:
+    zone = session.scalar(select(Zone).where(Zone.id == zone_id, _visible(session, viewer)))
+    if zone is None:
+        raise NotFound(f"zone {zone_id} not found")
+    return zone
+
+
+def create(*, session: Session, viewer: Officer, data: schemas.ZoneIn) -> Zone:
+    geom = parse_geometry(data.geometry)
+    _check_owner(session, viewer, supervisee_id=data.supervisee_id, district_id=data.district_id)
+    zone = Zone(**data.model_dump(exclude={"geometry"}), geom=from_shape(geom, srid=4326))
+    session.add(zone)
+    session.flush()
+    session.refresh(zone)
+    audit.append(
+        session,
+        actor=caseload_service.actor(viewer),
+        action="zone.create",
+        entity="zone",
+        entity_id=zone.id,
+        detail=data.model_dump(mode="json"),
+    )
+    return zone
+
+
+def update(*, session: Session, viewer: Officer, zone_id: int, data: schemas.ZoneUpdate) -> Zone:
+    zone = get(session=session, viewer=viewer, zone_id=zone_id)
+    _check_owner(session, viewer, supervisee_id=zone.supervisee_id, district_id=zone.district_id)
+    changes = data.model_dump(exclude_unset=True)
+    if (geometry := changes.pop("geometry", None)) is not None:
+        zone.geom = from_shape(parse_geometry(geometry), srid=4326)
+    for key, value in changes.items():
+        setattr(zone, key, value)
+    if zone.valid_from and zone.valid_to and zone.valid_to <= zone.valid_from:
+        raise Invalid("valid_to must be after valid_from")
+    session.flush()
+    session.refresh(zone)
+    audit.append(
+        session,
+        actor=caseload_service.actor(viewer),
+        action="zone.update",
+        entity="zone",
+        entity_id=zone.id,
+        detail=data.model_dump(mode="json", exclude_unset=True),
+    )
+    return zone
+
+
+def delete(*, session: Session, viewer: Officer, zone_id: int) -> None:
+    """Zones are deactivated, not erased: past alerts still point at them."""
+    zone = get(session=session, viewer=viewer, zone_id=zone_id)
+    _check_owner(session, viewer, supervisee_id=zone.supervisee_id, district_id=zone.district_id)
+    zone.active = False
+    session.flush()
+    audit.append(
+        session, actor=caseload_service.actor(viewer), action="zone.deactivate", entity="zone", entity_id=zone_id
+    )
+
+
+@dataclass(frozen=True)
+class RuleZone:
+    """A zone as the engine sees it."""
+
+    id: int
+    kind: ZoneKind
+    supervisee_id: int
+    geometry: MultiPolygon
+    buffer_m: float
+    severity: AlertLevel
+    valid_from: datetime | None
+    valid_to: datetime | None
+
+
+def zones_version(*, session: Session) -> tuple:
+    """Changes whenever any zone is added or changed, so the engine knows to reload."""
+    return tuple(session.execute(select(func.count(), func.max(Zone.updated_at))).one())
+
+
+def load_rule_zones(*, session: Session) -> list[RuleZone]:
+    """Every active personal inclusion/exclusion zone (district-wide zones come with the full engine)."""
+    rows = session.scalars(select(Zone).where(Zone.active, Zone.supervisee_id.is_not(None), Zone.kind != ZoneKind.poi))
+    return [
+        RuleZone(z.id, z.kind, z.supervisee_id, to_shape(z.geom), z.buffer_m, z.severity, z.valid_from, z.valid_to)
+        for z in rows
+    ]

@@ -1,0 +1,72 @@
+"""Staff-facing position routes (mounted by the portal): live positions and tracks."""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from caseload import service as caseload_service
+from caseload.auth import CurrentOfficer
+from core.errors import Invalid
+from core.timezones import utcnow
+from core.web import SessionDep
+from tracker_ingest import positions
+
+router = APIRouter(tags=["positions"])
+MAX_TRACK_SPAN = timedelta(days=31)
+
+
+@router.get("/positions/live")
+def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
+    """Last known position of everyone in the caller's caseload."""
+    visible = caseload_service.visible_supervisee_ids(session=session, viewer=viewer)
+    return [
+        {
+            "supervisee_id": p.supervisee_id,
+            "device_id": p.device_id,
+            "ts": p.ts,
+            "lat": p.lat,
+            "lon": p.lon,
+            "accuracy_m": p.accuracy_m,
+            "speed_mps": p.speed_mps,
+            "battery_pct": p.battery_pct,
+            "source": p.source,
+        }
+        for p in positions.live_positions(session, supervisee_ids=visible)
+    ]
+
+
+@router.get("/supervisees/{supervisee_id}/track")
+def track(
+    supervisee_id: int,
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+) -> dict:
+    """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
+    caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    until = to or utcnow()
+    since = from_ or until - timedelta(days=1)
+    if since >= until:
+        raise Invalid("'from' must be before 'to'")
+    if until - since > MAX_TRACK_SPAN:
+        raise Invalid(f"at most {MAX_TRACK_SPAN.days} days per request; page through longer periods")
+    fixes = positions.track(session, supervisee_id=supervisee_id, since=since, until=until)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+                "properties": {
+                    "ts": f.ts.isoformat(),
+                    "accuracy_m": f.accuracy_m,
+                    "speed_mps": f.speed_mps,
+                    "source": f.source,
+                    "device_id": f.device_id,
+                },
+            }
+            for f in fixes
+        ],
+    }

@@ -7,7 +7,12 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, fu
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+import caseload.models
+import geofence.models
 from core.db import AlertLevel, Base, pg_enum
+
+# The tables this one's foreign keys point at must be on the metadata in every process.
+FOREIGN_KEY_TARGETS = (caseload.models, geofence.models)
 
 
 class AlertStatus(enum.StrEnum):

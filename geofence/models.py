@@ -8,7 +8,11 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, ForeignKey, In
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+import caseload.models
 from core.db import AlertLevel, Base, pg_enum
+
+# The tables this one's foreign keys point at must be on the metadata in every process.
+FOREIGN_KEY_TARGETS = (caseload.models,)
 
 
 class ZoneKind(enum.StrEnum):

@@ -5,7 +5,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from caseload.service import DeviceIdentity
@@ -82,4 +82,4 @@ async def post_fixes(request: Request, identity: DeviceAuth):
             raise _broker_down(exc) from exc
     result = BatchResult(accepted=len(rows), rejected=rejected)
     code = 422 if rejected and not rows else 202
-    return ORJSONResponse(result.model_dump(), status_code=code)
+    return JSONResponse(result.model_dump(), status_code=code)

@@ -1,0 +1,209 @@
+"""``./ewall``: set up, run, test, seed, simulate and benchmark the platform."""
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+from core import audit
+from core.config import REPO_ROOT, get_settings
+from core.db import session_scope
+from ops import embedded, seed, stack
+from ops.processes import Managed, SetupError
+
+FLEET_FILE = "demo-fleet.json"
+
+
+def _say(message: str) -> None:
+    print(f"ewall: {message}", flush=True)
+
+
+def _admin_password() -> str:
+    return embedded.ensure_generated_secrets()["EWALL_ADMIN_PASSWORD"]
+
+
+def _prepare() -> None:
+    """Secrets, database, broker, schema, topics and the bootstrap admin."""
+    embedded.ensure_generated_secrets()
+    get_settings.cache_clear()
+    settings = get_settings()
+    _say("starting PostgreSQL/PostGIS and the broker" if settings.embedded_database else "using external services")
+    stack.prepare_services(settings)
+    with session_scope() as session:
+        seed.ensure_admin(session, _admin_password())
+
+
+def _simulator(settings) -> Managed:
+    return Managed("simulator", settings.run_dir)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    _prepare()
+    settings = get_settings()
+    fleet = _seed(args.supervisees)
+    _say("starting the ingest app, the portal and the workers")
+    for name, pid, started in stack.start(settings):
+        _say(f"  {name:9s} {'started' if started else 'already running'} (pid {pid})")
+    if not args.no_fleet and fleet:
+        argv = [sys.executable, "-m", "ops.cli", "simulate", "--interval", str(args.interval), "--no-progress"]
+        pid, started = _simulator(settings).start(argv, env=os.environ, cwd=REPO_ROOT)
+        _say(f"  simulator {'started' if started else 'already running'} (pid {pid}): {len(fleet)} phones")
+    password = _admin_password()
+    print(f"""
+  Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs)
+  Device ingest    http://{settings.host}:{settings.ingest_port}/api/v1/fixes
+  Admin login      admin / {password}
+  Demo staff       officer1, officer2, supervisor1, command1, auditor1 / {password}
+  Logs             {settings.run_dir / "logs"}      Stop: ./ewall down      Status: ./ewall status
+""")
+    return 0
+
+
+def _seed(supervisees: int) -> list[dict]:
+    settings = get_settings()
+    password = _admin_password()
+    with session_scope() as session:
+        admin = seed.ensure_admin(session, password)
+        fleet = seed.seed_demo(
+            session,
+            admin=admin,
+            supervisees=supervisees,
+            staff_password=password,
+            fleet_file=settings.run_dir / FLEET_FILE,
+        )
+    _say(f"demo district ready: {len(fleet)} supervisees with home zones and devices")
+    return fleet
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    _prepare()
+    _seed(args.supervisees)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators import fleet as simulated
+
+    settings = get_settings()
+    fleet_file = settings.run_dir / FLEET_FILE
+    if not fleet_file.exists():
+        raise SetupError(f"no demo fleet in {fleet_file}; run ./ewall seed (or ./ewall up) first")
+    walkers = simulated.walkers_from(json.loads(fleet_file.read_text()))
+    url = args.ingest_url or f"http://{settings.host}:{settings.ingest_port}"
+    _say(f"{len(walkers)} phones posting to {url} every {args.interval} s")
+    result = asyncio.run(
+        simulated.run(url, walkers, interval_s=args.interval, duration_s=args.duration, progress=not args.no_progress)
+    )
+    _say(f"done: {result['sent']} fixes accepted, {result['failed']} failed")
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    if _simulator(settings).stop():
+        _say("stopped simulator")
+    pids = settings.run_dir / "pids"
+    instances = {""} | {p.stem.split("-", 1)[0] for p in pids.glob("*-*.pid")} if pids.exists() else {""}
+    for instance in sorted(instances):
+        for name in stack.stop(settings, instance):
+            _say(f"stopped {instance + '-' if instance else ''}{name}")
+    if embedded.broker(settings).stop():
+        _say("stopped broker")
+    if embedded.stop_postgres(settings):
+        _say("stopped PostgreSQL")
+    return 0
+
+
+def cmd_status(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    for name, state in stack.status(settings):
+        print(f"  {name:10s} {state}")
+    pid = _simulator(settings).pid()
+    print(f"  {'simulator':10s} {f'running (pid {pid})' if pid else 'stopped'}")
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _prepare()
+    _say("schema is at the latest revision")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    embedded.ensure_generated_secrets()
+    get_settings.cache_clear()
+    settings = get_settings()
+    embedded.ensure_postgres(settings)
+    embedded.ensure_broker(settings)
+    for check in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        _say(" ".join(check))
+        if subprocess.run([sys.executable, "-m", *check], cwd=REPO_ROOT).returncode != 0:
+            _say("lint failed: run '.venv/bin/ruff format . && .venv/bin/ruff check --fix .' and commit")
+            return 1
+    return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO_ROOT).returncode
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    embedded.ensure_generated_secrets()
+    module = importlib.import_module(f"bench.{args.name.replace('-', '_')}")
+    return module.main(quick=args.quick)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        problems = audit.verify(session)
+    for problem in problems:
+        print(problem)
+    _say("audit chain intact" if not problems else f"audit chain BROKEN at {len(problems)} place(s)")
+    return 0 if not problems else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ewall", description="ewall community-corrections supervision platform")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="set up and start everything, with a simulated demo fleet")
+    up.add_argument("--supervisees", type=int, default=50, help="size of the demo caseload (first run only)")
+    up.add_argument("--interval", type=float, default=10.0, help="seconds between a phone's fixes")
+    up.add_argument("--no-fleet", action="store_true", help="do not start the simulated phones")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything ./ewall started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show what runs where").set_defaults(func=cmd_status)
+    sub.add_parser("migrate", help="bring the schema to the latest revision").set_defaults(func=cmd_migrate)
+    seeding = sub.add_parser("seed", help="create the demo district, staff, supervisees, zones and devices")
+    seeding.add_argument("--supervisees", type=int, default=50)
+    seeding.set_defaults(func=cmd_seed)
+    sim = sub.add_parser("simulate", help="run the demo fleet against a running platform")
+    sim.add_argument("--interval", type=float, default=10.0)
+    sim.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
+    sim.add_argument("--ingest-url", default=None)
+    sim.add_argument("--no-progress", action="store_true")
+    sim.set_defaults(func=cmd_simulate)
+    test = sub.add_parser("test", help="lint and run the whole test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+    bench = sub.add_parser("bench", help="run one benchmark; prints one JSON line")
+    bench.add_argument("name", help="ingest")
+    bench.add_argument("--quick", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    auditing = sub.add_parser("audit", help="audit-log tools")
+    auditing.add_argument("action", choices=["verify"])
+    auditing.set_defaults(func=cmd_audit)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SetupError as exc:
+        print(f"ewall: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

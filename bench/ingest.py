@@ -49,17 +49,32 @@ def _fleet(people: int) -> list[dict]:
     fleet = []
     with session_scope() as session:
         admin = seed.ensure_admin(session, "bench-admin-password")
-        district = caseload_service.create_district(session=session, viewer=admin, data=cs.DistrictIn(
-            code="BENCH", name="bench", level=DistrictLevel.county))
+        district = caseload_service.create_district(
+            session=session, viewer=admin, data=cs.DistrictIn(code="BENCH", name="bench", level=DistrictLevel.county)
+        )
         for n in range(people):
             lat, lon = 41.2 + n * 0.001, 123.7
-            person = caseload_service.create_supervisee(session=session, viewer=admin, data=cs.SuperviseeIn(
-                code=f"B{n}", full_name="bench", category=Category.parole, district_id=district.id,
-                supervision_start=datetime(2026, 1, 1).date()))
-            zone = geofence_service.create(session=session, viewer=admin, data=gs.ZoneIn(
-                name="home", kind="inclusion", supervisee_id=person.id, geometry=seed._circle(lat, lon, 1000)))
-            _, token = caseload_service.create_device(session=session, viewer=admin, supervisee_id=person.id,
-                                                      data=cs.DeviceIn())
+            person = caseload_service.create_supervisee(
+                session=session,
+                viewer=admin,
+                data=cs.SuperviseeIn(
+                    code=f"B{n}",
+                    full_name="bench",
+                    category=Category.parole,
+                    district_id=district.id,
+                    supervision_start=datetime(2026, 1, 1).date(),
+                ),
+            )
+            zone = geofence_service.create(
+                session=session,
+                viewer=admin,
+                data=gs.ZoneIn(
+                    name="home", kind="inclusion", supervisee_id=person.id, geometry=seed._circle(lat, lon, 1000)
+                ),
+            )
+            _, token = caseload_service.create_device(
+                session=session, viewer=admin, supervisee_id=person.id, data=cs.DeviceIn()
+            )
             fleet.append({"supervisee_id": person.id, "zone_id": zone.id, "token": token, "lat": lat, "lon": lon})
     return fleet
 
@@ -82,9 +97,12 @@ def naive_baseline(fleet: list[dict], count: int) -> float:
             conn.execute(
                 "INSERT INTO fix (supervisee_id, ts, device_id, lat, lon, accuracy_m, source, received_at) "
                 "VALUES (%s, %s, 0, %s, %s, 10, 'gps', now()) ON CONFLICT DO NOTHING",
-                (person["supervisee_id"], ts, lat, lon))
-            conn.execute("SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) FROM zone WHERE id = %s",
-                         (lon, lat, person["zone_id"])).fetchone()
+                (person["supervisee_id"], ts, lat, lon),
+            )
+            conn.execute(
+                "SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) FROM zone WHERE id = %s",
+                (lon, lat, person["zone_id"]),
+            ).fetchone()
         elapsed = time.perf_counter() - began
         conn.execute("DELETE FROM fix WHERE device_id = 0")
     return count / elapsed
@@ -103,13 +121,22 @@ async def _post_all(url: str, fleet: list[dict], total: int) -> None:
     async def worker(client):
         while not jobs.empty():
             p, person, offset = jobs.get_nowait()
-            fixes = [{"ts": (start + timedelta(milliseconds=offset + i)).isoformat(),
-                      "lat": person["lat"] + ((offset + i) % 50) * 1e-4, "lon": person["lon"], "accuracy_m": 10}
-                     for i in range(min(BATCH, per_person - offset))]
+            fixes = [
+                {
+                    "ts": (start + timedelta(milliseconds=offset + i)).isoformat(),
+                    "lat": person["lat"] + ((offset + i) % 50) * 1e-4,
+                    "lon": person["lon"],
+                    "accuracy_m": 10,
+                }
+                for i in range(min(BATCH, per_person - offset))
+            ]
             body = json.dumps({"fixes": fixes})
             for _ in range(5):
-                response = await client.post("/api/v1/fixes", content=body, headers={
-                    "Authorization": f"Bearer {person['token']}", "Content-Type": "application/json"})
+                response = await client.post(
+                    "/api/v1/fixes",
+                    content=body,
+                    headers={"Authorization": f"Bearer {person['token']}", "Content-Type": "application/json"},
+                )
                 if response.status_code == 202:
                     break
                 await asyncio.sleep(1)
@@ -151,9 +178,18 @@ def main(quick: bool = False) -> int:
         value = end_to_end(settings, fleet, 40_000 if quick else 400_000)
     finally:
         stack.stop(settings, INSTANCE)
-    print(json.dumps({
-        "bench": "ingest", "metric": "end_to_end_fixes_per_s", "value": round(value), "unit": "fixes/s",
-        "baseline": "naive: one INSERT + one ST_Contains per fix, autocommit", "baseline_value": round(baseline),
-        "ratio": round(value / baseline, 2), "target": ">= 100000 fixes/s and >= 75x baseline",
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "metric": "end_to_end_fixes_per_s",
+                "value": round(value),
+                "unit": "fixes/s",
+                "baseline": "naive: one INSERT + one ST_Contains per fix, autocommit",
+                "baseline_value": round(baseline),
+                "ratio": round(value / baseline, 2),
+                "target": ">= 100000 fixes/s and >= 75x baseline",
+            }
+        )
+    )
     return 0

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     # Security. The embedded setup generates these into .run/secrets.env; production sets them.
     secret_key: str = ""
+    # The bootstrap `admin` account's password, used when that account is first created.
+    admin_password: str = ""
     access_token_ttl_min: int = 12 * 60
 
     # Data.

@@ -32,7 +32,11 @@ def live_map(people: Iterable[MapPerson], zones: Iterable[tuple[str, dict]]) -> 
     settings = get_settings()
     people = list(people)
     fmap = folium.Map(location=DEFAULT_CENTRE, zoom_start=12, tiles=None, control_scale=True)
-    fmap.default_js = [("leaflet", "/static/vendor/leaflet/leaflet.js")]
+    # Folium's popups need jQuery; both ship with the portal.
+    fmap.default_js = [
+        ("leaflet", "/static/vendor/leaflet/leaflet.js"),
+        ("jquery", "/static/vendor/jquery/jquery.min.js"),
+    ]
     fmap.default_css = [("leaflet_css", "/static/vendor/leaflet/leaflet.css")]
     folium.TileLayer(settings.map_tiles_url, attr=settings.map_tiles_attribution, name="map").add_to(fmap)
     zone_layer = folium.FeatureGroup(name="电子墙 zones").add_to(fmap)

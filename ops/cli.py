@@ -22,7 +22,8 @@ def _say(message: str) -> None:
 
 
 def _admin_password() -> str:
-    return embedded.ensure_generated_secrets()["EWALL_ADMIN_PASSWORD"]
+    embedded.ensure_generated_secrets()
+    return get_settings().admin_password
 
 
 def _prepare() -> None:

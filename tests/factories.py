@@ -25,8 +25,13 @@ def square(lat: float, lon: float, half_side_m: float) -> dict:
     """A GeoJSON square centred on lat/lon."""
     dlat = half_side_m / 111_195
     dlon = dlat / math.cos(math.radians(lat))
-    ring = [[lon - dlon, lat - dlat], [lon + dlon, lat - dlat], [lon + dlon, lat + dlat], [lon - dlon, lat + dlat],
-            [lon - dlon, lat - dlat]]
+    ring = [
+        [lon - dlon, lat - dlat],
+        [lon + dlon, lat - dlat],
+        [lon + dlon, lat + dlat],
+        [lon - dlon, lat + dlat],
+        [lon - dlon, lat - dlat],
+    ]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
@@ -58,29 +63,63 @@ class Api:
         return response.json() if response.content else None
 
     def district(self, parent_id: int | None = None) -> dict:
-        return self.call("POST", "/districts", 201, json={"code": unique("D"), "name": "测试区 Test district",
-                                                          "level": "county", "parent_id": parent_id})
+        return self.call(
+            "POST",
+            "/districts",
+            201,
+            json={"code": unique("D"), "name": "测试区 Test district", "level": "county", "parent_id": parent_id},
+        )
 
     def officer(self, district_id: int, role: str = "officer", supervisor_id: int | None = None) -> dict:
         username = unique("off")
-        officer = self.call("POST", "/officers", 201, json={
-            "username": username, "full_name": "测试 Officer", "password": STAFF_PASSWORD, "role": role,
-            "district_id": district_id, "supervisor_id": supervisor_id})
+        officer = self.call(
+            "POST",
+            "/officers",
+            201,
+            json={
+                "username": username,
+                "full_name": "测试 Officer",
+                "password": STAFF_PASSWORD,
+                "role": role,
+                "district_id": district_id,
+                "supervisor_id": supervisor_id,
+            },
+        )
         return officer
 
     def supervisee(self, district_id: int, officer_id: int | None = None) -> dict:
-        return self.call("POST", "/supervisees", 201, json={
-            "code": unique("S"), "full_name": "张三", "category": "probation", "risk_level": "medium",
-            "district_id": district_id, "officer_id": officer_id, "supervision_start": "2026-01-01"})
+        return self.call(
+            "POST",
+            "/supervisees",
+            201,
+            json={
+                "code": unique("S"),
+                "full_name": "张三",
+                "category": "probation",
+                "risk_level": "medium",
+                "district_id": district_id,
+                "officer_id": officer_id,
+                "supervision_start": "2026-01-01",
+            },
+        )
 
     def device(self, supervisee_id: int) -> dict:
         return self.call("POST", f"/supervisees/{supervisee_id}/devices", 201, json={"kind": "phone"})
 
-    def home_zone(self, supervisee_id: int, lat: float = CENTRE[0], lon: float = CENTRE[1],
-                  half_side_m: float = 500) -> dict:
-        return self.call("POST", "/zones", 201, json={
-            "name": "居住地 home", "kind": "inclusion", "supervisee_id": supervisee_id,
-            "geometry": square(lat, lon, half_side_m)})
+    def home_zone(
+        self, supervisee_id: int, lat: float = CENTRE[0], lon: float = CENTRE[1], half_side_m: float = 500
+    ) -> dict:
+        return self.call(
+            "POST",
+            "/zones",
+            201,
+            json={
+                "name": "居住地 home",
+                "kind": "inclusion",
+                "supervisee_id": supervisee_id,
+                "geometry": square(lat, lon, half_side_m),
+            },
+        )
 
 
 def signed_in_as(base_url: str, officer: dict) -> Api:

@@ -32,8 +32,9 @@ def test_fix_outside_the_wall_raises_an_alert_and_shows_on_the_live_map(admin_ap
     assert mine and abs(mine[0]["lat"] - lat) < 1e-9 and abs(mine[0]["lon"] - lon) < 1e-9
 
     # Back home: the episode ends (the alert stays for the officer to handle).
-    response = post_fixes(ingest, device["token"], [{"ts": now_iso(), "lat": CENTRE[0], "lon": CENTRE[1],
-                                                     "accuracy_m": 10}])
+    response = post_fixes(
+        ingest, device["token"], [{"ts": now_iso(), "lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10}]
+    )
     assert response.status_code == 202
     ended = eventually(lambda: admin_api.call("GET", f"/alerts/{alert['id']}")["ended_at"], what="episode end")
     assert ended

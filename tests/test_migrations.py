@@ -35,8 +35,10 @@ def _alembic(engine, *args):
 def test_upgrade_matches_the_models_and_downgrade_leaves_nothing(empty_database):
     _alembic(empty_database, "upgrade", "head")
     with empty_database.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={
-            "include_object": include_object, "compare_type": True}), target_metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"include_object": include_object, "compare_type": True}),
+            target_metadata,
+        )
         assert diff == []
         partitions = connection.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'fix'::regclass"))
         assert partitions.scalar_one() >= 8  # yesterday, today and a week ahead

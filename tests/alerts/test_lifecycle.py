@@ -18,21 +18,33 @@ def case(admin_api, portal_url):
     officer = admin_api.officer(district["id"])
     auditor = admin_api.officer(district["id"], role="auditor")
     person = admin_api.supervisee(district["id"], officer["id"])
-    return {"person": person, "officer": officer, "officer_api": signed_in_as(portal_url, officer),
-            "auditor_api": signed_in_as(portal_url, auditor)}
+    return {
+        "person": person,
+        "officer": officer,
+        "officer_api": signed_in_as(portal_url, officer),
+        "auditor_api": signed_in_as(portal_url, auditor),
+    }
 
 
 def _raise(person_id: int, at: datetime, level=AlertLevel.yellow):
     with session_scope() as session:
         return alerts_service.raise_alert(
-            session=session, supervisee_id=person_id, zone_id=None, rule=rules.SIGNAL_LOST, level=level,
-            key=rules.dedup_key(rules.SIGNAL_LOST, person_id), at=at, evidence={"at": at.isoformat()})
+            session=session,
+            supervisee_id=person_id,
+            zone_id=None,
+            rule=rules.SIGNAL_LOST,
+            level=level,
+            key=rules.dedup_key(rules.SIGNAL_LOST, person_id),
+            at=at,
+            evidence={"at": at.isoformat()},
+        )
 
 
 def _end(person_id: int, at: datetime):
     with session_scope() as session:
-        return alerts_service.end_episode(session=session, key=rules.dedup_key(rules.SIGNAL_LOST, person_id),
-                                          at=at, evidence={})
+        return alerts_service.end_episode(
+            session=session, key=rules.dedup_key(rules.SIGNAL_LOST, person_id), at=at, evidence={}
+        )
 
 
 def test_one_episode_is_one_alert_and_replays_change_nothing(case, admin_api):
@@ -60,8 +72,9 @@ def test_acknowledge_then_resolve_with_a_disposition(case):
     acked = api.call("POST", f"/alerts/{alert['id']}/ack", json={"note": "电话联系中 calling him"})
     assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == case["officer"]["id"]
     api.call("POST", f"/alerts/{alert['id']}/ack", expect=409, json={})
-    resolved = api.call("POST", f"/alerts/{alert['id']}/resolve", json={"disposition": "false_alarm",
-                                                                        "note": "phone battery"})
+    resolved = api.call(
+        "POST", f"/alerts/{alert['id']}/resolve", json={"disposition": "false_alarm", "note": "phone battery"}
+    )
     assert resolved["status"] == "resolved" and resolved["disposition"] == "false_alarm"
     api.call("POST", f"/alerts/{alert['id']}/resolve", expect=409, json={"disposition": "other"})
     kinds = [e["kind"] for e in api.call("GET", f"/alerts/{alert['id']}/events")]

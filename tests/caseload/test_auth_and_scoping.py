@@ -16,17 +16,24 @@ def station(admin_api, portal_url):
     auditor = admin_api.officer(district["id"], role="auditor")
     return {
         "district": district,
-        "alice": alice, "bob": bob, "chief": chief, "auditor": auditor,
+        "alice": alice,
+        "bob": bob,
+        "chief": chief,
+        "auditor": auditor,
         "alice_person": admin_api.supervisee(district["id"], alice["id"]),
         "bob_person": admin_api.supervisee(district["id"], bob["id"]),
-        "api": {name: signed_in_as(portal_url, o) for name, o in
-                (("alice", alice), ("bob", bob), ("chief", chief), ("auditor", auditor))},
+        "api": {
+            name: signed_in_as(portal_url, o)
+            for name, o in (("alice", alice), ("bob", bob), ("chief", chief), ("auditor", auditor))
+        },
     }
 
 
 def test_sign_in_with_wrong_password_is_refused(portal_url, station):
-    response = httpx.post(f"{portal_url}/api/v1/auth/token",
-                          data={"username": station["alice"]["username"], "password": STAFF_PASSWORD + "x"})
+    response = httpx.post(
+        f"{portal_url}/api/v1/auth/token",
+        data={"username": station["alice"]["username"], "password": STAFF_PASSWORD + "x"},
+    )
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong username or password"
 
@@ -55,16 +62,26 @@ def test_a_supervisor_and_an_auditor_see_the_whole_district(station):
 
 def test_an_auditor_is_read_only(station):
     auditor = station["api"]["auditor"]
-    body = {"code": "AUD1", "full_name": "x", "category": "parole", "district_id": station["district"]["id"],
-            "supervision_start": "2026-01-01"}
+    body = {
+        "code": "AUD1",
+        "full_name": "x",
+        "category": "parole",
+        "district_id": station["district"]["id"],
+        "supervision_start": "2026-01-01",
+    }
     assert "read-only" in auditor.call("POST", "/supervisees", expect=403, json=body)["detail"]
     auditor.call("POST", f"/supervisees/{station['alice_person']['id']}/devices", expect=403, json={})
 
 
 def test_an_officer_registers_people_only_into_their_own_caseload(station):
     alice = station["api"]["alice"]
-    body = {"code": "OWN1x", "full_name": "李四", "category": "parole", "district_id": station["district"]["id"],
-            "supervision_start": "2026-02-01"}
+    body = {
+        "code": "OWN1x",
+        "full_name": "李四",
+        "category": "parole",
+        "district_id": station["district"]["id"],
+        "supervision_start": "2026-02-01",
+    }
     created = alice.call("POST", "/supervisees", expect=201, json=body)
     assert created["officer_id"] == station["alice"]["id"]
     other = {**body, "code": "OWN2x", "officer_id": station["bob"]["id"]}
@@ -72,11 +89,17 @@ def test_an_officer_registers_people_only_into_their_own_caseload(station):
 
 
 def test_only_admin_manages_districts_and_grants_admin(station, admin_api, portal_url):
-    station["api"]["chief"].call("POST", "/districts", expect=403,
-                                 json={"code": "X1", "name": "x", "level": "township"})
+    station["api"]["chief"].call(
+        "POST", "/districts", expect=403, json={"code": "X1", "name": "x", "level": "township"}
+    )
     api = signed_in_as(portal_url, admin_api.officer(station["district"]["id"], role="command"))
-    body = {"username": "wannabe-admin", "full_name": "x", "password": STAFF_PASSWORD, "role": "admin",
-            "district_id": station["district"]["id"]}
+    body = {
+        "username": "wannabe-admin",
+        "full_name": "x",
+        "password": STAFF_PASSWORD,
+        "role": "admin",
+        "district_id": station["district"]["id"],
+    }
     api.call("POST", "/officers", expect=403, json=body)
 
 
@@ -92,15 +115,29 @@ def test_device_token_is_shown_once_and_stored_hashed(admin_api, station, db):
 
 
 def test_bad_input_names_the_field(admin_api, station):
-    error = admin_api.call("POST", "/supervisees", expect=422, json={
-        "code": "bad code!", "full_name": "", "category": "exile", "district_id": station["district"]["id"],
-        "supervision_start": "2026-13-01"})
+    error = admin_api.call(
+        "POST",
+        "/supervisees",
+        expect=422,
+        json={
+            "code": "bad code!",
+            "full_name": "",
+            "category": "exile",
+            "district_id": station["district"]["id"],
+            "supervision_start": "2026-13-01",
+        },
+    )
     fields = {e["field"] for e in error["detail"]}
     assert {"code", "full_name", "category", "supervision_start"} <= fields
     assert all(e["reason"] for e in error["detail"])
 
 
 def test_duplicate_codes_conflict(admin_api, station):
-    body = {"code": station["alice_person"]["code"], "full_name": "x", "category": "parole",
-            "district_id": station["district"]["id"], "supervision_start": "2026-01-01"}
+    body = {
+        "code": station["alice_person"]["code"],
+        "full_name": "x",
+        "category": "parole",
+        "district_id": station["district"]["id"],
+        "supervision_start": "2026-01-01",
+    }
     assert "already exists" in admin_api.call("POST", "/supervisees", expect=409, json=body)["detail"]

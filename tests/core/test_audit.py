@@ -10,8 +10,17 @@ from core.db import session_scope
 @pytest.fixture
 def chain(services):
     with session_scope() as session:
-        entries = [audit.append(session, actor="officer:1", action="test.action", entity="test", entity_id=n,
-                                detail={"n": n, "note": "测试"}) for n in range(3)]
+        entries = [
+            audit.append(
+                session,
+                actor="officer:1",
+                action="test.action",
+                entity="test",
+                entity_id=n,
+                detail={"n": n, "note": "测试"},
+            )
+            for n in range(3)
+        ]
         ids = [e.id for e in entries]
     return ids
 

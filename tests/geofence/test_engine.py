@@ -55,9 +55,13 @@ def test_a_point_is_never_called_outside_while_its_accuracy_circle_touches_the_z
 def batch(north_m: list[float], ts_s: list[int], accuracy_m: list[float] | None = None) -> dict[str, np.ndarray]:
     points = [offset(LAT, LON, north_m=n) for n in north_m]
     n = len(points)
-    return {"supervisee_id": np.full(n, 7), "ts_us": np.array(ts_s) * 1_000_000,
-            "lat": np.array([p[0] for p in points]), "lon": np.array([p[1] for p in points]),
-            "accuracy_m": np.array(accuracy_m or [10.0] * n)}
+    return {
+        "supervisee_id": np.full(n, 7),
+        "ts_us": np.array(ts_s) * 1_000_000,
+        "lat": np.array([p[0] for p in points]),
+        "lon": np.array([p[1] for p in points]),
+        "accuracy_m": np.array(accuracy_m or [10.0] * n),
+    }
 
 
 def test_uncertain_fixes_never_flap_the_side():

@@ -20,24 +20,36 @@ def test_geojson_round_trip(admin_api, person):
     assert admin_api.call("GET", f"/zones?supervisee_id={person['id']}") == []
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[123.0, 41.0], [123.1, 41.1], [123.1, 41.0], [123.0, 41.1],
-                                              [123.0, 41.0]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [[[123.0, 41.0], [123.1, 41.1], [123.1, 41.0], [123.0, 41.1], [123.0, 41.0]]],
+}
 
 
-@pytest.mark.parametrize("geometry, reason", [
-    (BOWTIE, "Self-intersection"),
-    ({"type": "Point", "coordinates": [123.0, 41.0]}, "must be a Polygon or MultiPolygon"),
-    ({"type": "Polygon", "coordinates": [[[41.0, 123.0], [41.1, 123.0], [41.1, 123.1], [41.0, 123.0]]]},
-     "longitude, latitude"),
-    ({"type": "Polygon"}, "not GeoJSON"),
-])
+@pytest.mark.parametrize(
+    "geometry, reason",
+    [
+        (BOWTIE, "Self-intersection"),
+        ({"type": "Point", "coordinates": [123.0, 41.0]}, "must be a Polygon or MultiPolygon"),
+        (
+            {"type": "Polygon", "coordinates": [[[41.0, 123.0], [41.1, 123.0], [41.1, 123.1], [41.0, 123.0]]]},
+            "longitude, latitude",
+        ),
+        ({"type": "Polygon"}, "not GeoJSON"),
+    ],
+)
 def test_invalid_geometry_is_refused_with_the_reason(admin_api, person, geometry, reason):
-    error = admin_api.call("POST", "/zones", expect=422, json={
-        "name": "bad", "kind": "inclusion", "supervisee_id": person["id"], "geometry": geometry})
+    error = admin_api.call(
+        "POST",
+        "/zones",
+        expect=422,
+        json={"name": "bad", "kind": "inclusion", "supervisee_id": person["id"], "geometry": geometry},
+    )
     assert reason in error["detail"]
 
 
 def test_a_zone_needs_exactly_one_owner(admin_api, person):
-    error = admin_api.call("POST", "/zones", expect=422, json={
-        "name": "x", "kind": "exclusion", "geometry": square(*CENTRE, 50)})
+    error = admin_api.call(
+        "POST", "/zones", expect=422, json={"name": "x", "kind": "exclusion", "geometry": square(*CENTRE, 50)}
+    )
     assert "exactly one owner" in str(error["detail"])

@@ -21,8 +21,15 @@ def test_sigkilled_persist_worker_loses_nothing_and_duplicates_nothing(platform,
     killer = threading.Timer(0.5, lambda: stack.managed(platform, INSTANCE, "persist").stop(sig=signal.SIGKILL))
     killer.start()
     for b in range(BATCHES):
-        fixes = [{"ts": (start + timedelta(seconds=b * PER_BATCH + i)).isoformat(), "lat": CENTRE[0] + i * 1e-6,
-                  "lon": CENTRE[1], "accuracy_m": 8} for i in range(PER_BATCH)]
+        fixes = [
+            {
+                "ts": (start + timedelta(seconds=b * PER_BATCH + i)).isoformat(),
+                "lat": CENTRE[0] + i * 1e-6,
+                "lon": CENTRE[1],
+                "accuracy_m": 8,
+            }
+            for i in range(PER_BATCH)
+        ]
         response = post_fixes(ingest, device["token"], fixes)
         assert response.status_code == 202, response.text[:300]
         accepted += response.json()["accepted"]

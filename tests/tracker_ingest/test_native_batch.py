@@ -35,8 +35,9 @@ def test_a_batch_is_accepted_and_stored_exactly_once_even_when_posted_twice(inge
 
     def stored() -> int:
         # READ COMMITTED: every statement sees what the persist worker has committed so far.
-        return db.execute(text("SELECT count(*) FROM fix WHERE supervisee_id = :s"),
-                          {"s": device["supervisee_id"]}).scalar_one()
+        return db.execute(
+            text("SELECT count(*) FROM fix WHERE supervisee_id = :s"), {"s": device["supervisee_id"]}
+        ).scalar_one()
 
     eventually(lambda: stored() >= 100, what="the batch in PostGIS")
     time.sleep(1.0)  # let the replayed copy arrive too
@@ -46,8 +47,18 @@ def test_a_batch_is_accepted_and_stored_exactly_once_even_when_posted_twice(inge
 def test_bad_records_are_listed_and_good_ones_kept(ingest, device):
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     ancient = (datetime.now(UTC) - timedelta(days=400)).isoformat()
-    batch = [fix(), fix(lat=95), fix(ts=future), fix(ts=ancient), fix(lat=0, lon=0), fix(ts="2026-11-23T08:00:00"),
-             {"lat": 1}, fix(device_id="someone-else"), fix(colour="red"), fix(accuracy_m=-3)]
+    batch = [
+        fix(),
+        fix(lat=95),
+        fix(ts=future),
+        fix(ts=ancient),
+        fix(lat=0, lon=0),
+        fix(ts="2026-11-23T08:00:00"),
+        {"lat": 1},
+        fix(device_id="someone-else"),
+        fix(colour="red"),
+        fix(accuracy_m=-3),
+    ]
     response = post_fixes(ingest, device["token"], batch)
     assert response.status_code == 202
     body = response.json()
@@ -71,14 +82,20 @@ def test_a_batch_with_only_bad_records_is_422(ingest, device):
     assert response.json()["accepted"] == 0
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "must be an object"),
-    (b'{"fixes": 3}', "must be an object"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be an object"),
+        (b'{"fixes": 3}', "must be an object"),
+    ],
+)
 def test_malformed_bodies_are_422_with_the_reason(ingest, device, body, reason):
-    response = ingest.post("/api/v1/fixes", content=body, headers={"Authorization": f"Bearer {device['token']}",
-                                                                   "Content-Type": "application/json"})
+    response = ingest.post(
+        "/api/v1/fixes",
+        content=body,
+        headers={"Authorization": f"Bearer {device['token']}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert reason in response.json()["detail"]
 
@@ -99,8 +116,13 @@ def test_broker_down_is_503_with_retry_after_not_a_hang(services, device):
     """An ingest app whose broker is unreachable answers 503 promptly and keeps nothing."""
     port = services.ingest_port + 7
     env = os.environ | {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "EWALL_BROKER_TIMEOUT_S": "1"}
-    app = subprocess.Popen([sys.executable, "-m", "uvicorn", "tracker_ingest.app:app", "--port", str(port)],
-                           cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tracker_ingest.app:app", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             eventually(lambda: _up(client), timeout_s=30, what="the broker-less ingest app")

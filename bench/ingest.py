@@ -114,13 +114,13 @@ async def _post_all(url: str, fleet: list[dict], total: int) -> None:
     start = datetime.now(UTC) - timedelta(hours=5)
     per_person = total // len(fleet)
     jobs = asyncio.Queue()
-    for p, person in enumerate(fleet):
+    for person in fleet:
         for offset in range(0, per_person, BATCH):
-            jobs.put_nowait((p, person, offset))
+            jobs.put_nowait((person, offset))
 
     async def worker(client):
         while not jobs.empty():
-            p, person, offset = jobs.get_nowait()
+            person, offset = jobs.get_nowait()
             fixes = [
                 {
                     "ts": (start + timedelta(milliseconds=offset + i)).isoformat(),

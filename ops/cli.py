@@ -182,9 +182,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--ingest-url", default=None)
     sim.add_argument("--no-progress", action="store_true")
     sim.set_defaults(func=cmd_simulate)
-    test = sub.add_parser("test", help="lint and run the whole test suite")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(func=cmd_test)
+    test = sub.add_parser("test", help="lint and run the whole test suite; other options go to pytest")
+    test.set_defaults(func=cmd_test, pytest_args=[])
     bench = sub.add_parser("bench", help="run one benchmark; prints one JSON line")
     bench.add_argument("name", help="ingest")
     bench.add_argument("--quick", action="store_true")
@@ -196,7 +195,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra and args.command != "test":
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "test":
+        args.pytest_args = extra
     try:
         return args.func(args)
     except SetupError as exc:

@@ -7,7 +7,6 @@ from kafka.consumer.fetcher import ConsumerRecord
 from alerts import rules, service
 from alerts.service import AlertChange
 from core import bus
-from core.config import get_settings
 from core.db import session_scope
 from core.logs import configure
 
@@ -65,13 +64,7 @@ def publish_changes(publisher: bus.Publisher, changes: list[AlertChange]) -> Non
 
 
 def main() -> None:
-    publisher = bus.Publisher(get_settings())
-    try:
-        bus.run_consumer(
-            group="alerts", topics=[bus.ZONE_EVENTS], handle=AlertsHandler(publisher), stop=bus.StopFlag().install()
-        )
-    finally:
-        publisher.close()
+    bus.serve(group="alerts", topics=[bus.ZONE_EVENTS], make_handler=AlertsHandler)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
 from caseload import schemas
@@ -84,11 +84,13 @@ def _require_district_visible(session: Session, viewer: Officer, district_id: in
 # Districts ----------------------------------------------------------------------------------------
 
 
-def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
+def _in_visible_districts(session: Session, viewer: Officer, query: Select, district_column) -> Select:
     visible = visible_district_ids(session=session, viewer=viewer)
-    query = select(District).order_by(District.id)
-    if visible is not None:
-        query = query.where(District.id.in_(visible))
+    return query if visible is None else query.where(district_column.in_(visible))
+
+
+def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
+    query = _in_visible_districts(session, viewer, select(District).order_by(District.id), District.id)
     return session.scalars(query).all()
 
 
@@ -145,10 +147,7 @@ def delete_district(*, session: Session, viewer: Officer, district_id: int) -> N
 
 
 def list_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
-    visible = visible_district_ids(session=session, viewer=viewer)
-    query = select(Officer).order_by(Officer.id)
-    if visible is not None:
-        query = query.where(Officer.district_id.in_(visible))
+    query = _in_visible_districts(session, viewer, select(Officer).order_by(Officer.id), Officer.district_id)
     return session.scalars(query).all()
 
 

@@ -238,3 +238,20 @@ def _rewind(consumer: KafkaConsumer) -> None:
             consumer.seek_to_beginning(tp)
         else:
             consumer.seek(tp, committed)
+
+
+def serve(
+    *, group: str, topics: Sequence[str], make_handler: Callable[[Publisher], BatchHandler], max_records: int = 2000
+) -> None:
+    """A worker process's main loop: one publisher for its output, stop on SIGTERM/SIGINT."""
+    publisher = Publisher()
+    try:
+        run_consumer(
+            group=group,
+            topics=topics,
+            handle=make_handler(publisher),
+            stop=StopFlag().install(),
+            max_records=max_records,
+        )
+    finally:
+        publisher.close()

@@ -5,7 +5,6 @@ import time
 from kafka.consumer.fetcher import ConsumerRecord
 
 from core import bus
-from core.config import get_settings
 from core.db import session_scope
 from core.logs import configure
 from geofence import engine, service
@@ -52,13 +51,7 @@ class GeofenceHandler:
 
 
 def main() -> None:
-    publisher = bus.Publisher(get_settings())
-    try:
-        bus.run_consumer(
-            group="geofence", topics=[bus.FIXES], handle=GeofenceHandler(publisher), stop=bus.StopFlag().install()
-        )
-    finally:
-        publisher.close()
+    bus.serve(group="geofence", topics=[bus.FIXES], make_handler=GeofenceHandler)
 
 
 if __name__ == "__main__":

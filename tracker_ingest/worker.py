@@ -32,15 +32,13 @@ class PersistHandler:
 
 
 def main() -> None:
-    settings = get_settings()
-    publisher = bus.Publisher(settings)
-    handler = PersistHandler(publisher, positions.PartitionKeeper(settings.fix_partition_days_ahead))
-    try:
-        bus.run_consumer(
-            group="persist", topics=[bus.FIXES], handle=handler, stop=bus.StopFlag().install(), max_records=500
-        )
-    finally:
-        publisher.close()
+    partitions = positions.PartitionKeeper(get_settings().fix_partition_days_ahead)
+    bus.serve(
+        group="persist",
+        topics=[bus.FIXES],
+        make_handler=lambda publisher: PersistHandler(publisher, partitions),
+        max_records=500,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ import os
 import subprocess
 import sys
 
+import kafka.errors
+import psycopg
+import sqlalchemy.exc
+
 from core import audit
 from core.config import REPO_ROOT, get_settings
 from core.db import session_scope
@@ -204,6 +208,20 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SetupError as exc:
         print(f"ewall: {exc}", file=sys.stderr)
+        return 2
+    except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        print(
+            f"ewall: cannot reach the database ({reason}); check DATABASE_URL, or unset it to use the embedded PostGIS",
+            file=sys.stderr,
+        )
+        return 2
+    except kafka.errors.KafkaError:
+        print(
+            f"ewall: cannot reach the broker at {', '.join(get_settings().bootstrap_servers)}; check "
+            "KAFKA_BOOTSTRAP_SERVERS, or unset it to use the embedded broker",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -35,7 +35,9 @@ def _prepare() -> None:
     embedded.ensure_generated_secrets()
     get_settings.cache_clear()
     settings = get_settings()
-    _say("starting PostgreSQL/PostGIS and the broker" if settings.embedded_database else "using external services")
+    database = "embedded PostgreSQL/PostGIS" if settings.embedded_database else "external database (DATABASE_URL)"
+    broker = "embedded broker" if settings.embedded_broker else "external broker (KAFKA_BOOTSTRAP_SERVERS)"
+    _say(f"using the {database} and the {broker}")
     stack.prepare_services(settings)
     with session_scope() as session:
         seed.ensure_admin(session, _admin_password())

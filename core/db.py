@@ -1,7 +1,7 @@
 """Database engine, sessions, the declarative base and the COPY helper."""
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -56,12 +56,11 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
-def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Bulk-load rows with COPY on the session's own connection (same transaction)."""
+def copy_binary(session: Session, table: str, payload: bytes) -> None:
+    """Bulk-load a PostgreSQL binary COPY stream on the session's own connection (same transaction)."""
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(payload)
 
 
 def pg_enum(cls: type[enum.Enum], name: str, **kwargs: Any) -> SqlEnum:

@@ -11,12 +11,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from caseload.service import DeviceIdentity
 from core.bus import BrokerUnavailable
 from core.config import get_settings
-from tracker_ingest import service
+from core.timezones import utcnow
+from tracker_ingest import service, validation
 from tracker_ingest.schemas import BatchResult
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 RETRY_AFTER_S = "5"
+
+
+async def cached_lookup(cache: service.TtlCache, key: str):
+    found, value = cache.cached(key)
+    return value if found else await run_in_threadpool(cache.get, key)
 
 
 async def device_auth(
@@ -28,10 +34,7 @@ async def device_auth(
             detail="missing 'Authorization: Bearer <device token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    directory: service.DeviceDirectory = request.app.state.devices
-    found, identity = directory.cached(credentials.credentials)
-    if not found:
-        identity = await run_in_threadpool(directory.lookup, credentials.credentials)
+    identity = await cached_lookup(request.app.state.devices, credentials.credentials)
     if identity is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -44,12 +47,22 @@ async def device_auth(
 DeviceAuth = Annotated[DeviceIdentity, Depends(device_auth)]
 
 
-def _broker_down(exc: BrokerUnavailable) -> HTTPException:
+def broker_down(exc: BrokerUnavailable) -> HTTPException:
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         detail=f"positions cannot be queued right now ({exc}); nothing was stored, retry later",
         headers={"Retry-After": RETRY_AFTER_S},
     )
+
+
+async def queue(request: Request, batch: validation.Batch) -> None:
+    """Publish accepted fixes; the caller answers only after this returns."""
+    if not batch.accepted:
+        return
+    try:
+        await service.publish(request.app.state.publisher, batch, validation.to_us(utcnow()))
+    except BrokerUnavailable as exc:
+        raise broker_down(exc) from exc
 
 
 @router.post(
@@ -64,9 +77,8 @@ def _broker_down(exc: BrokerUnavailable) -> HTTPException:
 async def post_fixes(request: Request, identity: DeviceAuth):
     """Native batch of fixes. Accepted fixes are acknowledged by the broker before the answer."""
     settings = get_settings()
-    body = await request.body()
     try:
-        payload = orjson.loads(body)
+        payload = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise HTTPException(422, detail=f"body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("fixes"), list):
@@ -74,12 +86,14 @@ async def post_fixes(request: Request, identity: DeviceAuth):
     raw_fixes = payload["fixes"]
     if len(raw_fixes) > settings.max_batch_fixes:
         raise HTTPException(413, detail=f"at most {settings.max_batch_fixes} fixes per request; split the batch")
-    rows, rejected = service.validate_native_fixes(raw_fixes, identity=identity, settings=settings)
-    if rows:
-        try:
-            await service.publish_fixes(request.app.state.publisher, identity, rows)
-        except BrokerUnavailable as exc:
-            raise _broker_down(exc) from exc
-    result = BatchResult(accepted=len(rows), rejected=rejected)
-    code = 422 if rejected and not rows else 202
-    return JSONResponse(result.model_dump(), status_code=code)
+    devices = {None: identity, identity.external_id: identity}
+    batch = validation.validate_native(raw_fixes, devices=_with_mismatch_reason(devices, raw_fixes), settings=settings)
+    await queue(request, batch)
+    result = BatchResult(accepted=batch.accepted, rejected=batch.rejected)
+    return JSONResponse(result.model_dump(), status_code=422 if batch.rejected and not batch.accepted else 202)
+
+
+def _with_mismatch_reason(devices: dict, raw_fixes: list) -> dict:
+    """A device token posts only its own fixes: any other device_id gets a reason."""
+    named = {d for r in raw_fixes if isinstance(r, dict) and isinstance(d := r.get("device_id"), str)} - devices.keys()
+    return devices | {name: f"device_id '{name}' does not match the token's device" for name in named}

@@ -12,7 +12,7 @@ from tracker_ingest import api, service
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
-    app.state.devices = service.DeviceDirectory()
+    app.state.devices = service.device_cache()
     yield
     app.state.publisher.close()
 

@@ -1,54 +1,86 @@
 """Storing fixes and reading positions back: COPY into the partitioned table, last positions,
 live positions and tracks."""
 
+import struct
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
-from core.db import copy_rows
+from core.db import copy_binary
 from tracker_ingest.models import Fix, LastPosition
-from tracker_ingest.schemas import FixRecord
+from tracker_ingest.schemas import SOURCES, FixRecord, fix_arrays
 
-_STAGE_COLUMNS = (
-    "supervisee_id",
-    "ts",
-    "device_id",
-    "lat",
-    "lon",
-    "accuracy_m",
-    "speed_mps",
-    "heading_deg",
-    "altitude_m",
-    "battery_pct",
-    "source",
-    "received_at",
-)
-
+# The staging table takes a binary COPY built by numpy in one pass: fixed-width rows, so absent
+# values travel as NaN / -1 and become NULL on the way into `fix`.
 _CREATE_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS fix_stage (LIKE fix INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+CREATE TEMP TABLE IF NOT EXISTS fix_stage (
+    supervisee_id int4, ts timestamptz, device_id int4, lat float8, lon float8, accuracy_m float4,
+    speed_mps float4, heading_deg float4, altitude_m float4, battery_pct int2, source int2, received_at timestamptz
+) ON COMMIT DELETE ROWS
 """
-_MOVE_STAGE = """
-INSERT INTO fix SELECT * FROM fix_stage ON CONFLICT DO NOTHING
+_MOVE_STAGE = f"""
+INSERT INTO fix (supervisee_id, ts, device_id, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m,
+                 battery_pct, source, received_at)
+SELECT supervisee_id, ts, device_id, lat, lon, NULLIF(accuracy_m, 'NaN'), NULLIF(speed_mps, 'NaN'),
+       NULLIF(heading_deg, 'NaN'), NULLIF(altitude_m, 'NaN'), NULLIF(battery_pct, -1),
+       (ARRAY[{", ".join(repr(s.value) for s in SOURCES)}])[source + 1], received_at
+FROM fix_stage
+ON CONFLICT DO NOTHING
 """
 # Only a newer fix replaces the last position, so replays and late fixes never move it back.
 _UPSERT_LAST = """
 INSERT INTO last_position (supervisee_id, device_id, ts, lat, lon, accuracy_m, speed_mps, battery_pct,
                            source, updated_at)
-SELECT DISTINCT ON (supervisee_id) supervisee_id, device_id, ts, lat, lon, accuracy_m, speed_mps,
-       battery_pct, source, now()
-FROM fix_stage ORDER BY supervisee_id, ts DESC
+SELECT DISTINCT ON (supervisee_id) supervisee_id, device_id, ts, lat, lon, accuracy_m, speed_mps, battery_pct,
+       source, now()
+FROM fix WHERE (supervisee_id, ts, device_id) IN (
+    SELECT * FROM unnest(CAST(:people AS int4[]), CAST(:times AS timestamptz[]), CAST(:devices AS int4[])))
+ORDER BY supervisee_id, ts DESC
 ON CONFLICT (supervisee_id) DO UPDATE SET
     device_id = EXCLUDED.device_id, ts = EXCLUDED.ts, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
     accuracy_m = EXCLUDED.accuracy_m, speed_mps = EXCLUDED.speed_mps, battery_pct = EXCLUDED.battery_pct,
     source = EXCLUDED.source, updated_at = now()
 WHERE last_position.ts < EXCLUDED.ts
 """
+_PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL counts timestamps from 2000-01-01
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_STAGE_FIELDS = (
+    ("supervisee_id", ">i4"),
+    ("ts", ">i8"),
+    ("device_id", ">i4"),
+    ("lat", ">f8"),
+    ("lon", ">f8"),
+    ("accuracy_m", ">f4"),
+    ("speed_mps", ">f4"),
+    ("heading_deg", ">f4"),
+    ("altitude_m", ">f4"),
+    ("battery_pct", ">i2"),
+    ("source", ">i2"),
+    ("received_at", ">i8"),
+)
+# Each binary COPY row: a field count, then (length, value) per field.
+_COPY_ROW = np.dtype(
+    [("fields", ">i2")] + [item for name, kind in _STAGE_FIELDS for item in ((f"{name}_len", ">i4"), (name, kind))]
+)
 
 
-def _utc(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+def binary_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
+    """The fixes of a batch as a PostgreSQL binary COPY stream for `fix_stage`."""
+    rows = np.empty(len(columns["ts_us"]), dtype=_COPY_ROW)
+    rows["fields"] = len(_STAGE_FIELDS)
+    for name, kind in _STAGE_FIELDS:
+        rows[f"{name}_len"] = np.dtype(kind).itemsize
+    rows["supervisee_id"] = columns["supervisee_id"]
+    rows["ts"] = columns["ts_us"] - _PG_EPOCH_US
+    rows["device_id"] = columns["device_id"]
+    for name in ("lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct", "source"):
+        rows[name] = columns[name]
+    rows["received_at"] = columns["received_us"] - _PG_EPOCH_US
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
 class PartitionKeeper:
@@ -70,21 +102,34 @@ class PartitionKeeper:
         self._known |= {min(missing) + timedelta(days=n) for n in range((max(missing) - min(missing)).days + 1)}
 
 
+def _days(ts_us: np.ndarray) -> set[date]:
+    epoch_days = np.unique(ts_us // 86_400_000_000)
+    return {date(1970, 1, 1) + timedelta(days=int(d)) for d in epoch_days}
+
+
+def _latest_per_person(columns: dict[str, np.ndarray]) -> tuple[list[int], list[datetime], list[int]]:
+    order = np.lexsort((columns["ts_us"], columns["supervisee_id"]))
+    people = columns["supervisee_id"][order]
+    last = order[np.append(people[1:] != people[:-1], True)]
+    return (
+        columns["supervisee_id"][last].tolist(),
+        [datetime.fromtimestamp(us / 1e6, tz=UTC) for us in columns["ts_us"][last].tolist()],
+        columns["device_id"][last].tolist(),
+    )
+
+
 def store(session: Session, records: Sequence[FixRecord], partitions: PartitionKeeper) -> int:
     """Write fixes idempotently (the primary key absorbs replays) and move last positions forward."""
-    rows = [
-        (r.supervisee_id, _utc(f[0]), r.device_id, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], _utc(f[9]))
-        for r in records
-        for f in r.rows
-    ]
-    if not rows:
+    columns = fix_arrays(records)
+    if not len(columns["ts_us"]):
         return 0
-    partitions.ensure(session, {row[1].date() for row in rows})
+    partitions.ensure(session, _days(columns["ts_us"]))
     session.execute(text(_CREATE_STAGE))
-    copy_rows(session, "fix_stage", _STAGE_COLUMNS, rows)
+    copy_binary(session, "fix_stage", binary_copy_rows(columns))
     session.execute(text(_MOVE_STAGE))
-    session.execute(text(_UPSERT_LAST))
-    return len(rows)
+    people, times, devices = _latest_per_person(columns)
+    session.execute(text(_UPSERT_LAST), {"people": people, "times": times, "devices": devices})
+    return len(columns["ts_us"])
 
 
 def live_positions(session: Session, *, supervisee_ids: ColumnElement) -> Sequence[LastPosition]:

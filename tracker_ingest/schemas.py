@@ -1,11 +1,12 @@
 """Wire formats: the native batch API, and the fixes.v1 record that every consumer reads."""
 
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
 import numpy as np
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracker_ingest.models import FixSource
@@ -18,14 +19,16 @@ class NativeFix(BaseModel):
 
     device_id: str | None = Field(None, max_length=64, description="the device's own id; defaults to the token's")
     ts: datetime = Field(description="ISO-8601 with offset, or epoch seconds")
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
-    speed_mps: Annotated[float, Field(ge=0, le=350)] | None = None
-    heading_deg: Annotated[float, Field(ge=0, le=360)] | None = None
-    altitude_m: Annotated[float, Field(ge=-500, le=20_000)] | None = None
-    battery_pct: Annotated[int, Field(ge=0, le=100)] | None = None
+    # Numbers must be JSON numbers (strict): "41.2" as a string is a client bug worth reporting.
+    lat: Annotated[float, Field(strict=True, ge=-90, le=90)]
+    lon: Annotated[float, Field(strict=True, ge=-180, le=180)]
+    accuracy_m: Annotated[float, Field(strict=True, ge=0, le=100_000)] | None = None
+    speed_mps: Annotated[float, Field(strict=True, ge=0, le=350)] | None = None
+    heading_deg: Annotated[float, Field(strict=True, ge=0, le=360)] | None = None
+    altitude_m: Annotated[float, Field(strict=True, ge=-500, le=20_000)] | None = None
+    battery_pct: Annotated[float, Field(strict=True, ge=0, le=100)] | None = None
     source: Literal[FixSource.gps, FixSource.network, FixSource.lbs] = FixSource.gps
+    datum: Literal["wgs84", "gcj02", "bd09"] | None = Field(None, description="default: the device's datum")
 
 
 class RejectedRecord(BaseModel):
@@ -39,60 +42,27 @@ class BatchResult(BaseModel):
 
 
 # fixes.v1 ----------------------------------------------------------------------------------------
-# One Kafka record carries many fixes of one supervisee (keyed by supervisee, so order holds):
-# {"s": supervisee_id, "d": device_id, "f": [[ts_us, lat, lon, acc, speed, heading, alt, batt, src,
-# received_us], ...]}. Positional rows keep records small and decoding cheap.
+# One Kafka record carries many fixes of one device (keyed by supervisee, so per-person order holds),
+# as a fixed header and one packed little-endian row per fix. Encoding and decoding are a single
+# numpy call each, which is what lets one core move hundreds of thousands of fixes a second.
 
-FIX_FIELDS = (
-    "ts_us",
-    "lat",
-    "lon",
-    "accuracy_m",
-    "speed_mps",
-    "heading_deg",
-    "altitude_m",
-    "battery_pct",
-    "source",
-    "received_us",
+SOURCES = tuple(FixSource)  # stored as their index
+SOURCE_CODE = {source.value: code for code, source in enumerate(SOURCES)}
+FIX_DTYPE = np.dtype(
+    [
+        ("ts_us", "<i8"),  # microseconds since the Unix epoch, UTC
+        ("lat", "<f8"),
+        ("lon", "<f8"),
+        ("accuracy_m", "<f4"),  # NaN: not reported
+        ("speed_mps", "<f4"),
+        ("heading_deg", "<f4"),
+        ("altitude_m", "<f4"),
+        ("battery_pct", "<i2"),  # -1: not reported
+        ("source", "u1"),  # index into SOURCES
+    ]
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FixRow:
-    ts_us: int
-    lat: float
-    lon: float
-    accuracy_m: float | None
-    speed_mps: float | None
-    heading_deg: float | None
-    altitude_m: float | None
-    battery_pct: int | None
-    source: str
-    received_us: int
-
-
-def encode_fix_record(supervisee_id: int, device_id: int, rows: list[FixRow]) -> bytes:
-    return orjson.dumps(
-        {
-            "s": supervisee_id,
-            "d": device_id,
-            "f": [
-                [
-                    r.ts_us,
-                    r.lat,
-                    r.lon,
-                    r.accuracy_m,
-                    r.speed_mps,
-                    r.heading_deg,
-                    r.altitude_m,
-                    r.battery_pct,
-                    r.source,
-                    r.received_us,
-                ]
-                for r in rows
-            ],
-        }
-    )
+_MAGIC = b"EWF1"
+_HEADER = struct.Struct("<4siiqi")  # magic, supervisee_id, device_id, received_us, count
 
 
 class UndecodableRecord(ValueError):
@@ -103,46 +73,35 @@ class UndecodableRecord(ValueError):
 class FixRecord:
     supervisee_id: int
     device_id: int
-    rows: list[list]
+    received_us: int
+    fixes: np.ndarray  # FIX_DTYPE
 
-    def column(self, name: str) -> list:
-        index = FIX_FIELDS.index(name)
-        return [row[index] for row in self.rows]
+
+def encode_fix_record(supervisee_id: int, device_id: int, received_us: int, fixes: np.ndarray) -> bytes:
+    return _HEADER.pack(_MAGIC, supervisee_id, device_id, received_us, len(fixes)) + fixes.astype(FIX_DTYPE).tobytes()
 
 
 def decode_fix_record(raw: bytes) -> FixRecord:
     """Parse and check one fixes.v1 record; anything malformed raises UndecodableRecord."""
-    try:
-        value = orjson.loads(raw)
-        record = FixRecord(int(value["s"]), int(value["d"]), value["f"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise UndecodableRecord(f"not a fixes.v1 record: {exc}") from exc
-    if not isinstance(record.rows, list) or any(
-        not isinstance(row, list) or len(row) != len(FIX_FIELDS) for row in record.rows
-    ):
-        raise UndecodableRecord(f"fixes.v1 rows must be lists of {len(FIX_FIELDS)} fields")
-    return record
+    if len(raw) < _HEADER.size:
+        raise UndecodableRecord(f"fixes.v1 record of {len(raw)} bytes is shorter than its header")
+    magic, supervisee_id, device_id, received_us, count = _HEADER.unpack_from(raw)
+    if magic != _MAGIC:
+        raise UndecodableRecord(f"not a fixes.v1 record (starts with {raw[:4]!r})")
+    if len(raw) != _HEADER.size + count * FIX_DTYPE.itemsize:
+        raise UndecodableRecord(f"fixes.v1 record says {count} fixes but holds {len(raw) - _HEADER.size} bytes")
+    fixes = np.frombuffer(raw, dtype=FIX_DTYPE, offset=_HEADER.size)
+    if count and (fixes["source"].max() >= len(SOURCES)):
+        raise UndecodableRecord("fixes.v1 record has an unknown source code")
+    return FixRecord(supervisee_id, device_id, received_us, fixes)
 
 
-def fix_arrays(records: list[FixRecord]) -> dict[str, np.ndarray]:
-    """Columns of all fixes in a batch, for vectorised consumers."""
-    count = sum(len(r.rows) for r in records)
-    supervisee = np.empty(count, dtype=np.int64)
-    device = np.empty(count, dtype=np.int64)
-    at = 0
-    for record in records:
-        n = len(record.rows)
-        supervisee[at : at + n] = record.supervisee_id
-        device[at : at + n] = record.device_id
-        at += n
-    flat = [row for record in records for row in record.rows]
-    columns = {"supervisee_id": supervisee, "device_id": device}
-    for index, name in enumerate(FIX_FIELDS):
-        values = [row[index] for row in flat]
-        if name == "source":
-            columns[name] = np.array(values, dtype=object)
-        elif name in ("ts_us", "received_us"):
-            columns[name] = np.array(values, dtype=np.int64)
-        else:
-            columns[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+def fix_arrays(records: Sequence[FixRecord]) -> dict[str, np.ndarray]:
+    """Columns of all fixes in a batch, with each fix's supervisee, device and receive time."""
+    counts = [len(r.fixes) for r in records]
+    fixes = np.concatenate([r.fixes for r in records]) if records else np.empty(0, FIX_DTYPE)
+    columns = {name: fixes[name] for name in FIX_DTYPE.names}
+    columns["supervisee_id"] = np.repeat([r.supervisee_id for r in records], counts).astype(np.int64)
+    columns["device_id"] = np.repeat([r.device_id for r in records], counts).astype(np.int64)
+    columns["received_us"] = np.repeat([r.received_us for r in records], counts).astype(np.int64)
     return columns

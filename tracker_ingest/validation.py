@@ -1,0 +1,236 @@
+"""Validation and normalisation of fixes, vectorised over a batch.
+
+Every protocol ends here: ranges, the accepted time window, the device each fix belongs to,
+and the datum. Checks run on numpy columns; only the few records that fail are looked at one
+by one, to give each a precise reason."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from caseload.service import DeviceIdentity
+from core.config import Settings
+from tracker_ingest import datum
+from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, NativeFix, RejectedRecord
+
+ALLOWED_FIELDS = frozenset(NativeFix.model_fields)
+FLOAT_FIELDS = ("lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct")
+DATUM_SET = {name: True for name in ("wgs84", "gcj02", "bd09")}
+# What a device may claim; cctv and checkin come from cameras.
+DEVICE_SOURCE_CODE = {name: SOURCE_CODE[name] for name in ("gps", "network", "lbs")}
+# (field, low, high) inclusive; NaN (absent) optional fields pass.
+RANGES = (
+    ("lat", -90, 90),
+    ("lon", -180, 180),
+    ("accuracy_m", 0, 100_000),
+    ("speed_mps", 0, 350),
+    ("heading_deg", 0, 360),
+    ("altitude_m", -500, 20_000),
+    ("battery_pct", 0, 100),
+)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Fixes are accepted from the retention horizon up to a little in the future (clock skew)."""
+
+    oldest_us: int
+    newest_us: int
+    now_us: int
+
+    @classmethod
+    def around(cls, now: datetime, settings: Settings) -> "TimeWindow":
+        return cls(
+            to_us(now - timedelta(days=settings.fix_retention_days)),
+            to_us(now + timedelta(seconds=settings.max_fix_future_s)),
+            to_us(now),
+        )
+
+    def reason(self, ts_us: int, settings: Settings) -> str | None:
+        if ts_us > self.newest_us:
+            return f"ts is more than {settings.max_fix_future_s} s in the future; check the device clock"
+        if ts_us < self.oldest_us:
+            return f"ts is older than the {settings.fix_retention_days}-day retention window"
+        return None
+
+
+def to_us(ts: datetime) -> int:
+    if ts.tzinfo is None:
+        raise ValueError("ts: a time zone offset is required (e.g. 2026-11-23T08:00:00Z)")
+    return int(ts.timestamp() * 1_000_000)
+
+
+def _parse_ts_us(value: Any) -> int:
+    if isinstance(value, str):
+        return to_us(datetime.fromisoformat(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value * 1_000_000)  # epoch seconds
+    raise ValueError("ts: give ISO-8601 with an offset, or epoch seconds")
+
+
+def _ts_us_or_nan(value: Any) -> float:
+    try:
+        return _parse_ts_us(value)
+    except (ValueError, TypeError, OverflowError):
+        return np.nan
+
+
+def _lookup(mapping: Mapping, key: Any, default: Any = None) -> Any:
+    try:
+        return mapping.get(key, default)
+    except TypeError:  # an unhashable JSON value (list, object) where a name belongs
+        return default
+
+
+def _number_or_nan(value: Any) -> float:
+    # bool is an int in Python but never a coordinate.
+    return value if type(value) in (float, int) else np.nan
+
+
+def _codes(values: list, codes: Mapping[str, int], *, default: str, missing: int) -> np.ndarray:
+    if values.count(None) == len(values):
+        return np.full(len(values), codes[default], dtype=np.int64)
+    return np.fromiter(
+        (_lookup(codes, default if v is None else v, missing) for v in values), dtype=np.int64, count=len(values)
+    )
+
+
+def _number_column(values: list) -> tuple[np.ndarray, np.ndarray | bool]:
+    """Values as float64 with NaN for absent ones, and which were acceptable (numbers or absent)."""
+    n = len(values)
+    if values.count(None) == n:
+        return np.full(n, np.nan), True
+    try:
+        # All plain numbers: numpy converts in C. Anything else (absent values, strings, booleans)
+        # takes the per-value path below.
+        column = np.array(values)
+        if column.dtype.kind in "fi" and column.ndim == 1:
+            return column.astype(np.float64, copy=False), True
+    except (ValueError, OverflowError):
+        pass
+    column = np.fromiter((_number_or_nan(v) for v in values), dtype=np.float64, count=n)
+    return column, ~np.isnan(column) | np.fromiter((v is None for v in values), dtype=bool, count=n)
+
+
+@dataclass
+class Batch:
+    """Accepted fixes grouped by device, and a reason for every rejected record."""
+
+    by_device: list[tuple[DeviceIdentity, np.ndarray]]
+    rejected: list[RejectedRecord]
+
+    @property
+    def accepted(self) -> int:
+        return sum(len(fixes) for _, fixes in self.by_device)
+
+
+def validate_native(
+    raw_fixes: Sequence[Any],
+    *,
+    devices: Mapping[str | None, DeviceIdentity | str],
+    settings: Settings,
+    now: datetime | None = None,
+) -> Batch:
+    """Check a native batch. ``devices`` maps each record's ``device_id`` (None: not given) to the
+    device it resolves to, or to the reason it does not resolve.
+
+    The checks are masks over columns; records that fail any are explained one by one afterwards."""
+    window = TimeWindow.around(now or datetime.now(UTC), settings)
+    n = len(raw_fixes)
+    records = [r if type(r) is dict else {} for r in raw_fixes]
+    ok = np.fromiter((type(r) is dict and not r.keys() - ALLOWED_FIELDS for r in raw_fixes), dtype=bool, count=n)
+    columns = {}
+    for name in FLOAT_FIELDS:
+        columns[name], valid = _number_column([r.get(name) for r in records])
+        ok &= valid
+    lat, lon = columns["lat"], columns["lon"]
+    ok &= ~np.isnan(lat) & ~np.isnan(lon) & ~((lat == 0) & (lon == 0))
+    with np.errstate(invalid="ignore"):
+        for name, low, high in RANGES:
+            column = columns[name]
+            ok &= np.isnan(column) | ((column >= low) & (column <= high))
+    ts_us = np.fromiter((_ts_us_or_nan(r.get("ts")) for r in records), dtype=np.float64, count=n)
+    with np.errstate(invalid="ignore"):
+        ok &= (ts_us >= window.oldest_us) & (ts_us <= window.newest_us)
+    # source, device_id and datum are usually absent from every record (one phone, its defaults):
+    # then one lookup serves the whole batch.
+    source = _codes([r.get("source") for r in records], DEVICE_SOURCE_CODE, default="gps", missing=255)
+    ok &= source != 255
+    device_ids = [r.get("device_id") for r in records]
+    if device_ids.count(None) == n:
+        owners = [_lookup(devices, None, "")] * n
+    else:
+        owners = [_lookup(devices, d, "") for d in device_ids]
+    ok &= np.fromiter((type(o) is DeviceIdentity for o in owners), dtype=bool, count=n)
+    named = [r.get("datum") for r in records]
+    if named.count(None) == n and len({id(o) for o in owners}) == 1:
+        datums: np.ndarray | str = owners[0].datum.value if type(owners[0]) is DeviceIdentity else "wgs84"
+    else:
+        datums = np.array(
+            [
+                d if d is not None else (o.datum.value if type(o) is DeviceIdentity else "wgs84")
+                for d, o in zip(named, owners, strict=True)
+            ],
+            dtype=object,
+        )
+        ok &= np.fromiter((_lookup(DATUM_SET, d, False) for d in datums), dtype=bool, count=n)
+
+    rejected = [
+        RejectedRecord(index=int(i), error=explain(raw_fixes[i], devices=devices, window=window, settings=settings))
+        for i in np.flatnonzero(~ok)
+    ]
+    good = np.flatnonzero(ok)
+    if not len(good):
+        return Batch([], rejected)
+    fixes = _fixes(good, columns, ts_us, source, datums)
+    good_owners = [owners[i] for i in good]
+    if len(set(good_owners)) == 1:  # the usual case: a device posting its own fixes
+        return Batch([(good_owners[0], fixes)], rejected)
+    groups: dict[DeviceIdentity, list[int]] = {}
+    for position, identity in enumerate(good_owners):
+        groups.setdefault(identity, []).append(position)
+    return Batch([(identity, fixes[np.array(positions)]) for identity, positions in groups.items()], rejected)
+
+
+def explain(
+    raw: Any, *, devices: Mapping[str | None, DeviceIdentity | str], window: TimeWindow, settings: Settings
+) -> str:
+    """Why one record was rejected, in the order a person would fix it."""
+    try:
+        fix = NativeFix.model_validate(raw)
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}" for e in exc.errors())
+    if fix.lat == 0 and fix.lon == 0:
+        return "lat/lon 0,0 is a receiver's placeholder, not a position"
+    try:
+        ts_us = to_us(fix.ts)
+    except ValueError as exc:
+        return str(exc)
+    if reason := window.reason(ts_us, settings):
+        return reason
+    resolved = devices.get(fix.device_id, f"device_id '{fix.device_id}' is not a registered device")
+    if isinstance(resolved, str):
+        return resolved
+    return "ts: not an ISO-8601 time with an offset, nor epoch seconds"
+
+
+def _fixes(
+    good: np.ndarray, columns: dict[str, np.ndarray], ts_us: np.ndarray, source: np.ndarray, datums: np.ndarray
+) -> np.ndarray:
+    fixes = np.zeros(len(good), dtype=FIX_DTYPE)
+    fixes["ts_us"] = ts_us[good]
+    for name in ("accuracy_m", "speed_mps", "heading_deg", "altitude_m"):
+        fixes[name] = columns[name][good]
+    battery = columns["battery_pct"][good]
+    fixes["battery_pct"] = np.where(np.isnan(battery), -1, battery)
+    fixes["source"] = source[good]
+    lon, lat = columns["lon"][good], columns["lat"][good]
+    chosen = datums if isinstance(datums, str) else datums[good].astype(str)
+    if np.any(chosen != "wgs84"):
+        lon, lat = datum.to_wgs84(lon, lat, chosen)
+    fixes["lon"], fixes["lat"] = lon, lat
+    return fixes

@@ -7,6 +7,7 @@ never disturbs ``./ewall up``. Last stdout line: one JSON object."""
 import asyncio
 import json
 import os
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -108,19 +109,14 @@ def naive_baseline(fleet: list[dict], count: int) -> float:
     return count / elapsed
 
 
-async def _post_all(url: str, fleet: list[dict], total: int) -> None:
-    import httpx
-
+def _request_bodies(fleet: list[dict], total: int) -> list[tuple[str, bytes]]:
+    """Every request (token, JSON body), built before the clock starts so the client's own work is
+    not measured."""
     start = datetime.now(UTC) - timedelta(hours=5)
     per_person = total // len(fleet)
-    jobs = asyncio.Queue()
+    bodies = []
     for person in fleet:
         for offset in range(0, per_person, BATCH):
-            jobs.put_nowait((person, offset))
-
-    async def worker(client):
-        while not jobs.empty():
-            person, offset = jobs.get_nowait()
             fixes = [
                 {
                     "ts": (start + timedelta(milliseconds=offset + i)).isoformat(),
@@ -130,12 +126,23 @@ async def _post_all(url: str, fleet: list[dict], total: int) -> None:
                 }
                 for i in range(min(BATCH, per_person - offset))
             ]
-            body = json.dumps({"fixes": fixes})
+            bodies.append((person["token"], json.dumps({"fixes": fixes}).encode()))
+    return bodies
+
+
+async def _post_all(url: str, bodies: list[tuple[str, bytes]]) -> None:
+    import httpx
+
+    jobs = list(reversed(bodies))
+
+    async def worker(client):
+        while jobs:
+            token, body = jobs.pop()
             for _ in range(5):
                 response = await client.post(
                     "/api/v1/fixes",
                     content=body,
-                    headers={"Authorization": f"Bearer {person['token']}", "Content-Type": "application/json"},
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 )
                 if response.status_code == 202:
                     break
@@ -153,8 +160,10 @@ def end_to_end(settings, fleet: list[dict], total: int) -> float:
     from core.db import session_scope
 
     url = f"http://{settings.host}:{settings.ingest_port}"
+    bodies = _request_bodies(fleet, total)
     began = time.perf_counter()
-    asyncio.run(_post_all(url, fleet, total))
+    asyncio.run(_post_all(url, bodies))
+    print(f"posted {total} fixes in {time.perf_counter() - began:.1f} s", file=sys.stderr)
     expected = total // len(fleet) * len(fleet)
     while True:
         with session_scope() as session:

@@ -151,7 +151,9 @@ def create_device(supervisee_id: int, data: schemas.DeviceIn, session: SessionDe
     """Register a device; the answer holds its token, shown this once."""
     device, token = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
     session.commit()
-    return schemas.DeviceCreated(**schemas.DeviceOut.model_validate(device).model_dump(), token=token)
+    return schemas.DeviceCreated.model_validate(
+        {**schemas.DeviceOut.model_validate(device).model_dump(), "external_id": device.external_id, "token": token}
+    )
 
 
 @router.delete("/supervisees/{supervisee_id}/devices/{device_id}", status_code=204, tags=["devices"])

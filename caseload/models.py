@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -111,6 +112,45 @@ class Device(Base):
     # The identifier the device itself reports (IMEI, OsmAnd/Traccar id, OwnTracks user/device).
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # True when ewall generated the external id: it is then long and random, and protocols with no
+    # password of their own (OsmAnd/Traccar) may authenticate by it alone.
+    key_is_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     datum: Mapped[Datum] = mapped_column(pg_enum(Datum, "datum"), default=Datum.wgs84, server_default="wgs84")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Gateway(Base):
+    """A trusted system (a vendor platform, a tracker server) that posts fixes for many devices of
+    its district."""
+
+    __tablename__ = "gateway"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="RESTRICT"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CameraKind(enum.StrEnum):
+    camera = "camera"  # street or site CCTV with face matching
+    office = "office"  # check-in terminal at a judicial office (报到)
+
+
+class Camera(Base):
+    __tablename__ = "camera"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[CameraKind] = mapped_column(pg_enum(CameraKind, "camera_kind"))
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="RESTRICT"), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    # How far from the camera a sighted person can be; becomes the fix's accuracy.
+    radius_m: Mapped[float] = mapped_column(Float, default=30, server_default="30")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from caseload.models import Category, Datum, DeviceKind, DistrictLevel, RiskLevel
+from caseload.models import CameraKind, Category, Datum, DeviceKind, DistrictLevel, RiskLevel
 from core.security import Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -137,13 +137,26 @@ class DeviceOut(Out):
     supervisee_id: int
     kind: DeviceKind
     external_id: str
+    key_is_secret: bool = Field(description="the id doubles as the OsmAnd/Traccar key; listings show only its start")
     datum: Datum
     active: bool
     created_at: datetime
 
+    @model_validator(mode="after")
+    def hide_secret_key(self):
+        if self.key_is_secret:
+            self.external_id = self.external_id[:7] + "…"
+        return self
+
 
 class DeviceCreated(DeviceOut):
+    """The one answer that shows the device's full id and token."""
+
     token: str = Field(description="Shown once; only its hash is stored")
+
+    @model_validator(mode="after")
+    def hide_secret_key(self):
+        return self
 
 
 class Token(BaseModel):
@@ -151,3 +164,54 @@ class Token(BaseModel):
     token_type: str = "bearer"
     role: Role
     officer_id: int
+
+
+class GatewayIn(BaseModel):
+    name: Name
+    district_id: int
+
+
+class GatewayOut(Out):
+    id: int
+    name: str
+    district_id: int
+    active: bool
+    created_at: datetime
+
+
+class GatewayCreated(GatewayOut):
+    token: str = Field(description="Shown once; only its hash is stored")
+
+
+class CameraIn(BaseModel):
+    code: Code
+    name: Name
+    kind: CameraKind = CameraKind.camera
+    district_id: int
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    radius_m: Annotated[float, Field(gt=0, le=5000)] = 30
+
+
+class CameraUpdate(BaseModel):
+    name: Name | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    radius_m: Annotated[float, Field(gt=0, le=5000)] | None = None
+    active: bool | None = None
+
+
+class CameraOut(Out):
+    id: int
+    code: str
+    name: str
+    kind: CameraKind
+    district_id: int
+    lat: float
+    lon: float
+    radius_m: float
+    active: bool
+
+
+class CameraCreated(CameraOut):
+    token: str = Field(description="Shown once; only its hash is stored")

@@ -73,7 +73,7 @@ def _require_manager(viewer: Officer) -> None:
         raise Forbidden(f"role '{viewer.role}' is read-only")
 
 
-def _require_district_visible(session: Session, viewer: Officer, district_id: int) -> District:
+def require_district_visible(session: Session, viewer: Officer, district_id: int) -> District:
     district = session.get(District, district_id)
     visible = visible_district_ids(session=session, viewer=viewer)
     if district is None or (visible is not None and district_id not in visible):
@@ -84,18 +84,18 @@ def _require_district_visible(session: Session, viewer: Officer, district_id: in
 # Districts ----------------------------------------------------------------------------------------
 
 
-def _in_visible_districts(session: Session, viewer: Officer, query: Select, district_column) -> Select:
+def in_visible_districts(session: Session, viewer: Officer, query: Select, district_column) -> Select:
     visible = visible_district_ids(session=session, viewer=viewer)
     return query if visible is None else query.where(district_column.in_(visible))
 
 
 def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
-    query = _in_visible_districts(session, viewer, select(District).order_by(District.id), District.id)
+    query = in_visible_districts(session, viewer, select(District).order_by(District.id), District.id)
     return session.scalars(query).all()
 
 
 def get_district(*, session: Session, viewer: Officer, district_id: int) -> District:
-    return _require_district_visible(session, viewer, district_id)
+    return require_district_visible(session, viewer, district_id)
 
 
 def create_district(*, session: Session, viewer: Officer, data: schemas.DistrictIn) -> District:
@@ -118,7 +118,7 @@ def create_district(*, session: Session, viewer: Officer, data: schemas.District
 
 
 def update_district(*, session: Session, viewer: Officer, district_id: int, data: schemas.DistrictUpdate) -> District:
-    district = _require_district_visible(session, viewer, district_id)
+    district = require_district_visible(session, viewer, district_id)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         setattr(district, key, value)
@@ -130,7 +130,7 @@ def update_district(*, session: Session, viewer: Officer, district_id: int, data
 
 
 def delete_district(*, session: Session, viewer: Officer, district_id: int) -> None:
-    district = _require_district_visible(session, viewer, district_id)
+    district = require_district_visible(session, viewer, district_id)
     in_use = (
         session.scalar(select(District.id).where(District.parent_id == district_id).limit(1))
         or session.scalar(select(Officer.id).where(Officer.district_id == district_id).limit(1))
@@ -147,7 +147,7 @@ def delete_district(*, session: Session, viewer: Officer, district_id: int) -> N
 
 
 def list_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
-    query = _in_visible_districts(session, viewer, select(Officer).order_by(Officer.id), Officer.district_id)
+    query = in_visible_districts(session, viewer, select(Officer).order_by(Officer.id), Officer.district_id)
     return session.scalars(query).all()
 
 
@@ -165,7 +165,7 @@ def _check_role_grant(viewer: Officer, role: Role | None) -> None:
 
 
 def create_officer(*, session: Session, viewer: Officer, data: schemas.OfficerIn) -> Officer:
-    _require_district_visible(session, viewer, data.district_id)
+    require_district_visible(session, viewer, data.district_id)
     _check_role_grant(viewer, data.role)
     if data.supervisor_id is not None:
         get_officer(session=session, viewer=viewer, officer_id=data.supervisor_id)
@@ -249,7 +249,7 @@ def _check_assignee(session: Session, viewer: Officer, officer_id: int | None) -
 
 def create_supervisee(*, session: Session, viewer: Officer, data: schemas.SuperviseeIn) -> Supervisee:
     _require_manager(viewer)
-    _require_district_visible(session, viewer, data.district_id)
+    require_district_visible(session, viewer, data.district_id)
     fields = data.model_dump()
     if viewer.role == Role.officer and fields["officer_id"] is None:
         fields["officer_id"] = viewer.id
@@ -318,7 +318,8 @@ def create_device(
     supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
     if not supervisee.active:
         raise Conflict("supervision of this person has ended; reactivate them first")
-    external_id = data.external_id or f"ew-{secrets.token_hex(10)}"
+    # A generated id is long and random, so it can double as the key of password-less protocols.
+    external_id = data.external_id or f"ew-{secrets.token_hex(16)}"
     if session.scalar(select(Device.id).where(Device.external_id == external_id)):
         raise Conflict(f"a device with id '{external_id}' is already registered")
     token = new_device_token()
@@ -328,6 +329,7 @@ def create_device(
         external_id=external_id,
         token_hash=hash_device_token(token),
         datum=data.datum,
+        key_is_secret=data.external_id is None,
     )
     session.add(device)
     session.flush()

@@ -24,7 +24,8 @@ SIGHTINGS = "sightings.v1"
 CHECKINS = "checkins.v1"
 ZONE_EVENTS = "zone-events.v1"
 ALERTS = "alerts.v1"
-TOPICS = (FIXES, SIGHTINGS, CHECKINS, ZONE_EVENTS, ALERTS)
+RADIO = "radio.v1"  # cell/wifi-only reports, kept for network positioning
+TOPICS = (FIXES, RADIO, SIGHTINGS, CHECKINS, ZONE_EVENTS, ALERTS)
 
 
 def dlq(topic: str) -> str:

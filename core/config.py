@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     fix_retention_days: int = 180
     max_fix_future_s: int = 300
     max_batch_fixes: int = 10_000
+    # Camera matches below this confidence are kept as sightings but do not become fixes.
+    sighting_min_confidence: float = 0.8
 
     # Alert rules (district / risk-level overrides come with the rules engine).
     signal_lost_yellow_min: int = 60

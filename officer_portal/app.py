@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
+from caseload import sources_api
 from core.web import install_error_handlers
 from geofence import api as geofence_api
 from officer_portal import pages
@@ -20,7 +21,7 @@ app = FastAPI(
 install_error_handlers(app)
 
 api = APIRouter(prefix="/api/v1")
-for router in (caseload_api.router, geofence_api.router, alerts_api.router, positions_api.router):
+for router in (caseload_api.router, sources_api.router, geofence_api.router, alerts_api.router, positions_api.router):
     api.include_router(router)
 app.include_router(api)
 app.include_router(pages.router)

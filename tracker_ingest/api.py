@@ -1,4 +1,4 @@
-"""Device-facing ingest routes."""
+"""Device-facing ingest routes: the native batch API and camera sightings."""
 
 from typing import Annotated
 
@@ -9,42 +9,51 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from caseload.service import DeviceIdentity
+from caseload.sources import CameraIdentity, GatewayIdentity
 from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.timezones import utcnow
-from tracker_ingest import service, validation
+from tracker_ingest import service, sightings, validation
 from tracker_ingest.schemas import BatchResult
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 RETRY_AFTER_S = "5"
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def cached_lookup(cache: service.TtlCache, key: str):
+async def cached(cache: service.TtlCache, key):
+    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread."""
     found, value = cache.cached(key)
     return value if found else await run_in_threadpool(cache.get, key)
 
 
-async def device_auth(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> DeviceIdentity:
+def directory(request: Request) -> service.Directory:
+    return request.app.state.directory
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity | GatewayIdentity:
+    """A device token (the device's own fixes) or a gateway token (fixes of its district's devices)."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing 'Authorization: Bearer <device token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    identity = await cached_lookup(request.app.state.devices, credentials.credentials)
-    if identity is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="unknown or deactivated device token; ask the officer to register the device",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return identity
+        raise _unauthorized("missing 'Authorization: Bearer <device or gateway token>'")
+    token = credentials.credentials
+    sender = await cached(directory(request).devices, token) or await cached(directory(request).gateways, token)
+    if sender is None:
+        raise _unauthorized("unknown or deactivated token; ask the officer to register the device or gateway")
+    return sender
 
 
-DeviceAuth = Annotated[DeviceIdentity, Depends(device_auth)]
+async def camera_auth(request: Request, credentials: Bearer) -> CameraIdentity:
+    if credentials is None:
+        raise _unauthorized("missing 'Authorization: Bearer <camera token>'")
+    camera = await cached(directory(request).cameras, credentials.credentials)
+    if camera is None:
+        raise _unauthorized("unknown or deactivated camera token; register the camera in the portal")
+    return camera
 
 
 def broker_down(exc: BrokerUnavailable) -> HTTPException:
@@ -65,6 +74,25 @@ async def queue(request: Request, batch: validation.Batch) -> None:
         raise broker_down(exc) from exc
 
 
+async def json_list(request: Request, field: str) -> list:
+    """The body's ``{field: [...]}`` list, or a 4xx saying what is wrong with the body."""
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(422, detail=f"body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get(field), list):
+        raise HTTPException(422, detail=f'body must be an object {{"{field}": [...]}}')
+    items = payload[field]
+    if len(items) > get_settings().max_batch_fixes:
+        raise HTTPException(413, detail=f"at most {get_settings().max_batch_fixes} records per request; split it")
+    return items
+
+
+def batch_answer(batch: validation.Batch) -> JSONResponse:
+    result = BatchResult(accepted=batch.accepted, rejected=batch.rejected)
+    return JSONResponse(result.model_dump(), status_code=422 if batch.rejected and not batch.accepted else 202)
+
+
 @router.post(
     "/api/v1/fixes",
     status_code=202,
@@ -74,26 +102,43 @@ async def queue(request: Request, batch: validation.Batch) -> None:
         503: {"description": "broker unavailable; retry after Retry-After seconds"},
     },
 )
-async def post_fixes(request: Request, identity: DeviceAuth):
-    """Native batch of fixes. Accepted fixes are acknowledged by the broker before the answer."""
-    settings = get_settings()
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(422, detail=f"body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("fixes"), list):
-        raise HTTPException(422, detail='body must be an object {"fixes": [...]}')
-    raw_fixes = payload["fixes"]
-    if len(raw_fixes) > settings.max_batch_fixes:
-        raise HTTPException(413, detail=f"at most {settings.max_batch_fixes} fixes per request; split the batch")
-    devices = {None: identity, identity.external_id: identity}
-    batch = validation.validate_native(raw_fixes, devices=_with_mismatch_reason(devices, raw_fixes), settings=settings)
+async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | GatewayIdentity, Depends(sender_auth)]):
+    """Native batch of up to 10,000 fixes. Accepted fixes are acknowledged by the broker before the answer."""
+    raw_fixes = await json_list(request, "fixes")
+    named = {d for r in raw_fixes if isinstance(r, dict) and isinstance(d := r.get("device_id"), str)}
+    if isinstance(sender, DeviceIdentity):
+        devices = {None: sender, sender.external_id: sender} | {
+            name: f"device_id '{name}' does not match the token's device" for name in named - {sender.external_id}
+        }
+    else:
+        devices = {None: "device_id: required when posting through a gateway"}
+        for name in named:
+            found = await cached(directory(request).gateway_devices, (sender.district_ids, name))
+            devices[name] = found or f"device_id '{name}' is not a registered device of this gateway's district"
+    batch = validation.validate_native(raw_fixes, devices=devices, settings=get_settings())
     await queue(request, batch)
-    result = BatchResult(accepted=batch.accepted, rejected=batch.rejected)
-    return JSONResponse(result.model_dump(), status_code=422 if batch.rejected and not batch.accepted else 202)
+    return batch_answer(batch)
 
 
-def _with_mismatch_reason(devices: dict, raw_fixes: list) -> dict:
-    """A device token posts only its own fixes: any other device_id gets a reason."""
-    named = {d for r in raw_fixes if isinstance(r, dict) and isinstance(d := r.get("device_id"), str)} - devices.keys()
-    return devices | {name: f"device_id '{name}' does not match the token's device" for name in named}
+@router.post(
+    "/api/v1/sightings",
+    status_code=202,
+    response_model=BatchResult,
+    responses={422: {"description": "malformed body, or every record rejected"}},
+)
+async def post_sightings(request: Request, camera: Annotated[CameraIdentity, Depends(camera_auth)]):
+    """CCTV sightings and office check-ins; a confident match becomes a fix at the camera's position."""
+    raw = await json_list(request, "sightings")
+    codes = {c for r in raw if isinstance(r, dict) and isinstance(c := r.get("person_code"), str)}
+    people = {code: await cached(directory(request).people, (camera.district_ids, code)) for code in codes}
+    checked = sightings.validate(raw, camera=camera, people=people, settings=get_settings())
+    try:
+        if checked.sightings:
+            await service.publish_sightings(request.app.state.publisher, checked.sightings)
+    except BrokerUnavailable as exc:
+        raise broker_down(exc) from exc
+    await queue(request, checked.fixes)
+    return JSONResponse(
+        BatchResult(accepted=len(checked.sightings), rejected=checked.rejected).model_dump(),
+        status_code=422 if checked.rejected and not checked.sightings else 202,
+    )

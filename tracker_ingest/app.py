@@ -1,30 +1,52 @@
-"""The device-facing ASGI app (port 5055): authenticates devices and queues their positions."""
+"""The device-facing ASGI app (port 5055): authenticates senders and queues their reports."""
 
+import asyncio
+import contextlib
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from core import bus
+from core.logs import configure
 from core.web import install_error_handlers
-from tracker_ingest import api, service
+from tracker_ingest import api, phone_api, service
+
+log = configure("ewall.ingest")
+UNKNOWN_DEVICE_FLUSH_S = 10.0
+
+
+async def _flush_unknown_devices(unknown: service.UnknownDevices) -> None:
+    while True:
+        await asyncio.sleep(UNKNOWN_DEVICE_FLUSH_S)
+        try:
+            await run_in_threadpool(unknown.flush)
+        except Exception:
+            log.exception("could not record unknown devices; will retry")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
-    app.state.devices = service.device_cache()
+    app.state.directory = service.Directory()
+    app.state.unknown_devices = service.UnknownDevices()
+    flusher = asyncio.create_task(_flush_unknown_devices(app.state.unknown_devices))
     yield
+    flusher.cancel()
+    with contextlib.suppress(Exception):
+        await run_in_threadpool(app.state.unknown_devices.flush)
     app.state.publisher.close()
 
 
 app = FastAPI(
     title="ewall ingest",
-    version="0.1.0",
+    version="0.2.0",
     lifespan=lifespan,
-    description="Device-facing position ingest: native batch API (OsmAnd, OwnTracks and CCTV come next).",
+    description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
 )
 install_error_handlers(app)
 app.include_router(api.router)
+app.include_router(phone_api.router)
 
 
 @app.get("/health", tags=["ops"])

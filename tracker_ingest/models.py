@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -67,3 +68,50 @@ class LastPosition(Base):
     battery_pct: Mapped[int | None] = mapped_column(SmallInteger)
     source: Mapped[str] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RadioReport(Base):
+    """A report with cell towers or wifi access points but no position, kept for network positioning."""
+
+    __tablename__ = "radio_report"
+    __table_args__ = (PrimaryKeyConstraint("supervisee_id", "ts", "device_id"),)
+
+    supervisee_id: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    device_id: Mapped[int] = mapped_column(Integer)
+    radio: Mapped[dict] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SightingKind(enum.StrEnum):
+    sighting = "sighting"  # seen by a camera
+    report = "report"  # 报到: reporting in at the office
+    announcement = "announcement"  # 入矫宣告: the supervision-start announcement
+    education = "education"  # 集中教育: group education
+    community_service = "community_service"  # 社区服务
+
+
+class Sighting(Base):
+    __tablename__ = "sighting"
+    __table_args__ = (PrimaryKeyConstraint("camera_id", "supervisee_id", "ts"),)
+
+    camera_id: Mapped[int] = mapped_column(Integer)
+    supervisee_id: Mapped[int] = mapped_column(Integer, index=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(24))
+    confidence: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UnknownDevice(Base):
+    """Devices that tried to report but are not registered: a list for an admin to act on."""
+
+    __tablename__ = "unknown_device"
+    __table_args__ = (PrimaryKeyConstraint("protocol", "device_key"),)
+
+    protocol: Mapped[str] = mapped_column(String(16))
+    device_key: Mapped[str] = mapped_column(String(128))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_remote_addr: Mapped[str | None] = mapped_column(String(64))

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.db import copy_binary
-from tracker_ingest.models import Fix, LastPosition
+from tracker_ingest.models import Fix, LastPosition, RadioReport, Sighting, UnknownDevice
 from tracker_ingest.schemas import SOURCES, FixRecord, fix_arrays
 
 # The staging table takes a binary COPY built by numpy in one pass: fixed-width rows, so absent
@@ -113,7 +114,7 @@ def _latest_per_person(columns: dict[str, np.ndarray]) -> tuple[list[int], list[
     last = order[np.append(people[1:] != people[:-1], True)]
     return (
         columns["supervisee_id"][last].tolist(),
-        [datetime.fromtimestamp(us / 1e6, tz=UTC) for us in columns["ts_us"][last].tolist()],
+        [_utc(us) for us in columns["ts_us"][last].tolist()],
         columns["device_id"][last].tolist(),
     )
 
@@ -169,3 +170,73 @@ def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[i
 
 def count_fixes(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Fix)) or 0
+
+
+def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list]) -> None:
+    """Add attempts by unregistered devices to the list admins see."""
+    rows = [
+        {"protocol": protocol, "device_key": key, "first": first, "last": last, "attempts": attempts, "addr": addr}
+        for (protocol, key), (first, last, attempts, addr) in pending.items()
+    ]
+    session.execute(
+        text("""
+        INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)
+        VALUES (:protocol, :device_key, :first, :last, :attempts, :addr)
+        ON CONFLICT (protocol, device_key) DO UPDATE SET
+            last_seen_at = greatest(unknown_device.last_seen_at, EXCLUDED.last_seen_at),
+            attempts = unknown_device.attempts + EXCLUDED.attempts,
+            last_remote_addr = EXCLUDED.last_remote_addr
+    """),
+        rows,
+    )
+
+
+def list_unknown_devices(session: Session, *, limit: int = 500) -> Sequence[UnknownDevice]:
+    return session.scalars(select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc()).limit(limit)).all()
+
+
+def store_radio_reports(session: Session, reports: Sequence[dict]) -> None:
+    """Cell/wifi-only reports (radio.v1), idempotently."""
+    if reports:
+        session.execute(
+            pg_insert(RadioReport).on_conflict_do_nothing(),
+            [
+                {
+                    "supervisee_id": r["supervisee_id"],
+                    "device_id": r["device_id"],
+                    "ts": _utc(r["ts_us"]),
+                    "received_at": _utc(r["received_us"]),
+                    "radio": r["radio"],
+                }
+                for r in reports
+            ],
+        )
+
+
+def store_sightings(session: Session, sightings: Sequence[dict]) -> None:
+    """Camera sightings and office check-ins (sightings.v1), idempotently."""
+    if sightings:
+        session.execute(
+            pg_insert(Sighting).on_conflict_do_nothing(),
+            [
+                {
+                    "camera_id": s["camera_id"],
+                    "supervisee_id": s["supervisee_id"],
+                    "ts": _utc(s["ts_us"]),
+                    "kind": s["kind"],
+                    "confidence": s["confidence"],
+                    "received_at": _utc(s["received_us"]),
+                }
+                for s in sightings
+            ],
+        )
+
+
+def drop_expired_partitions(session: Session, *, retention_days: int) -> int:
+    """Retention: drop whole day partitions older than the window; returns how many."""
+    cutoff = datetime.now(UTC).date() - timedelta(days=retention_days)
+    return session.execute(text("SELECT fix_drop_partitions_before(:cutoff)"), {"cutoff": cutoff}).scalar_one()
+
+
+def _utc(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)

@@ -67,6 +67,8 @@ def to_us(ts: datetime) -> int:
 def _parse_ts_us(value: Any) -> int:
     if isinstance(value, str):
         return to_us(datetime.fromisoformat(value))
+    if isinstance(value, datetime):  # from a protocol parser
+        return to_us(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value * 1_000_000)  # epoch seconds
     raise ValueError("ts: give ISO-8601 with an offset, or epoch seconds")

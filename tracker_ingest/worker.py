@@ -1,4 +1,7 @@
-"""Persist worker: fixes.v1 → PostGIS `fix` and `last_position`, offsets committed after the rows."""
+"""Persist worker: fixes.v1 → PostGIS `fix` and `last_position`; radio.v1 and sightings.v1 → their
+tables; offsets committed after the rows. Also keeps day partitions ahead and drops expired ones."""
+
+import time
 
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -10,34 +13,54 @@ from tracker_ingest import positions
 from tracker_ingest.schemas import FixRecord, UndecodableRecord, decode_fix_record
 
 log = configure("ewall.persist")
+RETENTION_EVERY_S = 3600.0
 
 
 class PersistHandler:
-    def __init__(self, publisher: bus.Publisher, partitions: positions.PartitionKeeper):
+    def __init__(self, publisher: bus.Publisher):
         self._publisher = publisher
-        self._partitions = partitions
+        self._settings = get_settings()
+        self._partitions = positions.PartitionKeeper(self._settings.fix_partition_days_ahead)
+        self._topics = {self._settings.topic(name): name for name in (bus.FIXES, bus.RADIO, bus.SIGHTINGS)}
+        self._retention_at = 0.0
 
     def __call__(self, records: list[ConsumerRecord]) -> None:
-        decoded: list[FixRecord] = []
-        failures = []
+        fixes: list[FixRecord] = []
+        other: dict[str, list[dict]] = {bus.RADIO: [], bus.SIGHTINGS: []}
+        failures: dict[str, list] = {name: [] for name in self._topics.values()}
         for record in records:
+            topic = self._topics[record.topic]
             try:
-                decoded.append(decode_fix_record(record.value))
-            except UndecodableRecord as exc:
+                if topic == bus.FIXES:
+                    fixes.append(decode_fix_record(record.value))
+                else:
+                    other[topic].append(bus.decode(record.value))
+            except (UndecodableRecord, ValueError) as exc:
                 log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-                failures.append((record, str(exc)))
-        bus.dead_letter(self._publisher, bus.FIXES, failures)
+                failures[topic].append((record, str(exc)))
+        for topic, failed in failures.items():
+            bus.dead_letter(self._publisher, topic, failed)
         with session_scope() as session:
-            positions.store(session, decoded, self._partitions)
+            positions.store(session, fixes, self._partitions)
+            positions.store_radio_reports(session, other[bus.RADIO])
+            positions.store_sightings(session, other[bus.SIGHTINGS])
+        self._apply_retention()
+
+    def _apply_retention(self) -> None:
+        if time.monotonic() - self._retention_at < RETENTION_EVERY_S:
+            return
+        with session_scope() as session:
+            dropped = positions.drop_expired_partitions(session, retention_days=self._settings.fix_retention_days)
+        if dropped:
+            log.info(
+                "retention: dropped %d day partitions older than %d days", dropped, self._settings.fix_retention_days
+            )
+        self._retention_at = time.monotonic()
 
 
 def main() -> None:
-    partitions = positions.PartitionKeeper(get_settings().fix_partition_days_ahead)
     bus.serve(
-        group="persist",
-        topics=[bus.FIXES],
-        make_handler=lambda publisher: PersistHandler(publisher, partitions),
-        max_records=500,
+        group="persist", topics=[bus.FIXES, bus.RADIO, bus.SIGHTINGS], make_handler=PersistHandler, max_records=500
     )
 
 

@@ -1,0 +1,179 @@
+"""Who may send data, and who it is about: devices by token or secret key, gateways that post for
+many devices, cameras and office terminals that report sightings. Ingest asks these questions
+(through short-lived caches); officers manage the answers through the portal."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseload import schemas
+from caseload.models import Camera, CameraKind, Device, Gateway, Officer, Supervisee
+from caseload.service import (
+    DeviceIdentity,
+    actor,
+    district_subtree,
+    in_visible_districts,
+    require_district_visible,
+    visible_district_ids,
+)
+from core import audit
+from core.errors import Conflict, NotFound
+from core.security import hash_device_token, new_device_token
+
+_IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum)
+
+
+def _active_devices():
+    return (
+        select(*_IDENTITY_COLUMNS)
+        .join(Supervisee, Supervisee.id == Device.supervisee_id)
+        .where(Device.active, Supervisee.active)
+    )
+
+
+def device_by_secret_key(*, session: Session, key: str) -> DeviceIdentity | None:
+    """The device whose ewall-generated id is ``key`` (for protocols with no password)."""
+    row = session.execute(_active_devices().where(Device.external_id == key, Device.key_is_secret)).one_or_none()
+    return DeviceIdentity(*row) if row else None
+
+
+def device_by_external_id(*, session: Session, external_id: str, district_ids: Sequence[int]) -> DeviceIdentity | None:
+    """A registered, active device of a supervisee in these districts (for gateways)."""
+    row = session.execute(
+        _active_devices().where(Device.external_id == external_id, Supervisee.district_id.in_(district_ids))
+    ).one_or_none()
+    return DeviceIdentity(*row) if row else None
+
+
+def supervisee_by_code(*, session: Session, code: str, district_ids: Sequence[int]) -> int | None:
+    """The active supervisee with this person code in these districts (for cameras)."""
+    return session.scalar(
+        select(Supervisee.id).where(
+            Supervisee.code == code, Supervisee.active, Supervisee.district_id.in_(district_ids)
+        )
+    )
+
+
+# Gateways -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayIdentity:
+    gateway_id: int
+    district_ids: tuple[int, ...]
+
+
+def gateway_by_token(*, session: Session, token: str) -> GatewayIdentity | None:
+    gateway = session.scalar(select(Gateway).where(Gateway.token_hash == hash_device_token(token), Gateway.active))
+    if gateway is None:
+        return None
+    return GatewayIdentity(gateway.id, tuple(district_subtree(session=session, district_id=gateway.district_id)))
+
+
+def list_gateways(*, session: Session, viewer: Officer) -> Sequence[Gateway]:
+    query = in_visible_districts(session, viewer, select(Gateway).order_by(Gateway.id), Gateway.district_id)
+    return session.scalars(query).all()
+
+
+def create_gateway(*, session: Session, viewer: Officer, data: schemas.GatewayIn) -> tuple[Gateway, str]:
+    """Register a gateway; returns it with its token, shown this once."""
+    require_district_visible(session, viewer, data.district_id)
+    token = new_device_token()
+    gateway = Gateway(name=data.name, district_id=data.district_id, token_hash=hash_device_token(token))
+    session.add(gateway)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="gateway.create",
+        entity="gateway",
+        entity_id=gateway.id,
+        detail=data.model_dump(mode="json"),
+    )
+    return gateway, token
+
+
+def deactivate_gateway(*, session: Session, viewer: Officer, gateway_id: int) -> None:
+    gateway = session.get(Gateway, gateway_id)
+    visible = visible_district_ids(session=session, viewer=viewer)
+    if gateway is None or (visible is not None and gateway.district_id not in visible):
+        raise NotFound(f"gateway {gateway_id} not found")
+    gateway.active = False
+    session.flush()
+    audit.append(session, actor=actor(viewer), action="gateway.deactivate", entity="gateway", entity_id=gateway_id)
+
+
+# Cameras ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CameraIdentity:
+    camera_id: int
+    code: str
+    kind: CameraKind
+    lat: float
+    lon: float
+    radius_m: float
+    district_ids: tuple[int, ...]
+
+
+def camera_by_token(*, session: Session, token: str) -> CameraIdentity | None:
+    camera = session.scalar(select(Camera).where(Camera.token_hash == hash_device_token(token), Camera.active))
+    if camera is None:
+        return None
+    return CameraIdentity(
+        camera.id,
+        camera.code,
+        camera.kind,
+        camera.lat,
+        camera.lon,
+        camera.radius_m,
+        tuple(district_subtree(session=session, district_id=camera.district_id)),
+    )
+
+
+def list_cameras(*, session: Session, viewer: Officer) -> Sequence[Camera]:
+    query = in_visible_districts(session, viewer, select(Camera).order_by(Camera.id), Camera.district_id)
+    return session.scalars(query).all()
+
+
+def get_camera(*, session: Session, viewer: Officer, camera_id: int) -> Camera:
+    camera = session.get(Camera, camera_id)
+    visible = visible_district_ids(session=session, viewer=viewer)
+    if camera is None or (visible is not None and camera.district_id not in visible):
+        raise NotFound(f"camera {camera_id} not found")
+    return camera
+
+
+def create_camera(*, session: Session, viewer: Officer, data: schemas.CameraIn) -> tuple[Camera, str]:
+    """Register a camera or office terminal; returns it with its token, shown this once."""
+    require_district_visible(session, viewer, data.district_id)
+    if session.scalar(select(Camera.id).where(Camera.code == data.code)):
+        raise Conflict(f"a camera with code '{data.code}' already exists")
+    token = new_device_token()
+    camera = Camera(**data.model_dump(), token_hash=hash_device_token(token))
+    session.add(camera)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor(viewer),
+        action="camera.create",
+        entity="camera",
+        entity_id=camera.id,
+        detail=data.model_dump(mode="json"),
+    )
+    return camera, token
+
+
+def update_camera(*, session: Session, viewer: Officer, camera_id: int, data: schemas.CameraUpdate) -> Camera:
+    camera = get_camera(session=session, viewer=viewer, camera_id=camera_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        setattr(camera, key, value)
+    session.flush()
+    audit.append(
+        session, actor=actor(viewer), action="camera.update", entity="camera", entity_id=camera_id, detail=changes
+    )
+    return camera

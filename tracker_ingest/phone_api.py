@@ -1,0 +1,135 @@
+"""Routes for the protocols phone tracker apps speak: OsmAnd / Traccar Client and OwnTracks."""
+
+import base64
+import binascii
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import ImmutableMultiDict
+
+from caseload.service import DeviceIdentity
+from core.bus import BrokerUnavailable
+from core.config import get_settings
+from core.timezones import utcnow
+from tracker_ingest import service, validation
+from tracker_ingest.api import broker_down, cached, directory, queue
+from tracker_ingest.protocols import osmand, owntracks
+from tracker_ingest.protocols.common import ProtocolError, RawFix
+
+router = APIRouter(tags=["device protocols"])
+
+
+async def _accept(request: Request, identity: DeviceIdentity, raw: RawFix) -> None:
+    """Validate and queue one parsed fix (or a cell/wifi-only report); 400 with the reason if bad."""
+    if raw.lat is None:
+        try:
+            await service.publish_radio(request.app.state.publisher, identity, raw, validation.to_us(utcnow()))
+        except BrokerUnavailable as exc:
+            raise broker_down(exc) from exc
+        return
+    batch = validation.validate_native([service.as_native(raw)], devices={None: identity}, settings=get_settings())
+    if batch.rejected:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=batch.rejected[0].error)
+    await queue(request, batch)
+
+
+def _unknown(request: Request, protocol: str, key: str | None, detail: str, headers: dict | None = None):
+    if key:
+        request.app.state.unknown_devices.note(protocol, key, request.client.host if request.client else None)
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=headers)
+
+
+@router.api_route("/", methods=["GET", "POST", "PUT"], include_in_schema=False)
+@router.api_route(
+    "/osmand",
+    methods=["GET", "POST", "PUT"],
+    responses={
+        400: {"description": "the request cannot be understood; the reason is given"},
+        401: {"description": "unknown device id or token"},
+    },
+)
+async def osmand_report(request: Request) -> Response:
+    """OsmAnd / Traccar Client: query string, form or JSON body. The device id (an ewall-generated,
+    long random id) authenticates the device, or a `token` parameter does."""
+    params = list(request.query_params.multi_items())
+    json_body = None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            json_body = orjson.loads(await request.body() or b"null")
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"body is not valid JSON: {exc}") from exc
+    elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        params += list((await request.form()).multi_items())
+    try:
+        raw = osmand.parse(ImmutableMultiDict(params), json_body)
+    except ProtocolError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    if raw.token:
+        identity = await cached(directory(request).devices, raw.token)
+        if identity is not None and raw.device_key not in (None, identity.external_id):
+            identity = None
+    else:
+        identity = await cached(directory(request).device_keys, raw.device_key)
+    if identity is None:
+        raise _unknown(
+            request,
+            "osmand",
+            raw.device_key,
+            f"unknown device id '{raw.device_key}'; an officer must register this device in ewall "
+            "(it is now listed under unknown devices)",
+        )
+    await _accept(request, identity, raw)
+    return Response(status_code=200)
+
+
+def _basic_auth(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
+
+
+@router.post(
+    "/owntracks",
+    responses={400: {"description": "not an OwnTracks message"}, 401: {"description": "unknown device or wrong token"}},
+)
+async def owntracks_report(request: Request) -> JSONResponse:
+    """OwnTracks HTTP mode: basic auth user = device id, password = device token (or, without a
+    password, the X-Limit-U/X-Limit-D headers naming an ewall-generated device id). Answers `[]`."""
+    user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
+    credentials = _basic_auth(request)
+    identity = None
+    if credentials and credentials[1]:
+        user = credentials[0]
+        identity = await cached(directory(request).devices, credentials[1])
+        if identity is not None and identity.external_id != user:
+            identity = None
+    else:
+        user = credentials[0] if credentials else user
+        for key in filter(None, (f"{user}/{device}" if user and device else None, user, device)):
+            if identity := await cached(directory(request).device_keys, key):
+                break
+    if identity is None:
+        raise _unknown(
+            request,
+            "owntracks",
+            user or device,
+            "unknown device or wrong token: set the OwnTracks user to the device id and the password "
+            "to the device token that the officer was shown",
+            {"WWW-Authenticate": 'Basic realm="ewall"'},
+        )
+    body = await request.body()
+    if body.strip():
+        try:
+            raw = owntracks.parse(orjson.loads(body), user=user, device=device)
+        except (orjson.JSONDecodeError, ProtocolError) as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+        if raw is not None:
+            await _accept(request, identity, raw)
+    return JSONResponse([])

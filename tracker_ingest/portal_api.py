@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from caseload import service as caseload_service
-from caseload.auth import CurrentOfficer
+from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
 from core.timezones import utcnow
 from core.web import SessionDep
@@ -70,3 +70,19 @@ def track(
             for f in fixes
         ],
     }
+
+
+@router.get("/devices/unknown")
+def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
+    """Devices that tried to report but are not registered, most recent first (admin, command)."""
+    return [
+        {
+            "protocol": d.protocol,
+            "device_key": d.device_key,
+            "first_seen_at": d.first_seen_at,
+            "last_seen_at": d.last_seen_at,
+            "attempts": d.attempts,
+            "last_remote_addr": d.last_remote_addr,
+        }
+        for d in positions.list_unknown_devices(session)
+    ]

@@ -73,6 +73,7 @@ class Publisher:
         self._settings = settings or get_settings()
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
+        self._send_order: asyncio.Lock | None = None
 
     def _get_producer(self) -> KafkaProducer:
         with self._lock:
@@ -82,7 +83,7 @@ class Publisher:
                     self._producer = KafkaProducer(
                         bootstrap_servers=self._settings.bootstrap_servers,
                         acks="all",
-                        linger_ms=2,
+                        linger_ms=0,  # requests are already coalesced by the callers
                         batch_size=256 * 1024,
                         max_request_size=8 * 1024 * 1024,
                         max_block_ms=timeout_ms,
@@ -115,8 +116,12 @@ class Publisher:
     async def publish_async(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
         """Publish without blocking the event loop; returns after the broker's acknowledgement."""
         loop = asyncio.get_running_loop()
-        # send() can block while fetching metadata, so it runs off the loop.
-        futures = await loop.run_in_executor(None, self._send, topic, records)
+        if self._send_order is None:
+            self._send_order = asyncio.Lock()
+        # send() can block while fetching metadata, so it runs off the loop; one call at a time, so
+        # records reach each partition in the order they were published.
+        async with self._send_order:
+            futures = await loop.run_in_executor(None, self._send, topic, records)
         waiting = [_bridge(loop, f) for f in futures]
         try:
             await asyncio.wait_for(asyncio.gather(*waiting), timeout=self._settings.broker_timeout_s * 2)
@@ -207,6 +212,10 @@ def run_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        # Let the broker gather a worthwhile batch (up to 100 ms): every batch costs a database
+        # transaction, so a trickle of tiny batches would spend the CPU on overhead.
+        fetch_min_bytes=128 * 1024,
+        fetch_max_wait_ms=100,
         **GROUP_TIMEOUTS,
     )
     log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))

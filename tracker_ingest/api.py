@@ -12,7 +12,6 @@ from caseload.service import DeviceIdentity
 from caseload.sources import CameraIdentity, GatewayIdentity
 from core.bus import BrokerUnavailable
 from core.config import get_settings
-from core.timezones import utcnow
 from tracker_ingest import service, sightings, validation
 from tracker_ingest.schemas import BatchResult
 
@@ -69,7 +68,7 @@ async def queue(request: Request, batch: validation.Batch) -> None:
     if not batch.accepted:
         return
     try:
-        await service.publish(request.app.state.publisher, batch, validation.to_us(utcnow()))
+        await request.app.state.funnel.submit(batch)
     except BrokerUnavailable as exc:
         raise broker_down(exc) from exc
 

@@ -11,6 +11,7 @@ from core import bus
 from core.logs import configure
 from core.web import install_error_handlers
 from tracker_ingest import api, phone_api, service
+from tracker_ingest.fastpath import PhoneFastPath
 
 log = configure("ewall.ingest")
 UNKNOWN_DEVICE_FLUSH_S = 10.0
@@ -28,6 +29,7 @@ async def _flush_unknown_devices(unknown: service.UnknownDevices) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
+    app.state.funnel = service.FixFunnel(app.state.publisher)
     app.state.directory = service.Directory()
     app.state.unknown_devices = service.UnknownDevices()
     flusher = asyncio.create_task(_flush_unknown_devices(app.state.unknown_devices))
@@ -38,18 +40,21 @@ async def lifespan(app: FastAPI):
     app.state.publisher.close()
 
 
-app = FastAPI(
+api_app = FastAPI(
     title="ewall ingest",
     version="0.2.0",
     lifespan=lifespan,
     description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
 )
-install_error_handlers(app)
-app.include_router(api.router)
-app.include_router(phone_api.router)
+install_error_handlers(api_app)
+api_app.include_router(api.router)
+api_app.include_router(phone_api.router)
 
 
-@app.get("/health", tags=["ops"])
+@api_app.get("/health", tags=["ops"])
 def health() -> dict:
     """Liveness for the process supervisor."""
     return {"status": "ok"}
+
+
+app = PhoneFastPath(api_app)

@@ -42,9 +42,10 @@ class BatchResult(BaseModel):
 
 
 # fixes.v1 ----------------------------------------------------------------------------------------
-# One Kafka record carries many fixes of one device (keyed by supervisee, so per-person order holds),
-# as a fixed header and one packed little-endian row per fix. Encoding and decoding are a single
-# numpy call each, which is what lets one core move hundreds of thousands of fixes a second.
+# One Kafka record carries the fixes of many people, as a fixed header and one packed little-endian
+# row per fix. Records are keyed by a bucket of the supervisee id, so one person's fixes always go
+# to the same partition and keep their order, while concurrent requests share records (a phone's
+# single fix costs no produce request of its own). Encoding and decoding are one numpy call each.
 
 SOURCES = tuple(FixSource)  # stored as their index
 SOURCE_CODE = {source.value: code for code, source in enumerate(SOURCES)}
@@ -61,8 +62,10 @@ FIX_DTYPE = np.dtype(
         ("source", "u1"),  # index into SOURCES
     ]
 )
-_MAGIC = b"EWF1"
-_HEADER = struct.Struct("<4siiqi")  # magic, supervisee_id, device_id, received_us, count
+WIRE_DTYPE = np.dtype([("supervisee_id", "<i4"), ("device_id", "<i4"), *FIX_DTYPE.descr])
+KEY_BUCKETS = 64
+_MAGIC = b"EWF2"
+_HEADER = struct.Struct("<4sqi")  # magic, received_us, count
 
 
 class UndecodableRecord(ValueError):
@@ -71,37 +74,45 @@ class UndecodableRecord(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FixRecord:
-    supervisee_id: int
-    device_id: int
     received_us: int
-    fixes: np.ndarray  # FIX_DTYPE
+    rows: np.ndarray  # WIRE_DTYPE
 
 
-def encode_fix_record(supervisee_id: int, device_id: int, received_us: int, fixes: np.ndarray) -> bytes:
-    return _HEADER.pack(_MAGIC, supervisee_id, device_id, received_us, len(fixes)) + fixes.astype(FIX_DTYPE).tobytes()
+def wire_rows(supervisee_id: int, device_id: int, fixes: np.ndarray) -> np.ndarray:
+    """One device's fixes with their owner's ids, ready to share a record with others."""
+    rows = np.empty(len(fixes), dtype=WIRE_DTYPE)
+    rows["supervisee_id"], rows["device_id"] = supervisee_id, device_id
+    for name in FIX_DTYPE.names:
+        rows[name] = fixes[name]
+    return rows
+
+
+def encode_fix_record(received_us: int, rows: np.ndarray) -> bytes:
+    return _HEADER.pack(_MAGIC, received_us, len(rows)) + np.ascontiguousarray(rows, dtype=WIRE_DTYPE).tobytes()
 
 
 def decode_fix_record(raw: bytes) -> FixRecord:
     """Parse and check one fixes.v1 record; anything malformed raises UndecodableRecord."""
     if len(raw) < _HEADER.size:
         raise UndecodableRecord(f"fixes.v1 record of {len(raw)} bytes is shorter than its header")
-    magic, supervisee_id, device_id, received_us, count = _HEADER.unpack_from(raw)
+    magic, received_us, count = _HEADER.unpack_from(raw)
     if magic != _MAGIC:
         raise UndecodableRecord(f"not a fixes.v1 record (starts with {raw[:4]!r})")
-    if len(raw) != _HEADER.size + count * FIX_DTYPE.itemsize:
+    if len(raw) != _HEADER.size + count * WIRE_DTYPE.itemsize:
         raise UndecodableRecord(f"fixes.v1 record says {count} fixes but holds {len(raw) - _HEADER.size} bytes")
-    fixes = np.frombuffer(raw, dtype=FIX_DTYPE, offset=_HEADER.size)
-    if count and (fixes["source"].max() >= len(SOURCES)):
+    rows = np.frombuffer(raw, dtype=WIRE_DTYPE, offset=_HEADER.size)
+    if count and (rows["source"].max() >= len(SOURCES)):
         raise UndecodableRecord("fixes.v1 record has an unknown source code")
-    return FixRecord(supervisee_id, device_id, received_us, fixes)
+    return FixRecord(received_us, rows)
 
 
 def fix_arrays(records: Sequence[FixRecord]) -> dict[str, np.ndarray]:
     """Columns of all fixes in a batch, with each fix's supervisee, device and receive time."""
-    counts = [len(r.fixes) for r in records]
-    fixes = np.concatenate([r.fixes for r in records]) if records else np.empty(0, FIX_DTYPE)
-    columns = {name: fixes[name] for name in FIX_DTYPE.names}
-    columns["supervisee_id"] = np.repeat([r.supervisee_id for r in records], counts).astype(np.int64)
-    columns["device_id"] = np.repeat([r.device_id for r in records], counts).astype(np.int64)
-    columns["received_us"] = np.repeat([r.received_us for r in records], counts).astype(np.int64)
+    rows = np.concatenate([r.rows for r in records]) if records else np.empty(0, WIRE_DTYPE)
+    columns = {name: rows[name] for name in WIRE_DTYPE.names}
+    columns["supervisee_id"] = columns["supervisee_id"].astype(np.int64)
+    columns["device_id"] = columns["device_id"].astype(np.int64)
+    columns["received_us"] = np.repeat([r.received_us for r in records], [len(r.rows) for r in records]).astype(
+        np.int64
+    )
     return columns

@@ -3,6 +3,7 @@
 Nothing here touches the database on the hot path: device identities are cached, and a miss
 is one indexed lookup."""
 
+import asyncio
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from caseload import service as caseload_service
 from caseload import sources
 from caseload.service import DeviceIdentity
 from core import bus
+from core.bus import BrokerUnavailable
 from core.db import session_scope
 from core.timezones import utcnow
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import encode_fix_record
+from tracker_ingest.schemas import KEY_BUCKETS, encode_fix_record, wire_rows
 from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.
@@ -108,15 +110,66 @@ class UnknownDevices:
         return len(pending)
 
 
-async def publish(publisher: bus.Publisher, batch: Batch, received_us: int) -> None:
-    """Send accepted fixes to fixes.v1, keyed by supervisee; returns once the broker acknowledged all."""
-    records = []
-    for identity, fixes in batch.by_device:
-        key = str(identity.supervisee_id)
-        for start in range(0, len(fixes), FIXES_PER_RECORD):
-            chunk = np.ascontiguousarray(fixes[start : start + FIXES_PER_RECORD])
-            records.append((key, encode_fix_record(identity.supervisee_id, identity.device_id, received_us, chunk)))
-    await publisher.publish_async(bus.FIXES, records)
+class FixFunnel:
+    """Coalesces the fixes of concurrent requests into shared fixes.v1 records, flushed every few
+    milliseconds (or sooner when plenty are waiting). Each request still returns only after the broker
+    acknowledged the records holding its fixes; if that fails, every waiting request gets the error."""
+
+    def __init__(self, publisher: bus.Publisher, *, linger_s: float = 0.005, max_fixes: int = 20_000):
+        self._publisher = publisher
+        self._linger_s = linger_s
+        self._max_fixes = max_fixes
+        self._pending: list[np.ndarray] = []
+        self._count = 0
+        self._waiter: asyncio.Future | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task] = set()
+
+    async def submit(self, batch: Batch) -> None:
+        rows = [wire_rows(identity.supervisee_id, identity.device_id, fixes) for identity, fixes in batch.by_device]
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        if self._waiter is None:
+            self._waiter = loop.create_future()
+            self._waiter.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved by someone
+            self._timer = loop.call_later(self._linger_s, self._flush_now)
+        waiter = self._waiter
+        self._pending.extend(rows)
+        self._count += sum(len(r) for r in rows)
+        if self._count >= self._max_fixes:
+            self._flush_now()
+        await asyncio.shield(waiter)
+
+    def _flush_now(self) -> None:
+        if self._waiter is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        pending, waiter = self._pending, self._waiter
+        self._pending, self._count, self._waiter, self._timer = [], 0, None, None
+        task = asyncio.create_task(self._flush(np.concatenate(pending), waiter))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self, rows: np.ndarray, waiter: asyncio.Future) -> None:
+        buckets = rows["supervisee_id"] % KEY_BUCKETS
+        order = np.argsort(buckets, kind="stable")  # stable: each person's fixes stay in arrival order
+        rows, buckets = rows[order], buckets[order]
+        starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+        ends = np.r_[starts[1:], len(rows)]
+        received_us = int(time.time() * 1_000_000)
+        records = [
+            (str(int(buckets[start])), encode_fix_record(received_us, rows[chunk : min(chunk + FIXES_PER_RECORD, end)]))
+            for start, end in zip(starts, ends, strict=True)
+            for chunk in range(start, end, FIXES_PER_RECORD)
+        ]
+        try:
+            await self._publisher.publish_async(bus.FIXES, records)
+        except BrokerUnavailable as exc:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(None)
 
 
 def as_native(raw: RawFix) -> dict:

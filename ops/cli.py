@@ -19,6 +19,7 @@ from ops import embedded, seed, stack
 from ops.processes import Managed, SetupError
 
 FLEET_FILE = "demo-fleet.json"
+BENCHMARKS = ("ingest", "osmand")
 
 
 def _say(message: str) -> None:
@@ -191,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="lint and run the whole test suite; other options go to pytest")
     test.set_defaults(func=cmd_test, pytest_args=[])
     bench = sub.add_parser("bench", help="run one benchmark; prints one JSON line")
-    bench.add_argument("name", help="ingest")
+    bench.add_argument("name", choices=BENCHMARKS, help="which benchmark")
     bench.add_argument("--quick", action="store_true")
     bench.set_defaults(func=cmd_bench)
     auditing = sub.add_parser("audit", help="audit-log tools")

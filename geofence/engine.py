@@ -14,6 +14,7 @@ from geofence.models import ZoneKind
 from geofence.service import RuleZone
 
 INSIDE, UNCERTAIN, OUTSIDE = 1, 0, -1
+BAND_M = 250.0
 METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180
 
 
@@ -29,6 +30,11 @@ class CompiledZone:
     ky: float
     area_m: shapely.Geometry
     boundary_m: shapely.Geometry
+    # The area shrunk and grown by BAND_M: a fix deep inside the first or outside the second, with an
+    # accuracy under BAND_M, is decided by a point-in-polygon test alone; only fixes near the wall
+    # pay for a distance.
+    core_m: shapely.Geometry
+    hull_m: shapely.Geometry
 
     @classmethod
     def compile(cls, zone: RuleZone) -> "CompiledZone":
@@ -40,20 +46,31 @@ class CompiledZone:
             # An inclusion zone's buffer is tolerance outwards: the wall is that much further out.
             local = local.buffer(zone.buffer_m)
         boundary = local.boundary
-        shapely.prepare(local)
-        shapely.prepare(boundary)
-        return cls(zone, centre.x, centre.y, kx, ky, local, boundary)
+        core, hull = local.buffer(-BAND_M), local.buffer(BAND_M)
+        for geometry in (local, boundary, core, hull):
+            shapely.prepare(geometry)
+        return cls(zone, centre.x, centre.y, kx, ky, local, boundary, core, hull)
 
-    def classify(self, lon: np.ndarray, lat: np.ndarray, accuracy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per fix: INSIDE / OUTSIDE when its whole accuracy circle is on one side, else UNCERTAIN;
-        and the distance to the boundary in metres."""
-        x = (lon - self.lon0) * self.kx
-        y = (lat - self.lat0) * self.ky
-        inside = shapely.contains_xy(self.area_m, x, y)
-        distance = shapely.distance(self.boundary_m, shapely.points(x, y))
-        status = np.where(inside, INSIDE, OUTSIDE)
-        status[distance <= accuracy_m] = UNCERTAIN
-        return status, distance
+    def local_xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
+
+    def distance_m(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Distance from each fix to the zone's boundary, in metres."""
+        return shapely.distance(self.boundary_m, shapely.points(*self.local_xy(lon, lat)))
+
+    def classify(self, lon: np.ndarray, lat: np.ndarray, accuracy_m: np.ndarray) -> np.ndarray:
+        """Per fix: INSIDE / OUTSIDE when its whole accuracy circle is on one side, else UNCERTAIN."""
+        x, y = self.local_xy(lon, lat)
+        status = np.full(len(x), UNCERTAIN, dtype=np.int8)
+        sure = accuracy_m < BAND_M
+        status[sure & shapely.contains_xy(self.core_m, x, y)] = INSIDE
+        status[sure & ~shapely.contains_xy(self.hull_m, x, y)] = OUTSIDE
+        near = np.flatnonzero(status == UNCERTAIN)
+        if len(near):
+            inside = shapely.contains_xy(self.area_m, x[near], y[near])
+            clear = shapely.distance(self.boundary_m, shapely.points(x[near], y[near])) > accuracy_m[near]
+            status[near[clear]] = np.where(inside[clear], INSIDE, OUTSIDE)
+        return status
 
 
 class ZoneIndex:
@@ -114,33 +131,36 @@ class ZoneStates:
         lon: np.ndarray,
         accuracy_m: np.ndarray,
         status: np.ndarray,
-        distance: np.ndarray,
     ) -> list[ZoneEvent]:
         """Feed one person's fixes for one zone, sorted by time; return the side changes."""
         key = (zone.zone.supervisee_id, zone.zone.id)
         side, last_ts = self._state.get(key, (UNCERTAIN, -1))
-        events = []
-        for i in np.flatnonzero((status != UNCERTAIN) & (ts_us > last_ts)):
-            if status[i] != side:
-                side = int(status[i])
-                events.append(
-                    ZoneEvent(
-                        zone.zone.supervisee_id,
-                        zone.zone.id,
-                        zone.zone.kind.value,
-                        zone.zone.severity.value,
-                        "enter" if side == INSIDE else "exit",
-                        int(ts_us[i]),
-                        float(lat[i]),
-                        float(lon[i]),
-                        float(accuracy_m[i]),
-                        float(distance[i]),
-                    )
-                )
+        counted = np.flatnonzero((status != UNCERTAIN) & (ts_us > last_ts))
+        sides = status[counted]
+        changes = counted[sides != np.r_[side, sides[:-1]]]
+        if len(sides):
+            side = int(sides[-1])
         if len(ts_us):
             last_ts = max(last_ts, int(ts_us.max()))
         self._state[key] = (side, last_ts)
-        return events
+        if not len(changes):
+            return []
+        distance = zone.distance_m(lon[changes], lat[changes])
+        return [
+            ZoneEvent(
+                zone.zone.supervisee_id,
+                zone.zone.id,
+                zone.zone.kind.value,
+                zone.zone.severity.value,
+                "enter" if status[i] == INSIDE else "exit",
+                int(ts_us[i]),
+                float(lat[i]),
+                float(lon[i]),
+                float(accuracy_m[i]),
+                float(d),
+            )
+            for i, d in zip(changes, distance, strict=True)
+        ]
 
 
 def evaluate(
@@ -158,8 +178,6 @@ def evaluate(
     for person, start, end in zip(people.tolist(), starts, ends, strict=True):
         for zone in index.by_supervisee.get(person, ()):
             window = slice(start, end)
-            status, distance = zone.classify(lon[window], lat[window], accuracy[window])
-            events.extend(
-                states.advance(zone, ts_us[window], lat[window], lon[window], accuracy[window], status, distance)
-            )
+            status = zone.classify(lon[window], lat[window], accuracy[window])
+            events.extend(states.advance(zone, ts_us[window], lat[window], lon[window], accuracy[window], status))
     return events

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import psycopg
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -84,6 +85,58 @@ def binary_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
+# Straight into `fix`: binary COPY has no fixed row width once values may be NULL or text, so rows
+# are grouped by which optional values they carry (and their source word); each group is one
+# fixed layout built by numpy. A batch usually holds one or two such groups.
+_NULLABLE = (
+    ("accuracy_m", ">f8"),
+    ("speed_mps", ">f8"),
+    ("heading_deg", ">f8"),
+    ("altitude_m", ">f8"),
+    ("battery_pct", ">i2"),
+)
+
+
+def _direct_layout(present: tuple[bool, ...], source: bytes) -> np.dtype:
+    fields = [("fields", ">i2")]
+    for name, kind in (("supervisee_id", ">i4"), ("ts", ">i8"), ("device_id", ">i4"), ("lat", ">f8"), ("lon", ">f8")):
+        fields += [(f"{name}_len", ">i4"), (name, kind)]
+    for (name, kind), here in zip(_NULLABLE, present, strict=True):
+        fields += [(f"{name}_len", ">i4")] + ([(name, kind)] if here else [])
+    fields += [("source_len", ">i4"), ("source", f"S{len(source)}"), ("received_at_len", ">i4"), ("received_at", ">i8")]
+    return np.dtype(fields)
+
+
+def direct_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
+    """The fixes of a batch as a PostgreSQL binary COPY stream for `fix` itself."""
+    present = np.stack(
+        [~np.isnan(columns[name]) if name != "battery_pct" else columns[name] >= 0 for name, _ in _NULLABLE], axis=1
+    )
+    pattern = present.astype(np.int64) @ (1 << np.arange(len(_NULLABLE))) * 8 + columns["source"]
+    chunks = [_COPY_HEADER]
+    for key in np.unique(pattern):
+        chosen = np.flatnonzero(pattern == key)
+        flags = tuple(bool(f) for f in present[chosen[0]])
+        source = SOURCES[int(columns["source"][chosen[0]])].value.encode()
+        rows = np.empty(len(chosen), dtype=_direct_layout(flags, source))
+        rows["fields"] = 12
+        for name in rows.dtype.names:
+            if name.endswith("_len"):
+                rows[name] = rows.dtype[name[:-4]].itemsize if name[:-4] in rows.dtype.names else -1
+        rows["supervisee_id"] = columns["supervisee_id"][chosen]
+        rows["ts"] = columns["ts_us"][chosen] - _PG_EPOCH_US
+        rows["device_id"] = columns["device_id"][chosen]
+        rows["lat"], rows["lon"] = columns["lat"][chosen], columns["lon"][chosen]
+        for (name, _), here in zip(_NULLABLE, flags, strict=True):
+            if here:
+                rows[name] = columns[name][chosen]
+        rows["source"] = source
+        rows["received_at"] = columns["received_us"][chosen] - _PG_EPOCH_US
+        chunks.append(rows.tobytes())
+    chunks.append(_COPY_TRAILER)
+    return b"".join(chunks)
+
+
 class PartitionKeeper:
     """Remembers which day partitions exist so the database is asked only about new days."""
 
@@ -125,9 +178,16 @@ def store(session: Session, records: Sequence[FixRecord], partitions: PartitionK
     if not len(columns["ts_us"]):
         return 0
     partitions.ensure(session, _days(columns["ts_us"]))
-    session.execute(text(_CREATE_STAGE))
-    copy_binary(session, "fix_stage", binary_copy_rows(columns))
-    session.execute(text(_MOVE_STAGE))
+    try:
+        # The usual case, new fixes: straight into `fix`.
+        with session.begin_nested():
+            copy_binary(session, "fix", direct_copy_rows(columns))
+    except psycopg.errors.UniqueViolation:
+        # A replay (a worker restarted before committing its offsets): go through a staging table
+        # and let the primary key skip what is already stored.
+        session.execute(text(_CREATE_STAGE))
+        copy_binary(session, "fix_stage", binary_copy_rows(columns))
+        session.execute(text(_MOVE_STAGE))
     people, times, devices = _latest_per_person(columns)
     session.execute(text(_UPSERT_LAST), {"people": people, "times": times, "devices": devices})
     return len(columns["ts_us"])

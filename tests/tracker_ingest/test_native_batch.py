@@ -140,3 +140,40 @@ def _up(client: httpx.Client) -> bool:
         return client.get("/health").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_absent_values_are_stored_as_null_and_present_ones_exactly(ingest, admin_api, db):
+    person = admin_api.supervisee(admin_api.district()["id"])
+    device = admin_api.device(person["id"])
+    t = datetime.now(UTC) - timedelta(minutes=10)
+    fixes = [
+        fix(ts=t.isoformat()),
+        fix(
+            ts=(t + timedelta(seconds=1)).isoformat(),
+            accuracy_m=None,
+            speed_mps=2.5,
+            heading_deg=359.5,
+            altitude_m=-3.25,
+            battery_pct=7,
+            source="network",
+        ),
+        fix(ts=(t + timedelta(seconds=2)).isoformat(), accuracy_m=None),
+    ]
+    assert post_fixes(ingest, device["token"], fixes).status_code == 202
+
+    def rows():
+        found = db.execute(
+            text(
+                "SELECT accuracy_m, speed_mps, heading_deg, altitude_m, battery_pct, source FROM fix "
+                "WHERE supervisee_id = :s ORDER BY ts"
+            ),
+            {"s": person["id"]},
+        ).all()
+        return found if len(found) == 3 else None
+
+    stored = [tuple(r) for r in eventually(rows, what="three fixes")]
+    assert stored == [
+        (12.5, None, None, None, None, "gps"),
+        (None, 2.5, 359.5, -3.25, 7, "network"),
+        (None, None, None, None, None, "gps"),
+    ]

@@ -3,6 +3,7 @@
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
@@ -13,12 +14,20 @@ from core import audit
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
 
+Row = TypeVar("Row")
 MANAGERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
 DISTRICT_WIDE = frozenset({Role.supervisor, Role.command, Role.auditor})
 
 
 def actor(officer: Officer) -> str:
     return f"officer:{officer.id}"
+
+
+def record(session: Session, viewer: Officer, action: str, entity_id: object, detail: dict | None = None) -> None:
+    """Audit an officer's change; the entity is the action's first word ("zone.update" → zone)."""
+    audit.append(
+        session, actor=actor(viewer), action=action, entity=action.split(".", 1)[0], entity_id=entity_id, detail=detail
+    )
 
 
 # Authentication -----------------------------------------------------------------------------------
@@ -84,6 +93,15 @@ def require_district_visible(session: Session, viewer: Officer, district_id: int
 # Districts ----------------------------------------------------------------------------------------
 
 
+def get_in_visible_district(session: Session, viewer: Officer, model: type[Row], row_id: int) -> Row:
+    """A row with a ``district_id`` the viewer may see; otherwise 404, so existence does not leak."""
+    row = session.get(model, row_id)
+    visible = visible_district_ids(session=session, viewer=viewer)
+    if row is None or (visible is not None and row.district_id not in visible):
+        raise NotFound(f"{model.__tablename__} {row_id} not found")
+    return row
+
+
 def in_visible_districts(session: Session, viewer: Officer, query: Select, district_column) -> Select:
     visible = visible_district_ids(session=session, viewer=viewer)
     return query if visible is None else query.where(district_column.in_(visible))
@@ -106,14 +124,7 @@ def create_district(*, session: Session, viewer: Officer, data: schemas.District
     district = District(**data.model_dump())
     session.add(district)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="district.create",
-        entity="district",
-        entity_id=district.id,
-        detail=data.model_dump(mode="json"),
-    )
+    record(session, viewer, "district.create", district.id, data.model_dump(mode="json"))
     return district
 
 
@@ -123,9 +134,7 @@ def update_district(*, session: Session, viewer: Officer, district_id: int, data
     for key, value in changes.items():
         setattr(district, key, value)
     session.flush()
-    audit.append(
-        session, actor=actor(viewer), action="district.update", entity="district", entity_id=district.id, detail=changes
-    )
+    record(session, viewer, "district.update", district.id, changes)
     return district
 
 
@@ -139,7 +148,7 @@ def delete_district(*, session: Session, viewer: Officer, district_id: int) -> N
     if in_use:
         raise Conflict("the district still has sub-districts, officers or supervisees; move them first")
     session.delete(district)
-    audit.append(session, actor=actor(viewer), action="district.delete", entity="district", entity_id=district_id)
+    record(session, viewer, "district.delete", district_id)
     session.flush()
 
 
@@ -152,11 +161,7 @@ def list_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
 
 
 def get_officer(*, session: Session, viewer: Officer, officer_id: int) -> Officer:
-    officer = session.get(Officer, officer_id)
-    visible = visible_district_ids(session=session, viewer=viewer)
-    if officer is None or (visible is not None and officer.district_id not in visible):
-        raise NotFound(f"officer {officer_id} not found")
-    return officer
+    return get_in_visible_district(session, viewer, Officer, officer_id)
 
 
 def _check_role_grant(viewer: Officer, role: Role | None) -> None:
@@ -175,14 +180,7 @@ def create_officer(*, session: Session, viewer: Officer, data: schemas.OfficerIn
     officer = Officer(**fields, password_hash=hash_password(data.password))
     session.add(officer)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="officer.create",
-        entity="officer",
-        entity_id=officer.id,
-        detail=data.model_dump(mode="json", exclude={"password"}),
-    )
+    record(session, viewer, "officer.create", officer.id, data.model_dump(mode="json", exclude={"password"}))
     return officer
 
 
@@ -197,13 +195,12 @@ def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: 
     for key, value in changes.items():
         setattr(officer, key, value)
     session.flush()
-    audit.append(
+    record(
         session,
-        actor=actor(viewer),
-        action="officer.update",
-        entity="officer",
-        entity_id=officer.id,
-        detail={
+        viewer,
+        "officer.update",
+        officer.id,
+        {
             **data.model_dump(mode="json", exclude_unset=True, exclude={"password"}),
             "password_changed": password is not None,
         },
@@ -259,14 +256,7 @@ def create_supervisee(*, session: Session, viewer: Officer, data: schemas.Superv
     supervisee = Supervisee(**fields)
     session.add(supervisee)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="supervisee.create",
-        entity="supervisee",
-        entity_id=supervisee.id,
-        detail=data.model_dump(mode="json"),
-    )
+    record(session, viewer, "supervisee.create", supervisee.id, data.model_dump(mode="json"))
     return supervisee
 
 
@@ -280,14 +270,7 @@ def update_supervisee(
     for key, value in changes.items():
         setattr(supervisee, key, value)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="supervisee.update",
-        entity="supervisee",
-        entity_id=supervisee.id,
-        detail=data.model_dump(mode="json", exclude_unset=True),
-    )
+    record(session, viewer, "supervisee.update", supervisee.id, data.model_dump(mode="json", exclude_unset=True))
     return supervisee
 
 
@@ -298,9 +281,7 @@ def delete_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) 
     for device in session.scalars(select(Device).where(Device.supervisee_id == supervisee_id)):
         device.active = False
     session.flush()
-    audit.append(
-        session, actor=actor(viewer), action="supervisee.deactivate", entity="supervisee", entity_id=supervisee_id
-    )
+    record(session, viewer, "supervisee.deactivate", supervisee_id)
 
 
 # Devices ------------------------------------------------------------------------------------------
@@ -333,13 +314,12 @@ def create_device(
     )
     session.add(device)
     session.flush()
-    audit.append(
+    record(
         session,
-        actor=actor(viewer),
-        action="device.create",
-        entity="device",
-        entity_id=device.id,
-        detail={"supervisee_id": supervisee_id, "external_id": external_id, "kind": data.kind.value},
+        viewer,
+        "device.create",
+        device.id,
+        {"supervisee_id": supervisee_id, "external_id": external_id, "kind": data.kind.value},
     )
     return device, token
 
@@ -351,7 +331,7 @@ def deactivate_device(*, session: Session, viewer: Officer, supervisee_id: int, 
         raise NotFound(f"device {device_id} not found for supervisee {supervisee_id}")
     device.active = False
     session.flush()
-    audit.append(session, actor=actor(viewer), action="device.deactivate", entity="device", entity_id=device_id)
+    record(session, viewer, "device.deactivate", device_id)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ from caseload import schemas
 from caseload.models import Camera, CameraKind, Device, Gateway, Officer, Supervisee
 from caseload.service import (
     DeviceIdentity,
-    actor,
     district_subtree,
+    get_in_visible_district,
     in_visible_districts,
+    record,
     require_district_visible,
-    visible_district_ids,
 )
-from core import audit
-from core.errors import Conflict, NotFound
+from core.errors import Conflict
 from core.security import hash_device_token, new_device_token
 
 _IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum)
@@ -84,25 +83,15 @@ def create_gateway(*, session: Session, viewer: Officer, data: schemas.GatewayIn
     gateway = Gateway(name=data.name, district_id=data.district_id, token_hash=hash_device_token(token))
     session.add(gateway)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="gateway.create",
-        entity="gateway",
-        entity_id=gateway.id,
-        detail=data.model_dump(mode="json"),
-    )
+    record(session, viewer, "gateway.create", gateway.id, data.model_dump(mode="json"))
     return gateway, token
 
 
 def deactivate_gateway(*, session: Session, viewer: Officer, gateway_id: int) -> None:
-    gateway = session.get(Gateway, gateway_id)
-    visible = visible_district_ids(session=session, viewer=viewer)
-    if gateway is None or (visible is not None and gateway.district_id not in visible):
-        raise NotFound(f"gateway {gateway_id} not found")
+    gateway = get_in_visible_district(session, viewer, Gateway, gateway_id)
     gateway.active = False
     session.flush()
-    audit.append(session, actor=actor(viewer), action="gateway.deactivate", entity="gateway", entity_id=gateway_id)
+    record(session, viewer, "gateway.deactivate", gateway_id)
 
 
 # Cameras ------------------------------------------------------------------------------------------
@@ -140,11 +129,7 @@ def list_cameras(*, session: Session, viewer: Officer) -> Sequence[Camera]:
 
 
 def get_camera(*, session: Session, viewer: Officer, camera_id: int) -> Camera:
-    camera = session.get(Camera, camera_id)
-    visible = visible_district_ids(session=session, viewer=viewer)
-    if camera is None or (visible is not None and camera.district_id not in visible):
-        raise NotFound(f"camera {camera_id} not found")
-    return camera
+    return get_in_visible_district(session, viewer, Camera, camera_id)
 
 
 def create_camera(*, session: Session, viewer: Officer, data: schemas.CameraIn) -> tuple[Camera, str]:
@@ -156,14 +141,7 @@ def create_camera(*, session: Session, viewer: Officer, data: schemas.CameraIn) 
     camera = Camera(**data.model_dump(), token_hash=hash_device_token(token))
     session.add(camera)
     session.flush()
-    audit.append(
-        session,
-        actor=actor(viewer),
-        action="camera.create",
-        entity="camera",
-        entity_id=camera.id,
-        detail=data.model_dump(mode="json"),
-    )
+    record(session, viewer, "camera.create", camera.id, data.model_dump(mode="json"))
     return camera, token
 
 
@@ -173,7 +151,5 @@ def update_camera(*, session: Session, viewer: Officer, camera_id: int, data: sc
     for key, value in changes.items():
         setattr(camera, key, value)
     session.flush()
-    audit.append(
-        session, actor=actor(viewer), action="camera.update", entity="camera", entity_id=camera_id, detail=changes
-    )
+    record(session, viewer, "camera.update", camera_id, changes)
     return camera

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from caseload import service as caseload_service
 from caseload.models import Officer
-from core import audit
 from core.db import AlertLevel
 from core.errors import Forbidden, Invalid, NotFound
 from core.security import Role
@@ -107,14 +106,7 @@ def create(*, session: Session, viewer: Officer, data: schemas.ZoneIn) -> Zone:
     session.add(zone)
     session.flush()
     session.refresh(zone)
-    audit.append(
-        session,
-        actor=caseload_service.actor(viewer),
-        action="zone.create",
-        entity="zone",
-        entity_id=zone.id,
-        detail=data.model_dump(mode="json"),
-    )
+    caseload_service.record(session, viewer, "zone.create", zone.id, data.model_dump(mode="json"))
     return zone
 
 
@@ -130,14 +122,7 @@ def update(*, session: Session, viewer: Officer, zone_id: int, data: schemas.Zon
         raise Invalid("valid_to must be after valid_from")
     session.flush()
     session.refresh(zone)
-    audit.append(
-        session,
-        actor=caseload_service.actor(viewer),
-        action="zone.update",
-        entity="zone",
-        entity_id=zone.id,
-        detail=data.model_dump(mode="json", exclude_unset=True),
-    )
+    caseload_service.record(session, viewer, "zone.update", zone.id, data.model_dump(mode="json", exclude_unset=True))
     return zone
 
 
@@ -147,9 +132,7 @@ def delete(*, session: Session, viewer: Officer, zone_id: int) -> None:
     _check_owner(session, viewer, supervisee_id=zone.supervisee_id, district_id=zone.district_id)
     zone.active = False
     session.flush()
-    audit.append(
-        session, actor=caseload_service.actor(viewer), action="zone.deactivate", entity="zone", entity_id=zone_id
-    )
+    caseload_service.record(session, viewer, "zone.deactivate", zone_id)
 
 
 @dataclass(frozen=True)

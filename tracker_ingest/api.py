@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from caseload.service import DeviceIdentity
 from caseload.sources import CameraIdentity, GatewayIdentity
@@ -63,12 +64,12 @@ def broker_down(exc: BrokerUnavailable) -> HTTPException:
     )
 
 
-async def queue(request: Request, batch: validation.Batch) -> None:
+async def queue(state: State, batch: validation.Batch) -> None:
     """Publish accepted fixes; the caller answers only after this returns."""
     if not batch.accepted:
         return
     try:
-        await request.app.state.funnel.submit(batch)
+        await state.funnel.submit(batch)
     except BrokerUnavailable as exc:
         raise broker_down(exc) from exc
 
@@ -115,7 +116,7 @@ async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | Gatewa
             found = await cached(directory(request).gateway_devices, (sender.district_ids, name))
             devices[name] = found or f"device_id '{name}' is not a registered device of this gateway's district"
     batch = validation.validate_native(raw_fixes, devices=devices, settings=get_settings())
-    await queue(request, batch)
+    await queue(request.app.state, batch)
     return batch_answer(batch)
 
 
@@ -136,7 +137,7 @@ async def post_sightings(request: Request, camera: Annotated[CameraIdentity, Dep
             await service.publish_sightings(request.app.state.publisher, checked.sightings)
     except BrokerUnavailable as exc:
         raise broker_down(exc) from exc
-    await queue(request, checked.fixes)
+    await queue(request.app.state, checked.fixes)
     return JSONResponse(
         BatchResult(accepted=len(checked.sightings), rejected=checked.rejected).model_dump(),
         status_code=422 if checked.rejected and not checked.sightings else 202,

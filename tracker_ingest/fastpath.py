@@ -1,20 +1,24 @@
-"""The phones' hot path, served before FastAPI's routing and dependency machinery.
+"""The phones' hot path, served before FastAPI and Starlette.
 
-A phone posts one fix per request, thousands of phones at once; measured here, FastAPI's per-request
-routing and middleware cost more than parsing, validating and queueing the fix. This ASGI wrapper sits
-outside the FastAPI app, hands the OsmAnd paths straight to their handler (the same function the
-documented route uses) and maps its HTTP errors to the same JSON answers; everything else, lifespan
-included, goes to FastAPI."""
+A phone posts one fix per request, thousands of phones at once. Measured here, the framework's
+per-request work (routing, middleware, Request and Response objects) cost more than parsing,
+validating and queueing the fix. This ASGI wrapper sits outside the FastAPI app and answers OsmAnd
+GET/POST requests with query or form parameters itself, through the same ``osmand_fix`` the
+documented route uses; JSON and multipart bodies, and everything else, go to FastAPI."""
 
+from urllib.parse import parse_qsl
+
+import orjson
 from fastapi import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.datastructures import ImmutableMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracker_ingest import phone_api
 
 OSMAND_PATHS = frozenset({"/", "/osmand"})
 OSMAND_METHODS = frozenset({"GET", "POST", "PUT"})
+FORM = b"application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 64 * 1024
 
 
 class PhoneFastPath:
@@ -25,10 +29,44 @@ class PhoneFastPath:
         if scope["type"] != "http" or scope["path"] not in OSMAND_PATHS or scope["method"] not in OSMAND_METHODS:
             await self.app(scope, receive, send)
             return
-        scope["app"] = self.app  # what FastAPI would have set: handlers reach app.state through it
-        request = Request(scope, receive)
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        if scope["method"] != "GET" and content_type and not content_type.startswith(FORM):
+            await self.app(scope, receive, send)  # JSON or multipart: the full framework
+            return
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"))
+        if content_type.startswith(FORM):
+            body = await _body(receive)
+            if body is None:
+                await _answer(send, 413, {"detail": f"form bodies are limited to {MAX_FORM_BYTES} bytes"})
+                return
+            pairs += parse_qsl(body.decode("latin-1"))
+        client = scope.get("client")
         try:
-            response = await phone_api.osmand_report(request)
+            await phone_api.osmand_fix(self.app.state, ImmutableMultiDict(pairs), None, client[0] if client else None)
         except HTTPException as exc:
-            response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        await response(scope, receive, send)
+            await _answer(send, exc.status_code, {"detail": exc.detail}, exc.headers)
+            return
+        await _answer(send, 200)
+
+
+async def _body(receive: Receive) -> bytes | None:
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, payload: dict | None = None, headers: dict | None = None) -> None:
+    body = orjson.dumps(payload) if payload is not None else b""
+    raw_headers = [(b"content-length", str(len(body)).encode())]
+    if payload is not None:
+        raw_headers.append((b"content-type", b"application/json"))
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

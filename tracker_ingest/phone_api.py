@@ -2,11 +2,13 @@
 
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import ImmutableMultiDict
+from starlette.datastructures import ImmutableMultiDict, State
 
 from caseload.service import DeviceIdentity
 from core.bus import BrokerUnavailable
@@ -20,24 +22,51 @@ from tracker_ingest.protocols.common import ProtocolError, RawFix
 router = APIRouter(tags=["device protocols"])
 
 
-async def _accept(request: Request, identity: DeviceIdentity, raw: RawFix) -> None:
+async def _accept(state: State, identity: DeviceIdentity, raw: RawFix) -> None:
     """Validate and queue one parsed fix (or a cell/wifi-only report); 400 with the reason if bad."""
     if raw.lat is None:
         try:
-            await service.publish_radio(request.app.state.publisher, identity, raw, validation.to_us(utcnow()))
+            await service.publish_radio(state.publisher, identity, raw, validation.to_us(utcnow()))
         except BrokerUnavailable as exc:
             raise broker_down(exc) from exc
         return
     batch = validation.validate_native([service.as_native(raw)], devices={None: identity}, settings=get_settings())
     if batch.rejected:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=batch.rejected[0].error)
-    await queue(request, batch)
+    await queue(state, batch)
 
 
-def _unknown(request: Request, protocol: str, key: str | None, detail: str, headers: dict | None = None):
+def _unknown(
+    state: State, protocol: str, key: str | None, client_host: str | None, detail: str, headers: dict | None = None
+) -> HTTPException:
     if key:
-        request.app.state.unknown_devices.note(protocol, key, request.client.host if request.client else None)
+        state.unknown_devices.note(protocol, key, client_host)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=headers)
+
+
+async def osmand_fix(state: State, params: Mapping[str, str], json_body: Any, client_host: str | None) -> None:
+    """One OsmAnd report, from its merged query/form parameters or JSON body: authenticate, check,
+    queue. Raises HTTPException with the reason when it cannot be accepted."""
+    try:
+        raw = osmand.parse(params, json_body)
+    except ProtocolError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    if raw.token:
+        identity = await cached(state.directory.devices, raw.token)
+        if identity is not None and raw.device_key not in (None, identity.external_id):
+            identity = None
+    else:
+        identity = await cached(state.directory.device_keys, raw.device_key)
+    if identity is None:
+        raise _unknown(
+            state,
+            "osmand",
+            raw.device_key,
+            client_host,
+            f"unknown device id '{raw.device_key}'; an officer must register this device in ewall "
+            "(it is now listed under unknown devices)",
+        )
+    await _accept(state, identity, raw)
 
 
 @router.api_route("/", methods=["GET", "POST", "PUT"], include_in_schema=False)
@@ -62,25 +91,9 @@ async def osmand_report(request: Request) -> Response:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"body is not valid JSON: {exc}") from exc
     elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         params += list((await request.form()).multi_items())
-    try:
-        raw = osmand.parse(ImmutableMultiDict(params), json_body)
-    except ProtocolError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    if raw.token:
-        identity = await cached(directory(request).devices, raw.token)
-        if identity is not None and raw.device_key not in (None, identity.external_id):
-            identity = None
-    else:
-        identity = await cached(directory(request).device_keys, raw.device_key)
-    if identity is None:
-        raise _unknown(
-            request,
-            "osmand",
-            raw.device_key,
-            f"unknown device id '{raw.device_key}'; an officer must register this device in ewall "
-            "(it is now listed under unknown devices)",
-        )
-    await _accept(request, identity, raw)
+    await osmand_fix(
+        request.app.state, ImmutableMultiDict(params), json_body, request.client.host if request.client else None
+    )
     return Response(status_code=200)
 
 
@@ -117,9 +130,10 @@ async def owntracks_report(request: Request) -> JSONResponse:
                 break
     if identity is None:
         raise _unknown(
-            request,
+            request.app.state,
             "owntracks",
             user or device,
+            request.client.host if request.client else None,
             "unknown device or wrong token: set the OwnTracks user to the device id and the password "
             "to the device token that the officer was shown",
             {"WWW-Authenticate": 'Basic realm="ewall"'},
@@ -131,5 +145,5 @@ async def owntracks_report(request: Request) -> JSONResponse:
         except (orjson.JSONDecodeError, ProtocolError) as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
         if raw is not None:
-            await _accept(request, identity, raw)
+            await _accept(request.app.state, identity, raw)
     return JSONResponse([])

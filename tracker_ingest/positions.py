@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import psycopg
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -226,10 +226,6 @@ def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[i
         select(LastPosition.supervisee_id, LastPosition.ts).where(LastPosition.supervisee_id.in_(supervisee_ids))
     )
     return dict(rows.tuples().all())
-
-
-def count_fixes(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Fix)) or 0
 
 
 def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list]) -> None:

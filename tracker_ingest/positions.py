@@ -15,23 +15,9 @@ from core.db import copy_binary
 from tracker_ingest.models import Fix, LastPosition, RadioReport, Sighting, UnknownDevice
 from tracker_ingest.schemas import SOURCES, FixRecord, fix_arrays
 
-# The staging table takes a binary COPY built by numpy in one pass: fixed-width rows, so absent
-# values travel as NaN / -1 and become NULL on the way into `fix`.
-_CREATE_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS fix_stage (
-    supervisee_id int4, ts timestamptz, device_id int4, lat float8, lon float8, accuracy_m float4,
-    speed_mps float4, heading_deg float4, altitude_m float4, battery_pct int2, source int2, received_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-_MOVE_STAGE = f"""
-INSERT INTO fix (supervisee_id, ts, device_id, lat, lon, accuracy_m, speed_mps, heading_deg, altitude_m,
-                 battery_pct, source, received_at)
-SELECT supervisee_id, ts, device_id, lat, lon, NULLIF(accuracy_m, 'NaN'), NULLIF(speed_mps, 'NaN'),
-       NULLIF(heading_deg, 'NaN'), NULLIF(altitude_m, 'NaN'), NULLIF(battery_pct, -1),
-       (ARRAY[{", ".join(repr(s.value) for s in SOURCES)}])[source + 1], received_at
-FROM fix_stage
-ON CONFLICT DO NOTHING
-"""
+# Replays go through a staging table shaped like `fix`, so the primary key can skip stored rows.
+_CREATE_STAGE = "CREATE TEMP TABLE IF NOT EXISTS fix_stage (LIKE fix) ON COMMIT DELETE ROWS"
+_MOVE_STAGE = "INSERT INTO fix SELECT * FROM fix_stage ON CONFLICT DO NOTHING"
 # Only a newer fix replaces the last position, so replays and late fixes never move it back.
 _UPSERT_LAST = """
 INSERT INTO last_position (supervisee_id, device_id, ts, lat, lon, accuracy_m, speed_mps, battery_pct,
@@ -50,44 +36,9 @@ WHERE last_position.ts < EXCLUDED.ts
 _PG_EPOCH_US = 946_684_800_000_000  # PostgreSQL counts timestamps from 2000-01-01
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
-_STAGE_FIELDS = (
-    ("supervisee_id", ">i4"),
-    ("ts", ">i8"),
-    ("device_id", ">i4"),
-    ("lat", ">f8"),
-    ("lon", ">f8"),
-    ("accuracy_m", ">f4"),
-    ("speed_mps", ">f4"),
-    ("heading_deg", ">f4"),
-    ("altitude_m", ">f4"),
-    ("battery_pct", ">i2"),
-    ("source", ">i2"),
-    ("received_at", ">i8"),
-)
-# Each binary COPY row: a field count, then (length, value) per field.
-_COPY_ROW = np.dtype(
-    [("fields", ">i2")] + [item for name, kind in _STAGE_FIELDS for item in ((f"{name}_len", ">i4"), (name, kind))]
-)
-
-
-def binary_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
-    """The fixes of a batch as a PostgreSQL binary COPY stream for `fix_stage`."""
-    rows = np.empty(len(columns["ts_us"]), dtype=_COPY_ROW)
-    rows["fields"] = len(_STAGE_FIELDS)
-    for name, kind in _STAGE_FIELDS:
-        rows[f"{name}_len"] = np.dtype(kind).itemsize
-    rows["supervisee_id"] = columns["supervisee_id"]
-    rows["ts"] = columns["ts_us"] - _PG_EPOCH_US
-    rows["device_id"] = columns["device_id"]
-    for name in ("lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct", "source"):
-        rows[name] = columns[name]
-    rows["received_at"] = columns["received_us"] - _PG_EPOCH_US
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
-
-
-# Straight into `fix`: binary COPY has no fixed row width once values may be NULL or text, so rows
-# are grouped by which optional values they carry (and their source word); each group is one
-# fixed layout built by numpy. A batch usually holds one or two such groups.
+# Binary COPY has no fixed row width once values may be NULL or text, so rows are grouped by which
+# optional values they carry (and their source word); each group is one fixed layout built by
+# numpy. A batch usually holds one or two such groups.
 _NULLABLE = (
     ("accuracy_m", ">f8"),
     ("speed_mps", ">f8"),
@@ -107,8 +58,8 @@ def _direct_layout(present: tuple[bool, ...], source: bytes) -> np.dtype:
     return np.dtype(fields)
 
 
-def direct_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
-    """The fixes of a batch as a PostgreSQL binary COPY stream for `fix` itself."""
+def binary_copy_rows(columns: dict[str, np.ndarray]) -> bytes:
+    """The fixes of a batch as a PostgreSQL binary COPY stream in the column order of `fix`."""
     present = np.stack(
         [~np.isnan(columns[name]) if name != "battery_pct" else columns[name] >= 0 for name, _ in _NULLABLE], axis=1
     )
@@ -178,15 +129,15 @@ def store(session: Session, records: Sequence[FixRecord], partitions: PartitionK
     if not len(columns["ts_us"]):
         return 0
     partitions.ensure(session, _days(columns["ts_us"]))
+    stream = binary_copy_rows(columns)
     try:
         # The usual case, new fixes: straight into `fix`.
         with session.begin_nested():
-            copy_binary(session, "fix", direct_copy_rows(columns))
+            copy_binary(session, "fix", stream)
     except psycopg.errors.UniqueViolation:
-        # A replay (a worker restarted before committing its offsets): go through a staging table
-        # and let the primary key skip what is already stored.
+        # A replay (a worker restarted before committing its offsets).
         session.execute(text(_CREATE_STAGE))
-        copy_binary(session, "fix_stage", binary_copy_rows(columns))
+        copy_binary(session, "fix_stage", stream)
         session.execute(text(_MOVE_STAGE))
     people, times, devices = _latest_per_person(columns)
     session.execute(text(_UPSERT_LAST), {"people": people, "times": times, "devices": devices})

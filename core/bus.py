@@ -35,6 +35,8 @@ def dlq(topic: str) -> str:
 ALL_TOPICS = TOPICS + tuple(dlq(t) for t in TOPICS)
 
 # kafka-python's defaults hang group joins against tansu; these values were measured to work.
+# What high-volume consumers (fixes) let the broker gather per fetch.
+FIX_BATCH_BYTES = 128 * 1024
 GROUP_TIMEOUTS = {"max_poll_interval_ms": 5000, "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 
 
@@ -196,12 +198,17 @@ def run_consumer(
     handle: BatchHandler,
     stop: StopFlag,
     max_records: int = 2000,
+    gather_bytes: int = 1,
     settings: Settings | None = None,
 ) -> None:
     """Poll batches and hand them to ``handle``; commit offsets only after it returned.
 
     ``handle`` must commit its own database transaction and be idempotent: after a crash,
     or when a commit fails during a rebalance, the same records arrive again.
+
+    ``gather_bytes`` > 1 lets the broker gather that much (or 100 ms) per fetch, for high-volume
+    topics where every batch costs a database transaction; otherwise a fetch returns as soon as
+    anything arrives, and an idle consumer waits 500 ms per poll instead of spinning.
     """
     settings = settings or get_settings()
     log = configure(f"ewall.worker.{group}")
@@ -212,10 +219,8 @@ def run_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
-        # Let the broker gather a worthwhile batch (up to 100 ms): every batch costs a database
-        # transaction, so a trickle of tiny batches would spend the CPU on overhead.
-        fetch_min_bytes=128 * 1024,
-        fetch_max_wait_ms=100,
+        fetch_min_bytes=gather_bytes,
+        fetch_max_wait_ms=100 if gather_bytes > 1 else 500,
         **GROUP_TIMEOUTS,
     )
     log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))
@@ -251,7 +256,12 @@ def _rewind(consumer: KafkaConsumer) -> None:
 
 
 def serve(
-    *, group: str, topics: Sequence[str], make_handler: Callable[[Publisher], BatchHandler], max_records: int = 2000
+    *,
+    group: str,
+    topics: Sequence[str],
+    make_handler: Callable[[Publisher], BatchHandler],
+    max_records: int = 2000,
+    gather_bytes: int = 1,
 ) -> None:
     """A worker process's main loop: one publisher for its output, stop on SIGTERM/SIGINT."""
     publisher = Publisher()
@@ -262,6 +272,7 @@ def serve(
             handle=make_handler(publisher),
             stop=StopFlag().install(),
             max_records=max_records,
+            gather_bytes=gather_bytes,
         )
     finally:
         publisher.close()

@@ -51,7 +51,7 @@ class GeofenceHandler:
 
 
 def main() -> None:
-    bus.serve(group="geofence", topics=[bus.FIXES], make_handler=GeofenceHandler)
+    bus.serve(group="geofence", topics=[bus.FIXES], make_handler=GeofenceHandler, gather_bytes=bus.FIX_BATCH_BYTES)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,11 @@ class PersistHandler:
 
 def main() -> None:
     bus.serve(
-        group="persist", topics=[bus.FIXES, bus.RADIO, bus.SIGHTINGS], make_handler=PersistHandler, max_records=500
+        group="persist",
+        topics=[bus.FIXES, bus.RADIO, bus.SIGHTINGS],
+        make_handler=PersistHandler,
+        max_records=500,
+        gather_bytes=bus.FIX_BATCH_BYTES,
     )
 
 

@@ -13,9 +13,9 @@ from core.logs import configure
 log = configure("ewall.alerts")
 
 
-def _evidence(event: dict) -> dict:
+def _evidence(event: dict, at: datetime) -> dict:
     return {key: event[key] for key in ("lat", "lon", "accuracy_m", "distance_m")} | {
-        "ts": datetime.fromtimestamp(event["ts_us"] / 1e6, tz=UTC).isoformat(),
+        "ts": at.isoformat(),
         "zone_id": event["zone_id"],
     }
 
@@ -35,9 +35,9 @@ def apply_zone_event(session, event: dict) -> AlertChange | None:
             level=decision.level,
             key=key,
             at=at,
-            evidence=_evidence(event),
+            evidence=_evidence(event, at),
         )
-    return service.end_episode(session=session, key=key, at=at, evidence=_evidence(event))
+    return service.end_episode(session=session, key=key, at=at, evidence=_evidence(event, at))
 
 
 class AlertsHandler:

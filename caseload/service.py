@@ -344,16 +344,6 @@ class DeviceIdentity:
     datum: Datum
 
 
-def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
-    """The active device holding this token, for ingest authentication."""
-    row = session.execute(
-        select(Device.id, Device.supervisee_id, Device.external_id, Device.datum)
-        .join(Supervisee, Supervisee.id == Device.supervisee_id)
-        .where(Device.token_hash == hash_device_token(token), Device.active, Supervisee.active)
-    ).one_or_none()
-    return DeviceIdentity(*row) if row else None
-
-
 def assigned_officer_id(*, session: Session, supervisee_id: int) -> int | None:
     """The officer responsible for this supervisee (alerts are assigned to them)."""
     return session.scalar(select(Supervisee.officer_id).where(Supervisee.id == supervisee_id))

@@ -32,6 +32,12 @@ def _active_devices():
     )
 
 
+def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
+    """The active device holding this token, for ingest authentication."""
+    row = session.execute(_active_devices().where(Device.token_hash == hash_device_token(token))).one_or_none()
+    return DeviceIdentity(*row) if row else None
+
+
 def device_by_secret_key(*, session: Session, key: str) -> DeviceIdentity | None:
     """The device whose ewall-generated id is ``key`` (for protocols with no password)."""
     row = session.execute(_active_devices().where(Device.external_id == key, Device.key_is_secret)).one_or_none()

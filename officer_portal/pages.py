@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -28,7 +28,7 @@ templates.env.filters["local"] = to_display
 def signed_in_officer(request: Request, session: SessionDep) -> Officer | None:
     try:
         return current_officer(request, session, None)
-    except Exception:
+    except HTTPException:  # not signed in: the page redirects; any other failure is a real error
         return None
 
 

@@ -12,7 +12,6 @@ from typing import Generic, TypeVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from caseload import service as caseload_service
 from caseload import sources
 from caseload.service import DeviceIdentity
 from core import bus
@@ -64,9 +63,7 @@ class Directory:
     """Everything ingest needs to know about senders, cached."""
 
     devices: TtlCache[str, DeviceIdentity] = field(
-        default_factory=lambda: TtlCache(
-            lambda session, token: caseload_service.device_by_token(session=session, token=token)
-        )
+        default_factory=lambda: TtlCache(lambda session, token: sources.device_by_token(session=session, token=token))
     )
     device_keys: TtlCache[str, DeviceIdentity] = field(
         default_factory=lambda: TtlCache(lambda session, key: sources.device_by_secret_key(session=session, key=key))

@@ -40,6 +40,10 @@ FIX_BATCH_BYTES = 128 * 1024
 GROUP_TIMEOUTS = {"max_poll_interval_ms": 5000, "session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}
 
 
+# (key, value), or (key, value, partition) to choose the partition instead of hashing the key.
+Record = tuple[str, bytes] | tuple[str, bytes, int]
+
+
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time; callers answer 503 and the sender retries."""
 
@@ -97,15 +101,28 @@ class Publisher:
                     raise BrokerUnavailable(f"broker unreachable: {exc}") from exc
             return self._producer
 
-    def _send(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list:
+    def partition_count(self, topic: str) -> int:
+        """How many partitions the topic has (blocks for metadata the first time)."""
+        try:
+            partitions = self._get_producer().partitions_for(self._settings.topic(topic))
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not answer for topic {topic}: {exc}") from exc
+        if not partitions:
+            raise BrokerUnavailable(f"the broker does not know topic {self._settings.topic(topic)}")
+        return len(partitions)
+
+    def _send(self, topic: str, records: Sequence[Record]) -> list:
         producer = self._get_producer()
         name = self._settings.topic(topic)
         try:
-            return [producer.send(name, key=key.encode(), value=value) for key, value in records]
+            return [
+                producer.send(name, key=key.encode(), value=value, partition=partition[0] if partition else None)
+                for key, value, *partition in records
+            ]
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker did not accept the records: {exc}") from exc
 
-    def publish(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+    def publish(self, topic: str, records: Sequence[Record]) -> None:
         """Blocking publish, for workers and scripts."""
         futures = self._send(topic, records)
         self._get_producer().flush(timeout=self._settings.broker_timeout_s * 2)
@@ -115,7 +132,7 @@ class Publisher:
             except KafkaError as exc:
                 raise BrokerUnavailable(f"broker did not acknowledge: {exc}") from exc
 
-    async def publish_async(self, topic: str, records: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_async(self, topic: str, records: Sequence[Record]) -> None:
         """Publish without blocking the event loop; returns after the broker's acknowledgement."""
         loop = asyncio.get_running_loop()
         if self._send_order is None:
@@ -124,9 +141,8 @@ class Publisher:
         # records reach each partition in the order they were published.
         async with self._send_order:
             futures = await loop.run_in_executor(None, self._send, topic, records)
-        waiting = [_bridge(loop, f) for f in futures]
         try:
-            await asyncio.wait_for(asyncio.gather(*waiting), timeout=self._settings.broker_timeout_s * 2)
+            await asyncio.wait_for(_all_acknowledged(loop, futures), timeout=self._settings.broker_timeout_s * 2)
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
 
@@ -137,15 +153,28 @@ class Publisher:
                 self._producer = None
 
 
-def _bridge(loop: asyncio.AbstractEventLoop, future) -> asyncio.Future:
+def _all_acknowledged(loop: asyncio.AbstractEventLoop, futures: list) -> asyncio.Future:
+    """One loop wake-up when the last record is acknowledged (or the first fails), not one per record."""
     waiter = loop.create_future()
+    remaining = [len(futures)]
+    count_lock = threading.Lock()
 
     def settle(method: str, value: Any) -> None:
         if not waiter.done():
             getattr(waiter, method)(value)
 
-    future.add_callback(lambda md: loop.call_soon_threadsafe(settle, "set_result", md))
-    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, "set_exception", exc))
+    def acknowledged(_metadata: Any) -> None:
+        with count_lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            loop.call_soon_threadsafe(settle, "set_result", None)
+
+    if not futures:
+        waiter.set_result(None)
+    for future in futures:
+        future.add_callback(acknowledged)
+        future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, "set_exception", exc))
     return waiter
 
 

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import HTTPException
-from starlette.datastructures import ImmutableMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracker_ingest import phone_api
@@ -42,7 +41,7 @@ class PhoneFastPath:
             pairs += parse_qsl(body.decode("latin-1"))
         client = scope.get("client")
         try:
-            await phone_api.osmand_fix(self.app.state, ImmutableMultiDict(pairs), None, client[0] if client else None)
+            await phone_api.osmand_fix(self.app.state, pairs, None, client[0] if client else None)
         except HTTPException as exc:
             await _answer(send, exc.status_code, {"detail": exc.detail}, exc.headers)
             return

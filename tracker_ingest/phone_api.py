@@ -2,20 +2,19 @@
 
 import base64
 import binascii
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import ImmutableMultiDict, State
+from starlette.datastructures import State
 
 from caseload.service import DeviceIdentity
 from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.timezones import utcnow
 from tracker_ingest import service, validation
-from tracker_ingest.api import broker_down, cached, directory, queue
+from tracker_ingest.api import broker_down, cached, directory
 from tracker_ingest.protocols import osmand, owntracks
 from tracker_ingest.protocols.common import ProtocolError, RawFix
 
@@ -30,10 +29,13 @@ async def _accept(state: State, identity: DeviceIdentity, raw: RawFix) -> None:
         except BrokerUnavailable as exc:
             raise broker_down(exc) from exc
         return
-    batch = validation.validate_native([service.as_native(raw)], devices={None: identity}, settings=get_settings())
-    if batch.rejected:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=batch.rejected[0].error)
-    await queue(state, batch)
+    checked = validation.check_protocol_fix(raw, identity, get_settings())
+    if isinstance(checked, str):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=checked)
+    try:
+        await state.funnel.submit_row(checked)
+    except BrokerUnavailable as exc:
+        raise broker_down(exc) from exc
 
 
 def _unknown(
@@ -44,7 +46,7 @@ def _unknown(
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=headers)
 
 
-async def osmand_fix(state: State, params: Mapping[str, str], json_body: Any, client_host: str | None) -> None:
+async def osmand_fix(state: State, params: osmand.Params, json_body: Any, client_host: str | None) -> None:
     """One OsmAnd report, from its merged query/form parameters or JSON body: authenticate, check,
     queue. Raises HTTPException with the reason when it cannot be accepted."""
     try:
@@ -91,9 +93,7 @@ async def osmand_report(request: Request) -> Response:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"body is not valid JSON: {exc}") from exc
     elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         params += list((await request.form()).multi_items())
-    await osmand_fix(
-        request.app.state, ImmutableMultiDict(params), json_body, request.client.host if request.client else None
-    )
+    await osmand_fix(request.app.state, params, json_body, request.client.host if request.client else None)
     return Response(status_code=200)
 
 

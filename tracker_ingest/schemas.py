@@ -43,9 +43,9 @@ class BatchResult(BaseModel):
 
 # fixes.v1 ----------------------------------------------------------------------------------------
 # One Kafka record carries the fixes of many people, as a fixed header and one packed little-endian
-# row per fix. Records are keyed by a bucket of the supervisee id, so one person's fixes always go
-# to the same partition and keep their order, while concurrent requests share records (a phone's
-# single fix costs no produce request of its own). Encoding and decoding are one numpy call each.
+# row per fix. A person's fixes always go to the same partition (supervisee id modulo the partition
+# count) and keep their order, while concurrent requests share records (a phone's single fix costs
+# no produce request of its own). Encoding and decoding are one numpy call each.
 
 SOURCES = tuple(FixSource)  # stored as their index
 SOURCE_CODE = {source.value: code for code, source in enumerate(SOURCES)}
@@ -63,7 +63,6 @@ FIX_DTYPE = np.dtype(
     ]
 )
 WIRE_DTYPE = np.dtype([("supervisee_id", "<i4"), ("device_id", "<i4"), *FIX_DTYPE.descr])
-KEY_BUCKETS = 64
 _MAGIC = b"EWF2"
 _HEADER = struct.Struct("<4sqi")  # magic, received_us, count
 

@@ -20,7 +20,7 @@ from core.db import session_scope
 from core.timezones import utcnow
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import KEY_BUCKETS, encode_fix_record, wire_rows
+from tracker_ingest.schemas import WIRE_DTYPE, encode_fix_record, wire_rows
 from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.
@@ -110,13 +110,18 @@ class UnknownDevices:
 class FixFunnel:
     """Coalesces the fixes of concurrent requests into shared fixes.v1 records, flushed every few
     milliseconds (or sooner when plenty are waiting). Each request still returns only after the broker
-    acknowledged the records holding its fixes; if that fails, every waiting request gets the error."""
+    acknowledged the records holding its fixes; if that fails, every waiting request gets the error.
+
+    A person's fixes always go to partition ``supervisee_id % partitions``, so they keep their order;
+    one record per partition and flush keeps records few and large, whatever the number of people."""
 
     def __init__(self, publisher: bus.Publisher, *, linger_s: float = 0.005, max_fixes: int = 20_000):
         self._publisher = publisher
         self._linger_s = linger_s
         self._max_fixes = max_fixes
-        self._pending: list[np.ndarray] = []
+        self._partitions: int | None = None
+        self._batches: list[np.ndarray] = []  # WIRE_DTYPE arrays from batch requests
+        self._rows: list[tuple] = []  # single fixes from phones, WIRE_DTYPE field order
         self._count = 0
         self._waiter: asyncio.Future | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -124,16 +129,23 @@ class FixFunnel:
 
     async def submit(self, batch: Batch) -> None:
         rows = [wire_rows(identity.supervisee_id, identity.device_id, fixes) for identity, fixes in batch.by_device]
-        if not rows:
-            return
-        loop = asyncio.get_running_loop()
+        if rows:
+            self._batches.extend(rows)
+            await self._wait(sum(len(r) for r in rows))
+
+    async def submit_row(self, row: tuple) -> None:
+        """One fix as a tuple in WIRE_DTYPE field order: no array of its own until the flush."""
+        self._rows.append(row)
+        await self._wait(1)
+
+    async def _wait(self, added: int) -> None:
         if self._waiter is None:
+            loop = asyncio.get_running_loop()
             self._waiter = loop.create_future()
             self._waiter.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved by someone
             self._timer = loop.call_later(self._linger_s, self._flush_now)
         waiter = self._waiter
-        self._pending.extend(rows)
-        self._count += sum(len(r) for r in rows)
+        self._count += added
         if self._count >= self._max_fixes:
             self._flush_now()
         await asyncio.shield(waiter)
@@ -143,39 +155,37 @@ class FixFunnel:
             return
         if self._timer is not None:
             self._timer.cancel()
-        pending, waiter = self._pending, self._waiter
-        self._pending, self._count, self._waiter, self._timer = [], 0, None, None
-        task = asyncio.create_task(self._flush(np.concatenate(pending), waiter))
+        parts = self._batches + ([np.array(self._rows, dtype=WIRE_DTYPE)] if self._rows else [])
+        waiter = self._waiter
+        self._batches, self._rows, self._count, self._waiter, self._timer = [], [], 0, None, None
+        task = asyncio.create_task(self._flush(np.concatenate(parts), waiter))
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, rows: np.ndarray, waiter: asyncio.Future) -> None:
-        buckets = rows["supervisee_id"] % KEY_BUCKETS
-        order = np.argsort(buckets, kind="stable")  # stable: each person's fixes stay in arrival order
-        rows, buckets = rows[order], buckets[order]
-        starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-        ends = np.r_[starts[1:], len(rows)]
-        received_us = int(time.time() * 1_000_000)
-        records = [
-            (str(int(buckets[start])), encode_fix_record(received_us, rows[chunk : min(chunk + FIXES_PER_RECORD, end)]))
-            for start, end in zip(starts, ends, strict=True)
-            for chunk in range(start, end, FIXES_PER_RECORD)
-        ]
         try:
+            if self._partitions is None:
+                self._partitions = await asyncio.to_thread(self._publisher.partition_count, bus.FIXES)
+            partition = rows["supervisee_id"] % self._partitions
+            order = np.argsort(partition, kind="stable")  # stable: each person's fixes stay in arrival order
+            rows, partition = rows[order], partition[order]
+            starts = np.flatnonzero(np.r_[True, partition[1:] != partition[:-1]])
+            ends = np.r_[starts[1:], len(rows)]
+            received_us = int(time.time() * 1_000_000)
+            records = [
+                (
+                    str(int(partition[start])),
+                    encode_fix_record(received_us, rows[chunk : min(chunk + FIXES_PER_RECORD, end)]),
+                    int(partition[start]),
+                )
+                for start, end in zip(starts, ends, strict=True)
+                for chunk in range(start, end, FIXES_PER_RECORD)
+            ]
             await self._publisher.publish_async(bus.FIXES, records)
         except BrokerUnavailable as exc:
             waiter.set_exception(exc)
         else:
             waiter.set_result(None)
-
-
-def as_native(raw: RawFix) -> dict:
-    """A protocol's parsed fix in the native record shape, so every protocol shares one validation."""
-    record = {"ts": raw.ts or utcnow(), "lat": raw.lat, "lon": raw.lon, "source": raw.source}
-    for name in ("accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct", "datum"):
-        if (value := getattr(raw, name)) is not None:
-            record[name] = value
-    return record
 
 
 async def publish_radio(publisher: bus.Publisher, identity: DeviceIdentity, raw: RawFix, received_us: int) -> None:

@@ -16,7 +16,7 @@ the caller's job, shared by every protocol.
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
@@ -46,34 +46,61 @@ _SPACE_FOR_PLUS = re.compile(r"(T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?) (
 _EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse(params: Mapping[str, str], json_body: Any | None = None) -> RawFix:
+Params = Mapping[str, Any] | Iterable[tuple[str, str]]
+# Each parameter's non-blank values, stripped, in order (Traccar also skips empty values).
+Fields = dict[str, list[str]]
+
+
+def parse(params: Params, json_body: Any | None = None) -> RawFix:
     """Parse one OsmAnd request.
 
-    ``params`` is the query string merged with any form fields; a multi-dict (Starlette's
-    ``QueryParams``/``FormData``) is welcome, because ``cell`` and ``wifi`` may repeat. ``json_body`` is
-    the decoded JSON body when the request had one. Raises :class:`ProtocolError` with a message for
-    the device owner when the request cannot be understood.
+    ``params`` is the query string merged with any form fields: (name, value) pairs, a multi-dict
+    (Starlette's ``QueryParams``/``FormData``) or a plain mapping whose values may be lists, because
+    ``cell`` and ``wifi`` may repeat. ``json_body`` is the decoded JSON body when the request had one.
+    Raises :class:`ProtocolError` with a message for the device owner when the request cannot be
+    understood.
     """
+    fields = _fields(params)
     if json_body is not None:
-        return _parse_json(params, json_body)
-    return _parse_query(params)
+        return _parse_json(fields, json_body)
+    return _parse_query(fields)
+
+
+def _fields(params: Params) -> Fields:
+    """Collected once per request: each lookup afterwards is a dict access."""
+    if hasattr(params, "multi_items"):
+        pairs = params.multi_items()
+    elif isinstance(params, Mapping):
+        pairs = [
+            (key, value)
+            for key, values in params.items()
+            for value in (values if isinstance(values, list | tuple) else [values])
+        ]
+    else:
+        pairs = params
+    fields: Fields = {}
+    for key, value in pairs:
+        text = str(value).strip()
+        if text:
+            fields.setdefault(key, []).append(text)
+    return fields
 
 
 # --- query string / form -------------------------------------------------------------------------
 
 
-def _parse_query(params: Mapping[str, str]) -> RawFix:
+def _parse_query(fields: Fields) -> RawFix:
     fix = RawFix(
-        device_key=_device_key(params),
-        token=_first(params, "token"),
-        ts=_timestamp(params),
-        datum=_datum(params),
+        device_key=_device_key(fields),
+        token=_first(fields, "token"),
+        ts=_timestamp(fields),
+        datum=_datum(fields),
     )
     if fix.device_key is None:
         raise ProtocolError("missing device identifier: send id=<device id>")
 
-    fix.lat, fix.lon = _query_position(params)
-    radio = _radio(params)
+    fix.lat, fix.lon = _query_position(fields)
+    radio = _radio(fields)
     if radio:
         # Kept alongside a GPS position too, as Traccar does.
         fix.radio = radio
@@ -83,53 +110,53 @@ def _parse_query(params: Mapping[str, str]) -> RawFix:
         # Cell/wifi only: stored for later network positioning.
         fix.source = "lbs"
 
-    speed_knots = _optional_float(params, "speed")
+    speed_knots = _optional_float(fields, "speed")
     if speed_knots is not None and speed_knots >= 0:
         fix.speed_mps = speed_knots * KNOTS_TO_MPS
-    heading_key = "bearing" if _first(params, "bearing") is not None else "heading"
-    fix.heading_deg = _non_negative(_optional_float(params, heading_key))
-    fix.altitude_m = _optional_float(params, "altitude")
+    heading_key = "bearing" if _first(fields, "bearing") is not None else "heading"
+    fix.heading_deg = _non_negative(_optional_float(fields, heading_key))
+    fix.altitude_m = _optional_float(fields, "altitude")
 
-    accuracy_key = "accuracy" if _first(params, "accuracy") is not None else "hacc"
-    fix.accuracy_m = _non_negative(_optional_float(params, accuracy_key))
-    hdop = _optional_float(params, "hdop")
+    accuracy_key = "accuracy" if _first(fields, "accuracy") is not None else "hacc"
+    fix.accuracy_m = _non_negative(_optional_float(fields, accuracy_key))
+    hdop = _optional_float(fields, "hdop")
     if fix.accuracy_m is None and hdop is not None and hdop > 0:
         # Only an estimate (see HDOP_TO_METRES); a real accuracy always wins. HDOP 0 means "unknown".
         fix.accuracy_m = hdop * HDOP_TO_METRES
 
-    battery = _optional_float(params, "batt")
+    battery = _optional_float(fields, "batt")
     if battery is not None and battery >= 0:
         # Traccar Client sends a double ("87.0").
         fix.battery_pct = round(battery)
     return fix
 
 
-def _device_key(params: Mapping[str, str]) -> str | None:
-    return _first(params, "id") or _first(params, "deviceid")
+def _device_key(fields: Fields) -> str | None:
+    return _first(fields, "id") or _first(fields, "deviceid")
 
 
-def _datum(params: Mapping[str, str]) -> str | None:
-    datum = _first(params, "datum")
+def _datum(fields: Fields) -> str | None:
+    datum = _first(fields, "datum")
     return datum.lower() if datum is not None else None
 
 
-def _timestamp(params: Mapping[str, str]) -> datetime | None:
+def _timestamp(fields: Fields) -> datetime | None:
     for key in ("timestamp", "time"):
-        value = _first(params, key)
+        value = _first(fields, key)
         if value is not None:
             return _parse_time(key, value)
     return None  # the caller uses the arrival time
 
 
-def _query_position(params: Mapping[str, str]) -> tuple[float | None, float | None]:
-    lat = _optional_float(params, "lat")
-    lon = _optional_float(params, "lon")
+def _query_position(fields: Fields) -> tuple[float | None, float | None]:
+    lat = _optional_float(fields, "lat")
+    lon = _optional_float(fields, "lon")
     if lat is not None and lon is not None:
         return lat, lon
     if lat is not None or lon is not None:
         missing = "lon" if lon is None else "lat"
         raise ProtocolError(f"half a position: {missing} is missing; send both lat and lon")
-    location = _first(params, "location")
+    location = _first(fields, "location")
     if location is None:
         return None, None
     parts = location.split(",")
@@ -138,9 +165,9 @@ def _query_position(params: Mapping[str, str]) -> tuple[float | None, float | No
     return _float("location", parts[0].strip()), _float("location", parts[1].strip())
 
 
-def _radio(params: Mapping[str, str]) -> dict[str, Any]:
-    cells = [_cell(value) for value in _all(params, "cell")]
-    wifis = [_wifi(value) for value in _all(params, "wifi")]
+def _radio(fields: Fields) -> dict[str, Any]:
+    cells = [_cell(value) for value in _all(fields, "cell")]
+    wifis = [_wifi(value) for value in _all(fields, "wifi")]
     if not cells and not wifis:
         return {}
     return {"cell": cells, "wifi": wifis}
@@ -166,7 +193,7 @@ def _wifi(value: str) -> dict[str, Any]:
 # --- JSON body (Traccar Client 9+) ---------------------------------------------------------------
 
 
-def _parse_json(params: Mapping[str, str], body: Any) -> RawFix:
+def _parse_json(fields: Fields, body: Any) -> RawFix:
     if not isinstance(body, dict):
         raise ProtocolError("the JSON body must be an object with device_id and location")
     device_key = body.get("device_id")
@@ -174,7 +201,7 @@ def _parse_json(params: Mapping[str, str], body: Any) -> RawFix:
         device_key = str(device_key)
     if device_key is not None and not isinstance(device_key, str):
         raise ProtocolError(f"device_id must be a string, got {_show(device_key)}")
-    device_key = (device_key or "").strip() or _device_key(params)
+    device_key = (device_key or "").strip() or _device_key(fields)
     if device_key is None:
         raise ProtocolError("missing device identifier: send id=<device id>")
 
@@ -185,7 +212,7 @@ def _parse_json(params: Mapping[str, str], body: Any) -> RawFix:
     if not isinstance(location, dict):
         raise ProtocolError("the JSON body has no location object")
 
-    fix = RawFix(device_key=device_key, token=_first(params, "token"), datum=_datum(params))
+    fix = RawFix(device_key=device_key, token=_first(fields, "token"), datum=_datum(fields))
     timestamp = location.get("timestamp")
     if timestamp is not None:
         fix.ts = _parse_time("location.timestamp", timestamp)
@@ -268,31 +295,17 @@ def _from_epoch(value: float) -> datetime:
     return _EPOCH_START + timedelta(seconds=value)
 
 
-def _first(params: Mapping[str, str], key: str) -> str | None:
-    """The first non-blank value of ``key``; Traccar also skips empty values."""
-    for value in _all(params, key):
-        if value:
-            return value
-    return None
+def _first(fields: Fields, key: str) -> str | None:
+    values = fields.get(key)
+    return values[0] if values else None
 
 
-def _all(params: Mapping[str, str], key: str) -> list[str]:
-    getlist = getattr(params, "getlist", None)
-    if callable(getlist):
-        values = list(getlist(key))
-    else:
-        value = params.get(key)
-        if value is None:
-            values = []
-        elif isinstance(value, list | tuple):
-            values = list(value)
-        else:
-            values = [value]
-    return [str(value).strip() for value in values if str(value).strip()]
+def _all(fields: Fields, key: str) -> list[str]:
+    return fields.get(key, [])
 
 
-def _optional_float(params: Mapping[str, str], key: str) -> float | None:
-    value = _first(params, key)
+def _optional_float(fields: Fields, key: str) -> float | None:
+    value = _first(fields, key)
     return None if value is None else _float(key, value)
 
 

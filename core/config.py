@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     topic_partitions: int = 4
     broker_timeout_s: float = 5.0
+    # How long ingest gathers concurrent requests' fixes into shared records. Longer means fewer,
+    # larger produce requests (measured: 5 ms 2,900, 20 ms 3,600 single-fix requests/s), at the
+    # cost of that much latency for a lone request.
+    ingest_linger_ms: float = 20.0
 
     # Security. The embedded setup generates these into .run/secrets.env; production sets them.
     secret_key: str = ""

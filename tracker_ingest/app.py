@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from core import bus
+from core.config import get_settings
 from core.logs import configure
 from core.web import install_error_handlers
 from tracker_ingest import api, phone_api, service
@@ -29,7 +30,7 @@ async def _flush_unknown_devices(unknown: service.UnknownDevices) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
-    app.state.funnel = service.FixFunnel(app.state.publisher)
+    app.state.funnel = service.FixFunnel(app.state.publisher, linger_s=get_settings().ingest_linger_ms / 1000)
     app.state.directory = service.Directory()
     app.state.unknown_devices = service.UnknownDevices()
     flusher = asyncio.create_task(_flush_unknown_devices(app.state.unknown_devices))

@@ -115,7 +115,7 @@ class FixFunnel:
     A person's fixes always go to partition ``supervisee_id % partitions``, so they keep their order;
     one record per partition and flush keeps records few and large, whatever the number of people."""
 
-    def __init__(self, publisher: bus.Publisher, *, linger_s: float = 0.005, max_fixes: int = 20_000):
+    def __init__(self, publisher: bus.Publisher, *, linger_s: float, max_fixes: int = 20_000):
         self._publisher = publisher
         self._linger_s = linger_s
         self._max_fixes = max_fixes

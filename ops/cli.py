@@ -1,9 +1,7 @@
 """``./ewall``: set up, run, test, seed, simulate and benchmark the platform."""
 
 import argparse
-import asyncio
 import importlib
-import json
 import os
 import subprocess
 import sys
@@ -18,8 +16,7 @@ from core.db import session_scope
 from ops import embedded, seed, stack
 from ops.processes import Managed, SetupError
 
-FLEET_FILE = "demo-fleet.json"
-BENCHMARKS = ("ingest", "osmand")
+BENCHMARKS = ("ingest", "osmand", "simulate")
 
 
 def _say(message: str) -> None:
@@ -51,14 +48,18 @@ def _simulator(settings) -> Managed:
 def cmd_up(args: argparse.Namespace) -> int:
     _prepare()
     settings = get_settings()
-    fleet = _seed(args.supervisees)
+    _seed()
     _say("starting the ingest app, the portal and the workers")
     for name, pid, started in stack.start(settings):
         _say(f"  {name:9s} {'started' if started else 'already running'} (pid {pid})")
-    if not args.no_fleet and fleet:
-        argv = [sys.executable, "-m", "ops.cli", "simulate", "--interval", str(args.interval), "--no-progress"]
+    if not args.no_fleet:
+        argv = [sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x"]
+        argv += ["--district", seed.DEMO_COUNTY[0], "--forever", "--no-progress"]
         pid, started = _simulator(settings).start(argv, env=os.environ, cwd=REPO_ROOT)
-        _say(f"  simulator {'started' if started else 'already running'} (pid {pid}): {len(fleet)} phones")
+        _say(
+            f"  simulator {'started' if started else 'already running'} (pid {pid}): {args.supervisees} supervisees' "
+            f"phones in real time (log: {settings.run_dir / 'logs' / 'simulator.log'})"
+        )
     password = _admin_password()
     print(f"""
   Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs)
@@ -70,43 +71,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(supervisees: int) -> list[dict]:
-    settings = get_settings()
+def _seed() -> None:
     password = _admin_password()
     with session_scope() as session:
         admin = seed.ensure_admin(session, password)
-        fleet = seed.seed_demo(
-            session,
-            admin=admin,
-            supervisees=supervisees,
-            staff_password=password,
-            fleet_file=settings.run_dir / FLEET_FILE,
-        )
-    _say(f"demo district ready: {len(fleet)} supervisees with home zones and devices")
-    return fleet
+        county = seed.seed_demo(session, admin=admin, staff_password=password)
+    _say(f"demo county {county.name} ready with its staff")
 
 
-def cmd_seed(args: argparse.Namespace) -> int:
+def cmd_seed(_: argparse.Namespace) -> int:
     _prepare()
-    _seed(args.supervisees)
+    _seed()
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulators import fleet as simulated
+    from simulators import cli as simulator_cli
 
-    settings = get_settings()
-    fleet_file = settings.run_dir / FLEET_FILE
-    if not fleet_file.exists():
-        raise SetupError(f"no demo fleet in {fleet_file}; run ./ewall seed (or ./ewall up) first")
-    walkers = simulated.walkers_from(json.loads(fleet_file.read_text()))
-    url = args.ingest_url or f"http://{settings.host}:{settings.ingest_port}"
-    _say(f"{len(walkers)} phones posting to {url} every {args.interval} s")
-    result = asyncio.run(
-        simulated.run(url, walkers, interval_s=args.interval, duration_s=args.duration, progress=not args.no_progress)
-    )
-    _say(f"done: {result['sent']} fixes accepted, {result['failed']} failed")
-    return 0
+    return simulator_cli.run(args, get_settings(), _admin_password)
 
 
 def cmd_down(_: argparse.Namespace) -> int:
@@ -173,22 +155,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ewall", description="ewall community-corrections supervision platform")
     sub = p.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="set up and start everything, with a simulated demo fleet")
-    up.add_argument("--supervisees", type=int, default=50, help="size of the demo caseload (first run only)")
-    up.add_argument("--interval", type=float, default=10.0, help="seconds between a phone's fixes")
+    up.add_argument("--supervisees", type=int, default=200, help="size of the simulated demo caseload")
     up.add_argument("--no-fleet", action="store_true", help="do not start the simulated phones")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything ./ewall started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs where").set_defaults(func=cmd_status)
     sub.add_parser("migrate", help="bring the schema to the latest revision").set_defaults(func=cmd_migrate)
-    seeding = sub.add_parser("seed", help="create the demo district, staff, supervisees, zones and devices")
-    seeding.add_argument("--supervisees", type=int, default=50)
-    seeding.set_defaults(func=cmd_seed)
-    sim = sub.add_parser("simulate", help="run the demo fleet against a running platform")
-    sim.add_argument("--interval", type=float, default=10.0)
-    sim.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
-    sim.add_argument("--ingest-url", default=None)
-    sim.add_argument("--no-progress", action="store_true")
-    sim.set_defaults(func=cmd_simulate)
+    sub.add_parser("seed", help="create the admin, the demo county and its staff").set_defaults(func=cmd_seed)
+    from simulators import cli as simulator_cli
+
+    simulator_cli.add_arguments(
+        sub.add_parser(
+            "simulate",
+            help="simulate a supervised fleet: to files, to a running platform, or as load",
+            description=simulator_cli.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    ).set_defaults(func=cmd_simulate)
     test = sub.add_parser("test", help="lint and run the whole test suite; other options go to pytest")
     test.set_defaults(func=cmd_test, pytest_args=[])
     bench = sub.add_parser("bench", help="run one benchmark; prints one JSON line")

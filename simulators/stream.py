@@ -1,0 +1,267 @@
+"""The fleet's phones, run through time: what they measure, what they report and when it arrives.
+
+Time moves in windows (15 minutes by default). In each window every phone's GPS and network (LBS)
+samples are drawn at once with numpy, observed through the phone's noise model, and put in the
+delivery queue; what has arrived by the end of the window is emitted, in arrival order. Only one
+day's plan and the not-yet-delivered fixes are held, so a fleet of any size streams for any length.
+
+What a phone gets wrong, as real ones do: reported accuracy that is sometimes over-confident, urban
+multipath outliers hundreds of metres off, indoor gaps, switched-off periods, a skewed clock,
+duplicates, single late fixes (out of order) and buffered bursts after a network loss."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from simulators import routine
+from simulators.fleet import DATUMS, Fleet
+from tracker_ingest import datum as datums
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+WINDOW_S = 900
+SIGMA_PER_ACCURACY = 1 / 1.515  # Android's accuracy is the 68 % radius: 1.515 σ for a 2-D normal
+INDOOR_GPS_LOSS = 0.6
+INDOOR_ACCURACY_FACTOR = 2.5
+OUTLIER_SHARE = (0.005, 0.015)  # outdoors, indoors
+OUTLIER_M = (150, 600)
+LATE_SHARE = 0.01  # fixes retried 30 s to 5 min later
+DUPLICATE_SHARE = 0.003
+SOURCE_NAMES = ("gps", "lbs")
+
+FIX_DTYPE = np.dtype(
+    [
+        ("person", "<i4"),
+        ("ts", "<f8"),  # the phone's clock, epoch seconds
+        ("sent", "<f8"),  # when it reaches the platform, epoch seconds
+        ("lat", "<f8"),  # as reported, in the phone's datum
+        ("lon", "<f8"),
+        ("accuracy_m", "<f4"),
+        ("speed_mps", "<f4"),
+        ("heading_deg", "<f4"),
+        ("battery_pct", "<i2"),
+        ("source", "u1"),  # index into SOURCE_NAMES
+        ("datum", "u1"),  # index into fleet.DATUMS
+        ("true_lat", "<f8"),  # WGS-84 ground truth, at the true time
+        ("true_lon", "<f8"),
+    ]
+)
+SIGHTING_DTYPE = np.dtype(
+    [("person", "<i4"), ("camera", "<i4"), ("ts", "<f8"), ("confidence", "<f4"), ("checkin", "?")]
+)
+ROLLCALL_DTYPE = np.dtype([("person", "<i4"), ("issued", "<f8"), ("answered", "<f8")])
+
+
+@dataclass
+class Chunk:
+    """What arrived in one window, and the ground truth of any day planned in it."""
+
+    until: float  # epoch seconds: everything sent before this has been emitted
+    fixes: np.ndarray  # FIX_DTYPE, in arrival order
+    sightings: np.ndarray  # SIGHTING_DTYPE
+    rollcalls: np.ndarray  # ROLLCALL_DTYPE
+    episodes: list[dict] = field(default_factory=list)  # ground truth; start/end epoch seconds
+
+
+def local_midnight(moment: datetime) -> datetime:
+    local = moment.astimezone(LOCAL)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def run(
+    fleet: Fleet,
+    *,
+    start: datetime,
+    duration_s: float | None,
+    episode_rate: float = 1.0,
+    window_s: float = WINDOW_S,
+) -> Iterator[Chunk]:
+    """Stream the fleet from ``start`` for ``duration_s`` (None: forever). Scenario people act out
+    their scenario on a share ``episode_rate`` of days."""
+    if start.tzinfo is None:
+        raise ValueError("start must be an aware datetime")
+    if routine.DAY_S % window_s:
+        raise ValueError(f"the window must divide a day evenly, got {window_s} s")
+    origin = local_midnight(start)
+    origin_s = origin.timestamp()
+    begin = (start - origin).total_seconds()
+    end = np.inf if duration_s is None else begin + duration_s
+    phases = np.random.default_rng([fleet.seed, 1]).uniform(0, 1, (2, fleet.size))
+    gps_phase, lbs_phase = phases[0] * fleet.gps_interval_s, phases[1] * fleet.lbs_interval_s
+    pending = np.empty(0, FIX_DTYPE)
+    plan, planned_day = None, -1
+    t = begin - begin % window_s
+    while t < end:
+        day = int(t // routine.DAY_S)
+        episodes = []
+        if day != planned_day:
+            plan, planned_day = _plan(fleet, origin, day, episode_rate), day
+            episodes = [_absolute(e, fleet, origin_s) for e in plan.episodes if e["end"] >= begin and e["start"] < end]
+            base = origin_s + day * routine.DAY_S
+            sightings = np.array(
+                [
+                    (p, camera, base + at, confidence, kind != "sighting")
+                    for p, camera, at, confidence, kind in plan.sightings
+                ],
+                dtype=SIGHTING_DTYPE,
+            )
+            rollcalls = np.array([(p, base + i, base + r) for p, i, r in plan.rollcalls], dtype=ROLLCALL_DTYPE)
+        a, b = max(t, begin), min(t + window_s, end)
+        rng = np.random.default_rng([fleet.seed, 2, int(t)])
+        fresh = _observe(fleet, plan, day, a, b, rng, gps_phase, lbs_phase, origin_s)
+        # Most fixes arrive within their window; only the late and buffered ones wait in ``pending``.
+        on_time = fresh["sent"] < origin_s + b
+        due = pending["sent"] < origin_s + b
+        out = np.concatenate([fresh[on_time], pending[due]])
+        pending = np.concatenate([pending[~due], fresh[~on_time]])
+        yield Chunk(
+            until=origin_s + b,
+            fixes=out[np.argsort(out["sent"], kind="stable")],
+            sightings=_between(sightings, "ts", origin_s + a, origin_s + b),
+            rollcalls=_between(rollcalls, "issued", origin_s + a, origin_s + b),
+            episodes=episodes,
+        )
+        t += window_s
+    if len(pending):  # buffered fixes still on phones when the run ends are delivered last
+        yield Chunk(
+            until=float(pending["sent"].max()) + 1,
+            fixes=pending[np.argsort(pending["sent"], kind="stable")],
+            sightings=np.empty(0, SIGHTING_DTYPE),
+            rollcalls=np.empty(0, ROLLCALL_DTYPE),
+        )
+
+
+def _plan(fleet: Fleet, origin: datetime, day: int, episode_rate: float) -> routine.DayPlan:
+    weekday = (origin.astimezone(LOCAL) + timedelta(days=day)).weekday()
+    draw = np.random.default_rng([fleet.seed, 3, day]).uniform(0, 1, fleet.size) < episode_rate
+    # Meeting partners share one draw: both go, or neither.
+    first_of_pair = np.where(
+        fleet.partner >= 0, np.minimum(np.arange(fleet.size), fleet.partner), np.arange(fleet.size)
+    )
+    today = (fleet.scenario >= 0) & draw[first_of_pair]
+    return routine.plan_day(fleet, day, weekday, episodes_today=today)
+
+
+def _absolute(episode: dict, fleet: Fleet, origin_s: float) -> dict:
+    record = {
+        "supervisee": fleet.codes[episode["person"]],
+        "kind": episode["kind"],
+        "start": origin_s + episode["start"],
+        "end": origin_s + episode["end"],
+        "expected_level": episode["level"],
+    }
+    if "partner" in episode:
+        record["partner"] = fleet.codes[episode["partner"]]
+    if "place" in episode:
+        lon, lat = fleet.city.to_lonlat(*episode["place"])
+        record["place"] = {"lat": float(lat), "lon": float(lon)}
+    if "leave" in episode:
+        route = np.array(episode["leave"]["route"])
+        lon, lat = fleet.city.to_lonlat(route[:, 0], route[:, 1])
+        record["leave"] = {
+            "from": origin_s + episode["leave"]["from"],
+            "to": origin_s + episode["leave"]["to"],
+            "route": [[float(x), float(y)] for x, y in zip(lon, lat, strict=True)],
+        }
+    return record
+
+
+def _samples(a: float, b: float, phase: np.ndarray, interval: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (person, time) with time = phase + k·interval in [a, b)."""
+    first = np.ceil((a - phase) / interval)
+    count = np.maximum(0, np.ceil((b - phase) / interval) - first).astype(np.int64)
+    person = np.repeat(np.arange(len(phase)), count)
+    k = np.arange(len(person)) - np.repeat(np.cumsum(count) - count, count)
+    return person, phase[person] + (first[person] + k) * interval[person]
+
+
+def _observe(
+    fleet: Fleet,
+    plan: routine.DayPlan,
+    day: int,
+    a: float,
+    b: float,
+    rng: np.random.Generator,
+    gps_phase: np.ndarray,
+    lbs_phase: np.ndarray,
+    origin_s: float,
+) -> np.ndarray:
+    gps_person, gps_t = _samples(a, b, gps_phase, fleet.gps_interval_s)
+    lbs_person, lbs_t = _samples(a, b, lbs_phase, fleet.lbs_interval_s)
+    person = np.concatenate([gps_person, lbs_person])
+    t = np.concatenate([gps_t, lbs_t])
+    lbs = np.arange(len(t)) >= len(gps_t)
+    second = t - day * routine.DAY_S
+    off = plan.off[person]
+    keep = ~((second >= off[:, 0]) & (second < off[:, 1]))
+    truth = routine.positions(plan, person, second)
+    keep &= lbs | ~truth.indoor | (rng.uniform(0, 1, len(t)) >= INDOOR_GPS_LOSS)
+    person, t, second, lbs = person[keep], t[keep], second[keep], lbs[keep]
+    xy, indoor = truth.xy[keep], truth.indoor[keep]
+    speed, heading = truth.speed[keep], truth.heading[keep]
+    m = len(t)
+
+    accuracy = np.where(
+        lbs,
+        rng.uniform(300, 1500, m),
+        np.clip(
+            fleet.accuracy_median_m[person] * rng.lognormal(0, 0.35, m) * np.where(indoor, INDOOR_ACCURACY_FACTOR, 1),
+            3,
+            150,
+        ),
+    )
+    sigma = accuracy * SIGMA_PER_ACCURACY * np.where(lbs, 1.0, fleet.overconfidence[person])
+    observed = xy + rng.normal(0, 1, (m, 2)) * sigma[:, None]
+    outlier = ~lbs & (rng.uniform(0, 1, m) < np.where(indoor, OUTLIER_SHARE[1], OUTLIER_SHARE[0]))
+    angle = rng.uniform(0, 2 * np.pi, m)
+    jump = rng.uniform(*OUTLIER_M, m)
+    observed[outlier] += (np.stack([np.cos(angle), np.sin(angle)], axis=1) * jump[:, None])[outlier]
+
+    fixes = np.empty(m, FIX_DTYPE)
+    fixes["person"] = person
+    epoch = origin_s + t
+    fixes["ts"] = epoch + fleet.clock_skew_s[person]
+    fixes["true_lon"], fixes["true_lat"] = fleet.city.to_lonlat(xy[:, 0], xy[:, 1])
+    lon, lat = fleet.city.to_lonlat(observed[:, 0], observed[:, 1])
+    fixes["datum"] = fleet.datum[person]
+    fixes["lon"], fixes["lat"] = _to_datum(lon, lat, fixes["datum"])
+    fixes["accuracy_m"] = accuracy
+    fixes["speed_mps"] = np.where(lbs, np.nan, np.maximum(0, speed + rng.normal(0, 0.3, m)))
+    fixes["heading_deg"] = np.where(lbs, np.nan, heading)
+    awake_h = np.clip((second - 7 * 3600) / 3600, 0, None)  # charged overnight
+    fixes["battery_pct"] = np.clip(100 - fleet.battery_drain_pct_h[person] * awake_h, 5, 100).astype(np.int16)
+    fixes["source"] = lbs
+
+    sent = epoch + rng.uniform(0.3, 3, m)
+    offline = plan.offline[person]
+    buffered = (second >= offline[:, 0]) & (second < offline[:, 1])
+    # A buffered burst goes out when the network is back, oldest first.
+    sent = np.where(
+        buffered, origin_s + day * routine.DAY_S + offline[:, 1] + 1 + (second - offline[:, 0]) * 1e-3, sent
+    )
+    late = rng.uniform(0, 1, m) < LATE_SHARE
+    sent = np.where(late, sent + rng.uniform(30, 300, m), sent)
+    fixes["sent"] = sent
+    duplicate = rng.uniform(0, 1, m) < DUPLICATE_SHARE
+    copies = fixes[duplicate].copy()
+    copies["sent"] += rng.uniform(5, 60, len(copies))
+    return np.concatenate([fixes, copies])
+
+
+def _to_datum(lon: np.ndarray, lat: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 → what each phone reports (Chinese map SDKs say GCJ-02 or BD-09)."""
+    lon, lat = lon.copy(), lat.copy()
+    chinese = code != DATUMS.index("wgs84")
+    if chinese.any():
+        g_lon, g_lat = datums.wgs84_to_gcj02(lon[chinese], lat[chinese])
+        baidu = code[chinese] == DATUMS.index("bd09")
+        b_lon, b_lat = datums.gcj02_to_bd09(g_lon, g_lat)
+        lon[chinese] = np.where(baidu, b_lon, g_lon)
+        lat[chinese] = np.where(baidu, b_lat, g_lat)
+    return lon, lat
+
+
+def _between(rows: np.ndarray, column: str, a: float, b: float) -> np.ndarray:
+    return rows[(rows[column] >= a) & (rows[column] < b)]

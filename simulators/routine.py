@@ -400,8 +400,8 @@ def _device_day(plan: DayPlan, p: int, rng: random.Random, kind: str | None) -> 
         answered = issued + rng.uniform(900, 2700)
     else:
         answered = issued + rng.uniform(30, 240)
-    if not np.isnan(plan.off[p, 0]) and plan.off[p, 0] <= issued < plan.off[p, 1] and kind is None:
-        answered = plan.off[p, 1] + rng.uniform(30, 120)  # answers once the phone is back on
+    if answered >= plan.off[p, 0] and issued < plan.off[p, 1]:  # False for NaN: no answer, or never off
+        answered = plan.off[p, 1] + rng.uniform(30, 120)  # a switched-off phone answers once it is back on
     plan.rollcalls.append((p, issued, answered))
     if kind in ("rollcall_late", "rollcall_missed"):
         end = issued + 2700 if np.isnan(answered) else answered

@@ -22,29 +22,23 @@ def _stored(db, registration) -> int:
 
 def test_a_registered_fleet_replays_over_every_protocol_and_is_stored(portal_url, ingest_url, db, tmp_path):
     people = fleet.build(city.PRESETS["gaoqing"], 12, seed=77, scenario_share=0.0)
-    registration = asyncio.run(
-        platform.register(
-            people,
-            portal_url,
-            "admin",
-            ADMIN_PASSWORD,
-            district_code="SIMTEST",
-            state_file=tmp_path / "s.json",
-            progress=False,
+
+    def register() -> platform.Registration:
+        return asyncio.run(
+            platform.register(
+                people,
+                portal_url,
+                "admin",
+                ADMIN_PASSWORD,
+                district_code="SIMTEST",
+                state_file=tmp_path / "s.json",
+                progress=False,
+            )
         )
-    )
+
+    registration = register()
     assert len(set(registration.device_keys)) == 12
-    again = asyncio.run(
-        platform.register(
-            people,
-            portal_url,
-            "admin",
-            ADMIN_PASSWORD,
-            district_code="SIMTEST",
-            state_file=tmp_path / "s.json",
-            progress=False,
-        )
-    )
+    again = register()
     assert again == registration  # kept, not registered twice
 
     total = 0

@@ -3,6 +3,7 @@ the native batch API, OsmAnd and OwnTracks, with every fix accepted and stored."
 
 import asyncio
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -10,6 +11,12 @@ from sqlalchemy import text
 from simulators import city, fleet, platform, senders, stream
 from tests.conftest import ADMIN_PASSWORD
 from tests.factories import eventually
+
+
+def run(coroutine):
+    """asyncio.run on a thread of its own: the browser tests' Playwright keeps a loop on this one."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def _stored(db, registration) -> int:
@@ -24,7 +31,7 @@ def test_a_registered_fleet_replays_over_every_protocol_and_is_stored(portal_url
     people = fleet.build(city.PRESETS["gaoqing"], 12, seed=77, scenario_share=0.0)
 
     def register() -> platform.Registration:
-        return asyncio.run(
+        return run(
             platform.register(
                 people,
                 portal_url,
@@ -54,7 +61,7 @@ def test_a_registered_fleet_replays_over_every_protocol_and_is_stored(portal_url
             finally:
                 await sender.close()
 
-        tally = asyncio.run(replay())
+        tally = run(replay())
         assert (tally.accepted, tally.rejected, tally.failed) == (sent, 0, 0), (protocol, tally.reasons)
         # Duplicates the phones sent twice are stored once.
         # Duplicates the phones sent twice are stored once; OsmAnd and OwnTracks carry whole seconds.

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulators.fleet import CURFEW, CURFEW_RADIUS_M, PHONE_OFF_RED_S, PROFILE_SCENARIOS, SCENARIO_LEVELS, Fleet
+from simulators.fleet import (
+    CURFEW,
+    CURFEW_RADIUS_M,
+    PHONE_OFF_RED_S,
+    PROFILE_SCENARIOS,
+    ROUTINE_MARGIN_M,
+    SCENARIO_LEVELS,
+    Fleet,
+)
 
 DAY_S = 86_400
 HOME_BY_S = 21.5 * 3600  # routines end at home before the curfew
@@ -209,7 +217,9 @@ def _routine(person: _Person, weekday: int, kind: str | None, plan: DayPlan) -> 
     outings: list[tuple] = []  # (target, not_before, dwell, indoor, options)
     if works:
         outings.append((_point(f.work[p]), _hours(rng, 7.75, 0.5, 6.6, 9.5), None, True, {}))
-    checkin_day = weekday == f.office_day[p] and person.inside_wall(office) and _routine_ok(person, office)
+    # The office is a routine stop: as far inside the wall as the others, or wandering about it leaves the wall.
+    in_reach = _distance(office, person.centre) <= person.radius - ROUTINE_MARGIN_M
+    checkin_day = weekday == f.office_day[p] and in_reach and _routine_ok(person, office)
     if checkin_day:
         outings.append((office, 10 * 3600, 1800, True, {"camera": 0, "checkin": True}))
     if works:
@@ -298,8 +308,13 @@ def _do_scenario(person: _Person, scenario: tuple, plan: DayPlan) -> None:
         short = kind == "exit_short"
         beyond = rng.uniform(300, 800) if short else rng.uniform(2000, 6000)
         here = person.here
-        angle = math.atan2(here[1] - cy, here[0] - cx) + rng.uniform(-0.6, 0.6)
-        target = (cx + math.cos(angle) * (radius + beyond), cy + math.sin(angle) * (radius + beyond))
+        for _ in range(10):  # a bearing whose straight legs out and home pass clear of the barred place
+            angle = math.atan2(here[1] - cy, here[0] - cx) + rng.uniform(-0.6, 0.6)
+            target = (cx + math.cos(angle) * (radius + beyond), cy + math.sin(angle) * (radius + beyond))
+            if person.clear_of_exclusion(here, target) and person.clear_of_exclusion(target, home):
+                break
+        else:
+            return
         dwell = rng.uniform(120, 480) if short else rng.uniform(2700, 9000)
         speed = BIKE if short else CAR
         # Straight out and straight home, so the time and distance outside are the scenario's.

@@ -86,9 +86,9 @@ def cmd_seed(_: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulators import cli as simulator_cli
+    from simulators import cli as simulator_cli  # numpy, shapely and Arrow: loaded only for this command
 
-    return simulator_cli.run(args, get_settings(), _admin_password)
+    return simulator_cli.main(args.passed_on, get_settings(), _admin_password)
 
 
 def cmd_down(_: argparse.Namespace) -> int:
@@ -133,7 +133,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         if subprocess.run([sys.executable, "-m", *check], cwd=REPO_ROOT).returncode != 0:
             _say("lint failed: run '.venv/bin/ruff format . && .venv/bin/ruff check --fix .' and commit")
             return 1
-    return subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO_ROOT).returncode
+    return subprocess.run([sys.executable, "-m", "pytest", *args.passed_on], cwd=REPO_ROOT).returncode
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -162,18 +162,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show what runs where").set_defaults(func=cmd_status)
     sub.add_parser("migrate", help="bring the schema to the latest revision").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="create the admin, the demo county and its staff").set_defaults(func=cmd_seed)
-    from simulators import cli as simulator_cli
-
-    simulator_cli.add_arguments(
-        sub.add_parser(
-            "simulate",
-            help="simulate a supervised fleet: to files, to a running platform, or as load",
-            description=simulator_cli.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-    ).set_defaults(func=cmd_simulate)
+    simulate = sub.add_parser(
+        "simulate", help="simulate a supervised fleet: to files, to a platform, or as load (--help)", add_help=False
+    )
+    simulate.set_defaults(func=cmd_simulate, passed_on=[])
     test = sub.add_parser("test", help="lint and run the whole test suite; other options go to pytest")
-    test.set_defaults(func=cmd_test, pytest_args=[])
+    test.set_defaults(func=cmd_test, passed_on=[])
     bench = sub.add_parser("bench", help="run one benchmark; prints one JSON line")
     bench.add_argument("name", choices=BENCHMARKS, help="which benchmark")
     bench.add_argument("--quick", action="store_true")
@@ -186,10 +180,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parser().parse_known_args(argv)
-    if extra and args.command != "test":
+    if extra and args.command not in ("test", "simulate"):
         parser().error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "test":
-        args.pytest_args = extra
+    if args.command in ("test", "simulate"):
+        args.passed_on = extra  # pytest's options; the simulator's, parsed by simulators.cli
     try:
         return args.func(args)
     except SetupError as exc:

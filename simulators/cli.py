@@ -88,7 +88,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace, settings, admin_password: Callable[[], str]) -> int:
+def main(argv: list[str], settings, admin_password: Callable[[], str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ewall simulate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    args = add_arguments(parser).parse_args(argv)
     try:
         area = city.parse_city(args.city)
         people = fleet.build(area, args.supervisees, seed=args.seed, scenario_share=args.scenario_share)

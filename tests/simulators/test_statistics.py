@@ -240,15 +240,21 @@ def test_outliers_occur_at_the_configured_share(gps):
 # --- 4, 5. Sampling ---------------------------------------------------------------------------------------------
 
 
+def _in_true_time_order(run, *, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One source's fixes, duplicates dropped, by person and true time: (person, time, whether each
+    consecutive pair belongs to one person)."""
+    fixes = _unique_fixes(run.fixes[run.fixes["source"] == source])
+    true_t = fixes["ts"] - run.fleet.clock_skew_s[fixes["person"]]
+    order = np.lexsort((true_t, fixes["person"]))
+    person, t = fixes["person"][order], true_t[order]
+    return person, t, person[1:] == person[:-1]
+
+
 def test_gps_samples_at_each_phones_interval(run):
     """GPS fixes fall on each phone's sampling lattice; the commonest gap is the configured interval, and
     samples go missing only indoors (at INDOOR_GPS_LOSS) or with the phone off."""
     f = run.fleet
-    fixes = _unique_fixes(run.fixes[run.fixes["source"] == 0])
-    true_t = fixes["ts"] - f.clock_skew_s[fixes["person"]]
-    order = np.lexsort((true_t, fixes["person"]))
-    person, t = fixes["person"][order], true_t[order]
-    same = person[1:] == person[:-1]
+    person, t, same = _in_true_time_order(run, source=0)
     gap, owner, after = np.diff(t)[same], person[1:][same], t[:-1][same]
     interval = f.gps_interval_s[owner]
     steps = gap / interval
@@ -284,11 +290,7 @@ def test_gps_samples_at_each_phones_interval(run):
 
 def test_lbs_samples_at_each_phones_interval(run):
     f = run.fleet
-    fixes = _unique_fixes(run.fixes[run.fixes["source"] == 1])
-    true_t = fixes["ts"] - f.clock_skew_s[fixes["person"]]
-    order = np.lexsort((true_t, fixes["person"]))
-    person, t = fixes["person"][order], true_t[order]
-    same = person[1:] == person[:-1]
+    person, t, same = _in_true_time_order(run, source=1)
     steps = np.diff(t)[same] / f.lbs_interval_s[person[1:][same]]
     assert np.all(np.abs(steps - np.round(steps)) < 1e-4) and steps.min() > 0.999
     assert np.mean(np.round(steps) == 1) > 0.9  # network fixes are lost only with the phone off

@@ -23,7 +23,8 @@ from core.config import get_settings  # noqa: E402
 from ops import embedded, seed, stack  # noqa: E402
 from tests.factories import ADMIN_PASSWORD, Api  # noqa: E402
 
-INSTANCE = "test"
+# Separate instances (own database, ports, processes) let two suites run side by side.
+INSTANCE = os.environ.get("EWALL_TEST_INSTANCE", "test")
 
 
 def _reset_database(settings) -> None:

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,8 +37,16 @@ class Zone(Base):
     district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
     geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True))
     buffer_m: Mapped[float] = mapped_column(Float, default=0, server_default="0")
-    # Weekly schedule in the display time zone; null means always in force.
+    # Weekly schedule in the display time zone with dated exceptions (geofence.schedule); null means
+    # always in force.
     schedule: Mapped[dict | None] = mapped_column(JSONB)
+    # Of the inclusion zones in force at a moment, only the highest priority ones bind: a curfew
+    # (home, 22:00-06:00) above the everyday wall.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 请假外出: an approved, time-bounded inclusion zone that is allowed beside whatever else binds,
+    # until the return (销假) ends it.
+    travel_leave: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The level a breach of this zone raises at first; the rules may escalate it.
@@ -50,3 +58,16 @@ class Zone(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
     )
+
+
+class GeofenceState(Base):
+    """The engine's per-person, per-zone state machine, snapshotted after every batch so that a
+    restarted worker continues where it was instead of re-raising or missing episodes."""
+
+    __tablename__ = "geofence_state"
+
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id", ondelete="CASCADE"), primary_key=True)
+    last_fix_us: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -9,7 +9,8 @@ BENCH_ENV = {
     "EWALL_INGEST_PORT": "25055",
     "EWALL_PORTAL_PORT": "28000",
 }
-INSTANCE = "bench"
+# Another instance name (with its own EWALL_PG_DATABASE and ports) runs two benchmarks side by side.
+INSTANCE = os.environ.get("EWALL_BENCH_INSTANCE", "bench")
 
 
 def prepare():

@@ -16,7 +16,7 @@ from core.db import session_scope
 from ops import embedded, seed, stack
 from ops.processes import Managed, SetupError
 
-BENCHMARKS = ("ingest", "osmand", "simulate")
+BENCHMARKS = ("ingest", "osmand", "simulate", "geofence", "alert-quality", "alert-latency")
 
 
 def _say(message: str) -> None:

@@ -45,6 +45,14 @@ def update_zone(zone_id: int, data: schemas.ZoneUpdate, session: SessionDep, vie
     return service.to_out(zone)
 
 
+@router.post("/zones/{zone_id}/return", response_model=schemas.ZoneOut)
+def record_return(zone_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """销假: record the return from a travel leave, which ends it now."""
+    zone = service.record_return(session=session, viewer=viewer, zone_id=zone_id)
+    session.commit()
+    return service.to_out(zone)
+
+
 @router.delete("/zones/{zone_id}", status_code=204)
 def delete_zone(zone_id: int, session: SessionDep, viewer: CurrentOfficer):
     """Deactivate a zone (kept for the history of its alerts)."""

@@ -11,6 +11,15 @@ class GeofenceSettings(BaseSettings):
     # Fixes that report no accuracy are assumed this uncertain.
     default_accuracy_m: float = 30.0
     zone_reload_s: float = 2.0
+    # A violation (out of the wall, into a barred place) is confirmed by this many consecutive fixes
+    # whose accuracy circles are wholly on the wrong side, spanning at least this long; its end by
+    # as many back on the right side. Uncertain fixes neither count nor reset.
+    exit_confirm_fixes: int = 3
+    exit_confirm_s: float = 60.0
+    return_confirm_fixes: int = 2
+    return_confirm_s: float = 30.0
+    # While a violation lasts, fresh evidence (position, distance) is sent at most this often.
+    evidence_interval_s: float = 60.0
 
 
 @lru_cache

@@ -1,5 +1,16 @@
-"""The compiled zone index and the per-person state: classify fixes against zones, vectorised,
-and turn classifications into enter/exit events without flapping on uncertain fixes."""
+"""The compiled zone index: every zone of every person in flat arrays, so a whole Kafka batch is
+classified in a few vectorised shapely calls, whatever the number of people and zones.
+
+Each fix-zone pair is INSIDE or OUTSIDE only when the fix's whole accuracy circle is on that side;
+otherwise it is UNCERTAIN and never a violation by itself. The pairs become observations for the
+per-person state machines (``geofence.tracks``):
+
+- one inclusion observation per fix: of the inclusion zones in force at the fix's time, the highest
+  priority ones bind (a curfew above the everyday wall), together with any travel leave in force;
+  the person is inside if inside any of them;
+- one observation per exclusion zone in force, with the fix's side of the buffered area (a yellow
+  warning) and of the zone itself (red).
+"""
 
 import math
 from collections import defaultdict
@@ -8,176 +19,248 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely import affinity
 
 from geofence.models import ZoneKind
+from geofence.schedule import Schedule
 from geofence.service import RuleZone
 
 INSIDE, UNCERTAIN, OUTSIDE = 1, 0, -1
 BAND_M = 250.0
 METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180
+NEVER = np.iinfo(np.int64).max
+LEAVE_TIER = np.iinfo(np.int64).min  # travel leave joins whichever tier binds; it never outranks one
 
 
-@dataclass
-class CompiledZone:
-    """A zone in a local metric frame centred on it (equirectangular: accurate to well under a
-    metre over a city-sized zone), prepared for fast point tests."""
+@dataclass(frozen=True)
+class Areas:
+    """One polygon per zone in its own metric frame, with what makes the point tests cheap.
 
-    zone: RuleZone
-    lon0: float
-    lat0: float
-    kx: float
-    ky: float
-    area_m: shapely.Geometry
-    boundary_m: shapely.Geometry
-    # The area shrunk and grown by BAND_M: a fix deep inside the first or outside the second, with an
-    # accuracy under BAND_M, is decided by a point-in-polygon test alone; only fixes near the wall
-    # pay for a distance.
-    core_m: shapely.Geometry
-    hull_m: shapely.Geometry
+    Most fixes are far from any boundary. A fix whose accuracy circle lies within the zone's largest
+    inscribed circle is inside, one whose circle lies beyond every vertex's distance from the frame's
+    origin is outside: plain arithmetic. The rest meet the area shrunk and grown by BAND_M (a point
+    test) and only those near the wall pay for a distance."""
+
+    area: np.ndarray
+    boundary: np.ndarray
+    core: np.ndarray
+    hull: np.ndarray
+    inscribed_x: np.ndarray
+    inscribed_y: np.ndarray
+    inscribed_r: np.ndarray
+    reach: np.ndarray  # the farthest vertex from the frame's origin
 
     @classmethod
-    def compile(cls, zone: RuleZone) -> "CompiledZone":
-        centre = zone.geometry.centroid
-        kx = METRES_PER_DEGREE * math.cos(math.radians(centre.y))
-        ky = METRES_PER_DEGREE
-        local = affinity.affine_transform(zone.geometry, [kx, 0, 0, ky, -centre.x * kx, -centre.y * ky])
-        if zone.kind == ZoneKind.inclusion and zone.buffer_m > 0:
-            # An inclusion zone's buffer is tolerance outwards: the wall is that much further out.
-            local = local.buffer(zone.buffer_m)
-        boundary = local.boundary
-        core, hull = local.buffer(-BAND_M), local.buffer(BAND_M)
-        for geometry in (local, boundary, core, hull):
-            shapely.prepare(geometry)
-        return cls(zone, centre.x, centre.y, kx, ky, local, boundary, core, hull)
+    def of(cls, polygons: list[shapely.Geometry]) -> "Areas":
+        area = np.array(polygons, dtype=object)
+        # The returned circle is truly inscribed whatever the tolerance (its radius is measured from
+        # the centre found), so a coarse search is enough.
+        tolerance = 0.05 * np.sqrt(shapely.area(area)) + 1.0
+        radius_line = shapely.maximum_inscribed_circle(area, tolerance=tolerance) if len(area) else area
+        centre = shapely.get_point(radius_line, 0)
+        coords, owner = shapely.get_coordinates(area, return_index=True)
+        reach = np.zeros(len(area))
+        np.maximum.at(reach, owner, np.hypot(coords[:, 0], coords[:, 1]))
+        areas = cls(
+            area,
+            shapely.boundary(area),
+            # Both on the safe side of the true band: the core's rounded corners are cut by chords
+            # up to a metre or two inwards, the hull's corners are mitred outwards.
+            shapely.buffer(area, -(BAND_M + 2.0)),
+            shapely.buffer(area, BAND_M, join_style="mitre"),
+            shapely.get_x(centre),
+            shapely.get_y(centre),
+            shapely.length(radius_line),
+            reach,
+        )
+        for geometries in (areas.area, areas.boundary, areas.core, areas.hull):
+            shapely.prepare(geometries)
+        return areas
 
-    def local_xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
-
-    def distance_m(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Distance from each fix to the zone's boundary, in metres."""
-        return shapely.distance(self.boundary_m, shapely.points(*self.local_xy(lon, lat)))
-
-    def classify(self, lon: np.ndarray, lat: np.ndarray, accuracy_m: np.ndarray) -> np.ndarray:
-        """Per fix: INSIDE / OUTSIDE when its whole accuracy circle is on one side, else UNCERTAIN."""
-        x, y = self.local_xy(lon, lat)
-        status = np.full(len(x), UNCERTAIN, dtype=np.int8)
-        sure = accuracy_m < BAND_M
-        status[sure & shapely.contains_xy(self.core_m, x, y)] = INSIDE
-        status[sure & ~shapely.contains_xy(self.hull_m, x, y)] = OUTSIDE
+    def classify(self, z: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy_m: np.ndarray) -> np.ndarray:
+        """Per pair (zone ``z[i]``, point ``x[i], y[i]`` in that zone's frame): its side."""
+        status = np.full(len(z), UNCERTAIN, dtype=np.int8)
+        status[np.hypot(x - self.inscribed_x[z], y - self.inscribed_y[z]) + accuracy_m < self.inscribed_r[z]] = INSIDE
+        status[np.hypot(x, y) - accuracy_m > self.reach[z]] = OUTSIDE
+        rest = np.flatnonzero((status == UNCERTAIN) & (accuracy_m < BAND_M))
+        if len(rest):
+            zr, xr, yr = z[rest], x[rest], y[rest]
+            status[rest[shapely.contains_xy(self.core[zr], xr, yr)]] = INSIDE
+            status[rest[~shapely.contains_xy(self.hull[zr], xr, yr)]] = OUTSIDE
         near = np.flatnonzero(status == UNCERTAIN)
         if len(near):
-            inside = shapely.contains_xy(self.area_m, x[near], y[near])
-            clear = shapely.distance(self.boundary_m, shapely.points(x[near], y[near])) > accuracy_m[near]
+            zn, points = z[near], shapely.points(x[near], y[near])
+            inside = shapely.contains_xy(self.area[zn], x[near], y[near])
+            clear = shapely.distance(self.boundary[zn], points) > accuracy_m[near]
             status[near[clear]] = np.where(inside[clear], INSIDE, OUTSIDE)
         return status
 
 
 class ZoneIndex:
-    def __init__(self, zones: Iterable[RuleZone]):
-        self.by_supervisee: dict[int, list[CompiledZone]] = defaultdict(list)
-        for zone in zones:
-            self.by_supervisee[zone.supervisee_id].append(CompiledZone.compile(zone))
+    """Every rule zone compiled into column arrays, and each person's zones as index ranges."""
 
+    def __init__(self, zones: Iterable[RuleZone], tz: str = "Asia/Shanghai"):
+        zones = [z for z in zones if z.kind != ZoneKind.poi and z.supervisee_ids]
+        self.zones = zones
+        n = len(zones)
+        self.position = {z.id: j for j, z in enumerate(zones)}
+        self.zone_id = np.array([z.id for z in zones], dtype=np.int64)
+        self._by_id = np.argsort(self.zone_id)
+        self.exclusion = np.array([z.kind == ZoneKind.exclusion for z in zones], dtype=bool)
+        self.leave = np.array([z.travel_leave for z in zones], dtype=bool)
+        self.priority = np.array([LEAVE_TIER if z.travel_leave else z.priority for z in zones], dtype=np.int64)
+        self.valid_from_us = np.array([_us(z.valid_from, -NEVER) for z in zones], dtype=np.int64)
+        self.valid_to_us = np.array([_us(z.valid_to, NEVER) for z in zones], dtype=np.int64)
+        # Zones share a handful of distinct schedules (every curfew is 22:00-06:00): compile each once.
+        compiled: dict[str, int] = {}
+        self.schedules: list[Schedule] = []
+        self.schedule = np.full(n, -1, dtype=np.int64)
+        for j, z in enumerate(zones):
+            if z.schedule:
+                key = repr(sorted(z.schedule.items()))
+                if key not in compiled:
+                    compiled[key] = len(self.schedules)
+                    self.schedules.append(Schedule.parse(z.schedule, tz))
+                self.schedule[j] = compiled[key]
+        # A metric frame per zone, centred on it (equirectangular: well under a metre over a city).
+        centre = shapely.centroid(np.array([z.geometry for z in zones], dtype=object)) if n else np.empty(0)
+        self.lon0 = shapely.get_x(centre) if n else np.empty(0)
+        self.lat0 = shapely.get_y(centre) if n else np.empty(0)
+        self.kx = METRES_PER_DEGREE * np.cos(np.radians(self.lat0))
+        local = _to_frames(np.array([z.geometry for z in zones], dtype=object), self.lon0, self.lat0, self.kx)
+        # An inclusion zone's buffer is tolerance outwards; an exclusion zone's is a warning ring
+        # around it: its outer edge raises yellow, the zone itself red.
+        outer = [shapely.buffer(g, z.buffer_m) if z.buffer_m > 0 else g for g, z in zip(local, zones, strict=True)]
+        self.outer = Areas.of(outer)
+        self.inner = Areas.of(local)
+        self.buffered = np.array([z.buffer_m > 0 for z in zones], dtype=bool)
+        by_person: dict[int, list[int]] = defaultdict(list)
+        for j, z in enumerate(zones):
+            for person in z.supervisee_ids:
+                by_person[person].append(j)
+        self.people = np.array(sorted(by_person), dtype=np.int64)
+        counts = np.array([len(by_person[p]) for p in self.people.tolist()], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.members = np.array([j for p in self.people.tolist() for j in by_person[p]], dtype=np.int64)
 
-@dataclass(frozen=True, slots=True)
-class ZoneEvent:
-    supervisee_id: int
-    zone_id: int
-    zone_kind: str
-    severity: str
-    kind: str  # "enter" | "exit"
-    ts_us: int
-    lat: float
-    lon: float
-    accuracy_m: float
-    distance_m: float
+    def __len__(self) -> int:
+        return len(self.zones)
 
-    @property
-    def event_id(self) -> str:
-        return f"{self.supervisee_id}:{self.zone_id}:{self.ts_us}:{self.kind}"
+    def positions(self, zone_ids: np.ndarray) -> np.ndarray:
+        """Where each zone id sits in the column arrays."""
+        return self._by_id[np.searchsorted(self.zone_id[self._by_id], zone_ids)]
 
-    def as_dict(self) -> dict:
-        return {
-            "id": self.event_id,
-            "supervisee_id": self.supervisee_id,
-            "zone_id": self.zone_id,
-            "zone_kind": self.zone_kind,
-            "severity": self.severity,
-            "kind": self.kind,
-            "ts_us": self.ts_us,
-            "lat": self.lat,
-            "lon": self.lon,
-            "accuracy_m": self.accuracy_m,
-            "distance_m": self.distance_m,
-        }
-
-
-class ZoneStates:
-    """Last confirmed side (INSIDE/OUTSIDE) and fix time per (supervisee, zone).
-
-    Uncertain fixes never change the side; fixes older than the last one seen are ignored, so
-    late and duplicate deliveries do not produce events.
-    """
-
-    def __init__(self) -> None:
-        self._state: dict[tuple[int, int], tuple[int, int]] = {}
-
-    def advance(
-        self,
-        zone: CompiledZone,
-        ts_us: np.ndarray,
-        lat: np.ndarray,
-        lon: np.ndarray,
-        accuracy_m: np.ndarray,
-        status: np.ndarray,
-    ) -> list[ZoneEvent]:
-        """Feed one person's fixes for one zone, sorted by time; return the side changes."""
-        key = (zone.zone.supervisee_id, zone.zone.id)
-        side, last_ts = self._state.get(key, (UNCERTAIN, -1))
-        counted = np.flatnonzero((status != UNCERTAIN) & (ts_us > last_ts))
-        sides = status[counted]
-        changes = counted[sides != np.r_[side, sides[:-1]]]
-        if len(sides):
-            side = int(sides[-1])
-        if len(ts_us):
-            last_ts = max(last_ts, int(ts_us.max()))
-        self._state[key] = (side, last_ts)
-        if not len(changes):
+    def zone_ids_of(self, supervisee_id: int) -> list[int]:
+        i = int(np.searchsorted(self.people, supervisee_id))
+        if i == len(self.people) or self.people[i] != supervisee_id:
             return []
-        distance = zone.distance_m(lon[changes], lat[changes])
-        return [
-            ZoneEvent(
-                zone.zone.supervisee_id,
-                zone.zone.id,
-                zone.zone.kind.value,
-                zone.zone.severity.value,
-                "enter" if status[i] == INSIDE else "exit",
-                int(ts_us[i]),
-                float(lat[i]),
-                float(lon[i]),
-                float(accuracy_m[i]),
-                float(d),
-            )
-            for i, d in zip(changes, distance, strict=True)
-        ]
+        return self.zone_id[self.members[self.offsets[i] : self.offsets[i + 1]]].tolist()
+
+    def local_xy(self, z: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (lon - self.lon0[z]) * self.kx[z], (lat - self.lat0[z]) * METRES_PER_DEGREE
+
+    def distance_m(self, zone_ids: Iterable[int], lon: float, lat: float) -> float:
+        """How far a point is from the nearest boundary among some zones, in metres."""
+        z = np.array([self.position[i] for i in zone_ids], dtype=np.int64)
+        x, y = self.local_xy(z, np.full(len(z), lon), np.full(len(z), lat))
+        return float(shapely.distance(self.inner.boundary[z], shapely.points(x, y)).min())
+
+    def pairs(self, supervisee_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (fix, zone) pair: each fix with each of its person's zones."""
+        if not len(self.people):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        i = np.minimum(np.searchsorted(self.people, supervisee_id), len(self.people) - 1)
+        counts = np.where(self.people[i] == supervisee_id, self.offsets[i + 1] - self.offsets[i], 0)
+        fix = np.repeat(np.arange(len(supervisee_id)), counts)
+        # Pair k of a fix is its person's k-th zone.
+        first = np.repeat(self.offsets[i] - np.cumsum(counts) + counts, counts)
+        return fix, self.members[first + np.arange(len(fix))]
+
+    def in_force(self, z: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+        """Per pair: is zone ``z[i]`` in force at time ``ts_us[i]`` (validity window and schedule)?"""
+        valid = (self.valid_from_us[z] <= ts_us) & (ts_us < self.valid_to_us[z])
+        scheduled = self.schedule[z]
+        for s in np.flatnonzero(np.bincount(scheduled[scheduled >= 0], minlength=len(self.schedules))).tolist():
+            these = np.flatnonzero(scheduled == s)
+            valid[these] &= self.schedules[s].in_force(ts_us[these])
+        return valid
 
 
-def evaluate(
-    index: ZoneIndex, states: ZoneStates, fixes: dict[str, np.ndarray], default_accuracy_m: float
-) -> list[ZoneEvent]:
-    """Classify a batch of fixes against each person's zones and advance their states."""
-    supervisee = fixes["supervisee_id"]
-    order = np.lexsort((fixes["ts_us"], supervisee))
-    supervisee = supervisee[order]
-    ts_us, lat, lon = fixes["ts_us"][order], fixes["lat"][order], fixes["lon"][order]
-    accuracy = np.nan_to_num(fixes["accuracy_m"][order], nan=default_accuracy_m)
-    people, starts = np.unique(supervisee, return_index=True)
-    ends = np.append(starts[1:], len(supervisee))
-    events: list[ZoneEvent] = []
-    for person, start, end in zip(people.tolist(), starts, ends, strict=True):
-        for zone in index.by_supervisee.get(person, ()):
-            window = slice(start, end)
-            status = zone.classify(lon[window], lat[window], accuracy[window])
-            events.extend(states.advance(zone, ts_us[window], lat[window], lon[window], accuracy[window], status))
-    return events
+def _to_frames(geometries: np.ndarray, lon0: np.ndarray, lat0: np.ndarray, kx: np.ndarray) -> list:
+    """Each geometry moved into its own zone's metric frame, all coordinates in one array pass."""
+    if not len(geometries):
+        return []
+    coords, owner = shapely.get_coordinates(geometries, return_index=True)
+    coords = (coords - np.column_stack([lon0[owner], lat0[owner]])) * np.column_stack(
+        [kx[owner], np.full(len(owner), METRES_PER_DEGREE)]
+    )
+    return list(shapely.set_coordinates(geometries.copy(), coords))
+
+
+def _us(moment, default: int) -> int:
+    return default if moment is None else int(moment.timestamp() * 1_000_000)
+
+
+@dataclass
+class Observations:
+    """What one batch says about each person's tracks: one row per (track, fix), ordered by track
+    then time. A track is (supervisee, zone): for inclusion, the lowest id among the binding zones."""
+
+    supervisee_id: np.ndarray
+    zone_id: np.ndarray
+    ts_us: np.ndarray
+    status: np.ndarray  # the outer area's side (inclusion: the union of the binding zones)
+    inner: np.ndarray  # exclusion: the side of the zone itself within its warning ring
+    fix: np.ndarray  # index into the batch's fix columns
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+
+def _segments(keys: np.ndarray) -> np.ndarray:
+    """Start of each run of equal keys in a sorted array."""
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0, dtype=np.int64)
+
+
+def observe(index: ZoneIndex, fixes: dict[str, np.ndarray], default_accuracy_m: float) -> Observations:
+    """Classify a batch of fixes (in any order) against every zone in force at each fix's time."""
+    fix, z = index.pairs(fixes["supervisee_id"])
+    ts = fixes["ts_us"][fix]
+    keep = index.in_force(z, ts)
+    fix, z, ts = fix[keep], z[keep], ts[keep]
+    lon, lat = fixes["lon"][fix], fixes["lat"][fix]
+    accuracy = np.nan_to_num(fixes["accuracy_m"][fix], nan=default_accuracy_m)
+    x, y = index.local_xy(z, lon, lat)
+    status = index.outer.classify(z, x, y, accuracy)
+    inner = status.copy()
+    ringed = np.flatnonzero(index.buffered[z] & (status != OUTSIDE))
+    inner[ringed] = index.inner.classify(z[ringed], x[ringed], y[ringed], accuracy[ringed])
+
+    # Inclusion: per fix, the binding tier and whether the person is inside any zone of it.
+    inc = np.flatnonzero(~index.exclusion[z])
+    inc_fix, inc_zone = fix[inc], z[inc]
+    starts = _segments(inc_fix)
+    priority = index.priority[inc_zone]
+    tier = np.repeat(np.maximum.reduceat(priority, starts), np.diff(np.r_[starts, len(inc)])) if len(inc) else priority
+    binding = (priority == tier) | index.leave[inc_zone]
+    b_fix, b_zone, b_status = inc_fix[binding], inc_zone[binding], status[inc][binding]
+    b_starts = _segments(b_fix)
+    # The track is named by its lowest-id binding zone, a travel leave only when nothing else binds.
+    rank = index.zone_id[b_zone] + np.where(index.leave[b_zone], 1 << 40, 0)
+    track_zone = np.minimum.reduceat(rank, b_starts) & ((1 << 40) - 1) if len(b_fix) else rank
+    union = np.maximum.reduceat(b_status, b_starts) if len(b_fix) else b_status
+    inc_fixes = b_fix[b_starts] if len(b_fix) else b_fix
+
+    exc = np.flatnonzero(index.exclusion[z])
+    obs_fix = np.concatenate([inc_fixes, fix[exc]])
+    obs_zone = np.concatenate([track_zone, index.zone_id[z[exc]]])
+    person = fixes["supervisee_id"][obs_fix]
+    ts_all = fixes["ts_us"][obs_fix]
+    order = np.lexsort((ts_all, obs_zone, person))
+    return Observations(
+        supervisee_id=person[order],
+        zone_id=obs_zone[order],
+        ts_us=ts_all[order],
+        status=np.concatenate([union, status[exc]])[order],
+        inner=np.concatenate([union, inner[exc]])[order],
+        fix=obs_fix[order],
+    )

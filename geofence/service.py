@@ -7,16 +7,19 @@ from datetime import datetime
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core.db import AlertLevel
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role
+from core.timezones import utcnow
 from geofence import schemas
-from geofence.models import Zone, ZoneKind
+from geofence.models import GeofenceState, Zone, ZoneKind
 
 DISTRICT_ZONE_EDITORS = frozenset({Role.supervisor, Role.command, Role.admin})
 
@@ -53,6 +56,10 @@ def to_out(zone: Zone) -> schemas.ZoneOut:
         valid_from=zone.valid_from,
         valid_to=zone.valid_to,
         severity=zone.severity,
+        schedule=zone.schedule,
+        priority=zone.priority,
+        travel_leave=zone.travel_leave,
+        returned_at=zone.returned_at,
         active=zone.active,
         updated_at=zone.updated_at,
     )
@@ -126,6 +133,23 @@ def update(*, session: Session, viewer: Officer, zone_id: int, data: schemas.Zon
     return zone
 
 
+def record_return(*, session: Session, viewer: Officer, zone_id: int) -> Zone:
+    """销假: the person is back from travel leave, which ends now instead of at its valid_to."""
+    zone = get(session=session, viewer=viewer, zone_id=zone_id)
+    _check_owner(session, viewer, supervisee_id=zone.supervisee_id, district_id=zone.district_id)
+    if not zone.travel_leave:
+        raise Invalid(f"zone {zone_id} is not a travel leave; only a leave has a return")
+    if zone.returned_at is not None:
+        raise Conflict(f"the return from leave {zone_id} was already recorded at {zone.returned_at.isoformat()}")
+    zone.returned_at = utcnow()
+    session.flush()
+    session.refresh(zone)
+    caseload_service.record(
+        session, viewer, "zone.leave_return", zone.id, {"returned_at": zone.returned_at.isoformat()}
+    )
+    return zone
+
+
 def delete(*, session: Session, viewer: Officer, zone_id: int) -> None:
     """Zones are deactivated, not erased: past alerts still point at them."""
     zone = get(session=session, viewer=viewer, zone_id=zone_id)
@@ -137,27 +161,80 @@ def delete(*, session: Session, viewer: Officer, zone_id: int) -> None:
 
 @dataclass(frozen=True)
 class RuleZone:
-    """A zone as the engine sees it."""
+    """A zone as the engine sees it: whom it binds (one person, or everyone in a district) and when."""
 
     id: int
     kind: ZoneKind
-    supervisee_id: int
+    supervisee_ids: tuple[int, ...]
     geometry: MultiPolygon
-    buffer_m: float
-    severity: AlertLevel
-    valid_from: datetime | None
-    valid_to: datetime | None
+    buffer_m: float = 0.0
+    severity: AlertLevel = AlertLevel.yellow
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    schedule: dict | None = None
+    priority: int = 0
+    travel_leave: bool = False
 
 
 def zones_version(*, session: Session) -> tuple:
-    """Changes whenever any zone is added or changed, so the engine knows to reload."""
-    return tuple(session.execute(select(func.count(), func.max(Zone.updated_at))).one())
+    """Changes whenever any zone is added or changed, or people move between districts, so the
+    engine knows to reload."""
+    zones = tuple(session.execute(select(func.count(), func.max(Zone.updated_at))).one())
+    return zones + caseload_service.membership_version(session=session)
 
 
 def load_rule_zones(*, session: Session) -> list[RuleZone]:
-    """Every active personal inclusion/exclusion zone (district-wide zones come with the full engine)."""
-    rows = session.scalars(select(Zone).where(Zone.active, Zone.supervisee_id.is_not(None), Zone.kind != ZoneKind.poi))
+    """Every active inclusion/exclusion zone, personal or district-wide, with whom it binds."""
+    rows = session.scalars(select(Zone).where(Zone.active, Zone.kind != ZoneKind.poi)).all()
+    members = caseload_service.supervisees_in_districts(
+        session=session, district_ids=sorted({z.district_id for z in rows if z.district_id is not None})
+    )
     return [
-        RuleZone(z.id, z.kind, z.supervisee_id, to_shape(z.geom), z.buffer_m, z.severity, z.valid_from, z.valid_to)
+        RuleZone(
+            id=z.id,
+            kind=z.kind,
+            supervisee_ids=(z.supervisee_id,) if z.supervisee_id is not None else tuple(members[z.district_id]),
+            geometry=to_shape(z.geom),
+            buffer_m=z.buffer_m,
+            severity=z.severity,
+            valid_from=z.valid_from,
+            # The return from travel leave (销假) ends it early.
+            valid_to=min((t for t in (z.valid_to, z.returned_at) if t is not None), default=None),
+            schedule=z.schedule,
+            priority=z.priority,
+            travel_leave=z.travel_leave,
+        )
         for z in rows
     ]
+
+
+def load_states(*, session: Session) -> dict[tuple[int, int], dict]:
+    """The engine's last snapshot: (supervisee, zone) → state."""
+    rows = session.execute(select(GeofenceState.supervisee_id, GeofenceState.zone_id, GeofenceState.state))
+    return {(person, zone): state for person, zone, state in rows}
+
+
+def save_states(*, session: Session, changed: dict[tuple[int, int], dict], dropped: set[tuple[int, int]]) -> None:
+    """Snapshot the tracks that changed and forget the dropped ones, in the caller's transaction."""
+    if dropped:
+        keys = sorted(dropped)
+        session.execute(
+            delete_rows(GeofenceState).where(tuple_(GeofenceState.supervisee_id, GeofenceState.zone_id).in_(keys))
+        )
+    if changed:
+        statement = insert(GeofenceState).values(
+            [
+                {"supervisee_id": person, "zone_id": zone, "last_fix_us": state["last_us"], "state": state}
+                for (person, zone), state in sorted(changed.items())
+            ]
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[GeofenceState.supervisee_id, GeofenceState.zone_id],
+                set_={
+                    "last_fix_us": statement.excluded.last_fix_us,
+                    "state": statement.excluded.state,
+                    "updated_at": func.now(),
+                },
+            )
+        )

@@ -173,8 +173,6 @@ async def _person(portal: Portal, fleet: Fleet, p: int, name: str, district_id: 
         "POST", f"/supervisees/{supervisee['id']}/devices", json={"datum": DATUMS[fleet.datum[p]]}
     )
     for zone in zones.person_zones(fleet, p):
-        if "schedule" in zone:
-            continue  # scheduled zones (curfew) are described in fleet.json; the zone API has no schedules yet
         await portal.call("POST", "/zones", json=zone | {"supervisee_id": supervisee["id"], "buffer_m": 0})
     return supervisee["id"], device["external_id"], device["token"]
 
@@ -208,6 +206,7 @@ async def approve_leave(portal: Portal, registration: Registration, fleet: Fleet
         json={
             "name": "请假外出 approved travel leave",
             "kind": "inclusion",
+            "travel_leave": True,
             "supervisee_id": registration.supervisee_ids[p],
             "geometry": zones.leave_zone(episode),
             "valid_from": datetime.fromtimestamp(episode["leave"]["from"], UTC).isoformat(),

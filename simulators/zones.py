@@ -9,6 +9,7 @@ from simulators.fleet import CURFEW, CURFEW_RADIUS_M, Fleet
 SIDES = 64
 LEAVE_CORRIDOR_M = 1500.0
 LEAVE_DESTINATION_M = 3000.0
+CURFEW_PRIORITY = 10
 
 
 def _polygon(fleet: Fleet, x: np.ndarray, y: np.ndarray) -> dict:
@@ -46,6 +47,7 @@ def person_zones(fleet: Fleet, p: int) -> list[dict]:
         {
             "name": "宵禁 curfew at home",
             "kind": "inclusion",
+            "priority": CURFEW_PRIORITY,  # binds above the wall while in force
             "geometry": circle(fleet, fleet.home[p], CURFEW_RADIUS_M),
             "schedule": {
                 "weekly": [

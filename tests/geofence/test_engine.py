@@ -1,4 +1,7 @@
-"""The zone engine as pure functions: accuracy-aware classification and the side state machine."""
+"""The zone engine as pure functions: accuracy-aware classification, binding tiers, schedules,
+and the dwell/hysteresis state machine with late, duplicate and out-of-order fixes."""
+
+from datetime import UTC, datetime
 
 import numpy as np
 from hypothesis import given
@@ -6,81 +9,176 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
 from core.db import AlertLevel
-from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, CompiledZone, ZoneIndex, ZoneStates, evaluate
+from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.service import RuleZone
+from geofence.tracks import Thresholds, Track, Tracks
 from tests.factories import CENTRE, offset, square
 
 LAT, LON = CENTRE
+PERSON = 7
+THRESHOLDS = Thresholds(confirm_fixes=3, confirm_s=60, return_fixes=2, return_s=30, evidence_interval_s=60)
+CURFEW = {"weekly": [{"days": list(range(7)), "from": "22:00", "to": "06:00"}]}
+# 2026-11-16 is a Monday; 14:00 UTC is 22:00 in Shanghai.
+MONDAY_NOON_UTC = int(datetime(2026, 11, 16, 4, tzinfo=UTC).timestamp())
 
 
-def zone(kind=ZoneKind.inclusion, buffer_m=0.0, half_side_m=500.0, holes=()) -> RuleZone:
-    ring = square(LAT, LON, half_side_m)["coordinates"][0]
-    hole_rings = [square(LAT, LON, h)["coordinates"][0] for h in holes]
-    return RuleZone(1, kind, 7, MultiPolygon([Polygon(ring, hole_rings)]), buffer_m, AlertLevel.yellow, None, None)
+def polygon(half_side_m: float, north_m: float = 0, holes=()) -> MultiPolygon:
+    lat, lon = offset(LAT, LON, north_m=north_m)
+    ring = square(lat, lon, half_side_m)["coordinates"][0]
+    return MultiPolygon([Polygon(ring, [square(lat, lon, h)["coordinates"][0] for h in holes])])
 
 
-def classify(rule_zone: RuleZone, north_m: list[float], accuracy_m: list[float]):
+def zone(zone_id=1, kind=ZoneKind.inclusion, half_side_m=500.0, people=(PERSON,), **options) -> RuleZone:
+    holes, north_m = options.pop("holes", ()), options.pop("north_m", 0)
+    return RuleZone(zone_id, kind, tuple(people), polygon(half_side_m, north_m, holes), **options)
+
+
+def fixes(north_m: list[float], ts_s: list[int], accuracy_m=None, person=PERSON) -> dict[str, np.ndarray]:
     points = [offset(LAT, LON, north_m=n) for n in north_m]
-    lat = np.array([p[0] for p in points])
-    lon = np.array([p[1] for p in points])
-    compiled = CompiledZone.compile(rule_zone)
-    return compiled.classify(lon, lat, np.array(accuracy_m)), compiled.distance_m(lon, lat)
+    return {
+        "supervisee_id": np.full(len(points), person, dtype=np.int64),
+        "ts_us": np.array(ts_s, dtype=np.int64) * 1_000_000,
+        "lat": np.array([p[0] for p in points]),
+        "lon": np.array([p[1] for p in points]),
+        "accuracy_m": np.array(accuracy_m or [10.0] * len(points), dtype=float),
+    }
+
+
+def statuses(rule_zone: RuleZone, north_m: list[float], accuracy_m: list[float]) -> list[int]:
+    index = ZoneIndex([rule_zone])
+    obs = observe(index, fixes(north_m, list(range(len(north_m))), accuracy_m), 30.0)
+    return obs.status[np.argsort(obs.fix)].tolist()
+
+
+def run(index: ZoneIndex, tracks: Tracks, north_m, ts_s, accuracy_m=None) -> list[tuple[str, int]]:
+    """(kind, when) of each event: an episode's start for ``opened``, else the fix time."""
+    batch = fixes(north_m, ts_s, accuracy_m)
+    events = tracks.advance(index, observe(index, batch, 30.0), batch)
+    return [(e.kind, (e.started_us if e.kind == "opened" else e.ts_us) // 1_000_000) for e in events]
 
 
 def test_the_whole_accuracy_circle_decides_the_side():
-    status, distance = classify(zone(), [0, 480, 520, 600, 450, 2000, 0], [10, 10, 10, 10, 60, 400, 600])
+    got = statuses(zone(), [0, 480, 520, 600, 450, 2000, 0], [10, 10, 10, 10, 60, 400, 600])
     # The last two: accuracy wider than the shortcut band, so decided by distance (outside, uncertain).
-    assert status.tolist() == [INSIDE, INSIDE, OUTSIDE, OUTSIDE, UNCERTAIN, OUTSIDE, UNCERTAIN]
-    assert abs(distance[2] - 20) < 0.5 and abs(distance[3] - 100) < 0.5
+    assert got == [INSIDE, INSIDE, OUTSIDE, OUTSIDE, UNCERTAIN, OUTSIDE, UNCERTAIN]
 
 
 def test_the_buffer_of_an_inclusion_zone_is_tolerance_outwards():
-    status, _ = classify(zone(buffer_m=100), [550, 650], [10, 10])
-    assert status.tolist() == [INSIDE, OUTSIDE]
+    assert statuses(zone(buffer_m=100), [550, 650], [10, 10]) == [INSIDE, OUTSIDE]
 
 
-def test_a_hole_is_outside():
-    status, _ = classify(zone(holes=(100,)), [0, 300], [5, 5])
-    assert status.tolist() == [OUTSIDE, INSIDE]
+def test_a_hole_is_outside_and_each_part_of_a_multipolygon_is_inside():
+    assert statuses(zone(holes=(100,)), [0, 300], [5, 5]) == [OUTSIDE, INSIDE]
+    two = RuleZone(1, ZoneKind.inclusion, (PERSON,), MultiPolygon([*polygon(100).geoms, *polygon(100, 1000).geoms]))
+    assert statuses(two, [0, 500, 1000], [5, 5, 5]) == [INSIDE, OUTSIDE, INSIDE]
+
+
+def test_a_fix_exactly_on_the_boundary_is_uncertain():
+    assert statuses(zone(), [500, 500], [0.5, 5]) == [UNCERTAIN, UNCERTAIN]
 
 
 @given(st.floats(min_value=-2000, max_value=2000), st.floats(min_value=0, max_value=600))
 def test_a_point_is_never_called_outside_while_its_accuracy_circle_touches_the_zone(north_m, accuracy_m):
-    status, _ = classify(zone(), [north_m], [accuracy_m])
+    (status,) = statuses(zone(), [north_m], [accuracy_m])
     if abs(north_m) <= 500 + accuracy_m - 0.5:
-        assert status[0] != OUTSIDE
+        assert status != OUTSIDE
     if abs(north_m) >= 500 + accuracy_m + 0.5:
-        assert status[0] == OUTSIDE
+        assert status == OUTSIDE
 
 
-def batch(north_m: list[float], ts_s: list[int], accuracy_m: list[float] | None = None) -> dict[str, np.ndarray]:
-    points = [offset(LAT, LON, north_m=n) for n in north_m]
-    n = len(points)
-    return {
-        "supervisee_id": np.full(n, 7),
-        "ts_us": np.array(ts_s) * 1_000_000,
-        "lat": np.array([p[0] for p in points]),
-        "lon": np.array([p[1] for p in points]),
-        "accuracy_m": np.array(accuracy_m or [10.0] * n),
-    }
+def test_an_exit_needs_enough_fixes_over_enough_time_and_jitter_never_flaps():
+    index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
+    # inside; jitter on the boundary; one outlier; back; then really out from t=100
+    assert run(index, tracks, [0, 495, 505, 900, 0, 0], [0, 10, 20, 30, 40, 50]) == []
+    assert run(index, tracks, [700, 800, 498, 900], [100, 130, 140, 170]) == [("opened", 100)]
+    assert run(index, tracks, [0, 0], [200, 215]) == []  # two fixes back, but not yet 30 s apart
+    assert run(index, tracks, [0], [240]) == [("ended", 200)]
 
 
-def test_uncertain_fixes_never_flap_the_side():
-    index, states = ZoneIndex([zone()]), ZoneStates()
-    # inside, jitter on the boundary, outside, jitter again, outside
-    events = evaluate(index, states, batch([0, 495, 505, 700, 498, 800], [1, 2, 3, 4, 5, 6]), 30.0)
-    assert [(e.kind, e.ts_us // 1_000_000) for e in events] == [("enter", 1), ("exit", 4)]
+def test_late_duplicate_and_out_of_order_fixes_change_nothing():
+    index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
+    # Out of order within one batch: sorted by fix time first.
+    assert run(index, tracks, [900, 700, 800, 0], [160, 100, 130, 0]) == [("opened", 100)]
+    assert run(index, tracks, [0, 0, 0, 900], [100, 130, 160, 160]) == []  # late and duplicate
 
 
-def test_late_and_duplicate_fixes_are_ignored_and_order_within_a_batch_does_not_matter():
-    index, states = ZoneIndex([zone()]), ZoneStates()
-    events = evaluate(index, states, batch([700, 0], [20, 10]), 30.0)  # delivered out of order
-    assert [e.kind for e in events] == ["enter", "exit"]
-    assert evaluate(index, states, batch([0, 700], [15, 20]), 30.0) == []  # late and duplicate
+def test_the_episode_sends_evidence_while_it_lasts_at_most_once_a_minute():
+    index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
+    times = list(range(0, 400, 30))
+    kinds = [k for k, _ in run(index, tracks, [900] * len(times), times)]
+    assert kinds == ["opened"] + ["evidence"] * 5
 
 
-def test_people_without_zones_produce_nothing():
-    fixes = batch([5000], [1])
-    fixes["supervisee_id"] = np.array([99])
-    assert evaluate(ZoneIndex([zone()]), ZoneStates(), fixes, 30.0) == []
+def test_an_exclusion_ring_is_yellow_and_the_zone_itself_red():
+    barred = zone(kind=ZoneKind.exclusion, half_side_m=100, buffer_m=200, severity=AlertLevel.red)
+    index, tracks = ZoneIndex([barred]), Tracks(THRESHOLDS)
+    batch = fixes([250, 250, 250, 0, 0, 0, 900, 900], [0, 40, 80, 120, 130, 140, 300, 340])
+    events = tracks.advance(index, observe(index, batch, 30.0), batch)
+    assert [(e.kind, e.level, e.ts_us // 1_000_000) for e in events] == [  # opened: confirmed at 80
+        ("opened", "yellow", 80),
+        ("evidence", "red", 140),
+        ("ended", "red", 300),
+    ]
+    assert {e.rule for e in events} == {"exclusion_entry"}
+
+
+def test_a_curfew_binds_above_the_wall_at_night_and_ends_the_walls_episode():
+    wall, curfew = zone(1), zone(2, half_side_m=150, schedule=CURFEW, priority=10)
+    index, tracks = ZoneIndex([wall, curfew]), Tracks(THRESHOLDS)
+    evening = MONDAY_NOON_UTC + 9 * 3600  # 21:00 local
+    # At 21:00 in the wall, 300 m from home: fine. From 22:00 the curfew binds: a breach.
+    assert run(index, tracks, [300, 300], [evening, evening + 600]) == []
+    night = evening + 3600
+    events = run(index, tracks, [300, 300, 300], [night, night + 60, night + 120])
+    assert events == [("opened", night)]
+    assert tracks.get(PERSON, 2).rule == "curfew_breach"
+
+
+def test_an_open_wall_episode_ends_when_the_curfew_starts_binding():
+    wall, curfew = zone(1), zone(2, half_side_m=150, schedule=CURFEW, priority=10)
+    index, tracks = ZoneIndex([wall, curfew]), Tracks(THRESHOLDS)
+    evening = MONDAY_NOON_UTC + 9 * 3600 + 1800  # 21:30 local, out of the wall
+    assert run(index, tracks, [900] * 3, [evening, evening + 60, evening + 120]) == [("opened", evening)]
+    night = MONDAY_NOON_UTC + 10 * 3600
+    batch = fixes([900] * 3, [night, night + 60, night + 120])
+    events = tracks.advance(index, observe(index, batch, 30.0), batch)
+    assert [(e.zone_id, e.kind, e.rule, e.reason) for e in events] == [
+        (2, "opened", "curfew_breach", ""),
+        (1, "ended", "inclusion_exit", "another zone binds now"),
+    ]
+
+
+def test_travel_leave_joins_the_binding_tier():
+    start = datetime(2026, 11, 16, tzinfo=UTC)
+    leave = zone(3, north_m=5000, half_side_m=2000, travel_leave=True, valid_from=start, valid_to=None)
+    index, tracks = ZoneIndex([zone(1), leave]), Tracks(THRESHOLDS)
+    t = int(start.timestamp())
+    assert run(index, tracks, [5000, 5000, 5000, 5000], [t, t + 60, t + 120, t + 180]) == []
+    # Before the leave starts the same trip is an exit.
+    index, tracks = ZoneIndex([zone(1), leave]), Tracks(THRESHOLDS)
+    assert run(index, tracks, [5000] * 3, [t - 600, t - 540, t - 480]) == [("opened", t - 600)]
+
+
+def test_district_wide_zones_bind_everyone_listed():
+    school = zone(9, kind=ZoneKind.exclusion, half_side_m=100, people=(7, 8))
+    index = ZoneIndex([school])
+    assert index.zone_ids_of(7) == [9] and index.zone_ids_of(8) == [9] and index.zone_ids_of(6) == []
+
+
+def test_a_restored_snapshot_continues_where_it_was():
+    index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
+    assert run(index, tracks, [900, 900], [0, 30]) == []  # two of three fixes towards an exit
+    saved = {key: track.snapshot() for key, track in tracks.take_changes()[0].items()}
+    restored = Tracks(THRESHOLDS, {key: Track(**state) for key, state in saved.items()})
+    assert run(index, restored, [900, 900], [30, 60]) == [("opened", 0)]  # the replayed 30 s fix is skipped
+    saved = {key: track.snapshot() for key, track in restored.take_changes()[0].items()}
+    again = Tracks(THRESHOLDS, {key: Track(**state) for key, state in saved.items()})
+    assert run(index, again, [900, 900], [30, 60]) == []  # a replay after the snapshot raises nothing
+
+
+def test_a_removed_zone_ends_its_open_episode():
+    index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
+    run(index, tracks, [900] * 3, [0, 30, 60])
+    events = tracks.forget_zones(ZoneIndex([]), at_us=100_000_000)
+    assert [(e.kind, e.reason) for e in events] == [("ended", "zone removed")]

@@ -1,0 +1,276 @@
+"""Per-person, per-zone state machines: a violation (out of the wall, into a barred place) is
+confirmed only after enough consecutive fixes over enough time on the wrong side, and over only
+after enough back on the right side, so GPS jitter, multipath outliers, late and duplicate
+deliveries never flap. Uncertain fixes neither count nor reset.
+
+The machines run in fix time, not arrival time: fixes older than the last one seen on a track are
+ignored. Most tracks see only fixes on the right side; a batch's observations are screened in
+arrays and only the tracks with something to decide run the Python state machine.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from core.db import AlertLevel
+from geofence.engine import INSIDE, OUTSIDE, Observations, ZoneIndex
+from geofence.models import ZoneKind
+
+INCLUSION_EXIT = "inclusion_exit"
+CURFEW_BREACH = "curfew_breach"
+EXCLUSION_ENTRY = "exclusion_entry"
+US = 1_000_000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How much evidence confirms a violation and its end (geofence settings)."""
+
+    confirm_fixes: int
+    confirm_s: float
+    return_fixes: int
+    return_s: float
+    evidence_interval_s: float
+
+
+@dataclass(slots=True)
+class Track:
+    violating: bool = False
+    last_us: int = -1
+    run_fixes: int = 0  # the current run of fixes on the other side than ``violating`` says
+    run_since_us: int = 0
+    run_inner: int = 0  # exclusion: fixes of the run inside the zone itself, not just its ring
+    run_fix: int = -1  # the batch row of the run's first fix (not kept across batches)
+    episode_us: int = 0
+    evidence_us: int = 0
+    red: bool = False  # exclusion: the zone itself (not only its ring) entered
+    rule: str = ""  # of the open episode
+
+    def snapshot(self) -> dict:
+        state = asdict(self)
+        del state["run_fix"]
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEvent:
+    """A track's news, for zone-events.v1: an episode ``opened``, more ``evidence``, ``ended``."""
+
+    supervisee_id: int
+    zone_id: int
+    rule: str
+    kind: str
+    level: str  # what the geometry alone says; the alert rules may raise it
+    started_us: int
+    ts_us: int
+    lat: float
+    lon: float
+    accuracy_m: float
+    distance_m: float
+    reason: str = ""
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.supervisee_id}:{self.zone_id}:{self.started_us}:{self.kind}:{self.ts_us}"
+
+    def as_dict(self) -> dict:
+        return {"id": self.event_id} | {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _rule(index: ZoneIndex, zone_id: int) -> str:
+    zone = index.zones[index.position[zone_id]]
+    if zone.kind == ZoneKind.exclusion:
+        return EXCLUSION_ENTRY
+    return CURFEW_BREACH if zone.schedule else INCLUSION_EXIT
+
+
+def _key(person: int, zone: int) -> int:
+    return (person << 32) | zone
+
+
+class Tracks:
+    """Every (person, zone) track. A quiet track (on the right side, nothing pending) is just the
+    time of its last fix, in sorted arrays searched for a whole batch at once; only the active ones
+    (violating, or part-way to a decision) are Track objects, and only they are snapshotted."""
+
+    def __init__(self, thresholds: Thresholds, active: dict[tuple[int, int], Track] | None = None):
+        self.thresholds = thresholds
+        self.active = {_key(*key): track for key, track in (active or {}).items()}
+        self._keys = np.empty(0, dtype=np.int64)
+        self._last_us = np.empty(0, dtype=np.int64)
+        self._is_active = np.empty(0, dtype=bool)
+        self._insert(np.fromiter(self.active, dtype=np.int64, count=len(self.active)))
+        for key, track in self.active.items():
+            slot = int(np.searchsorted(self._keys, key))
+            self._last_us[slot], self._is_active[slot] = track.last_us, True
+        self.changed: set[int] = set()
+        self.dropped: set[int] = set()
+
+    def get(self, supervisee_id: int, zone_id: int) -> Track | None:
+        """The active track of a person and zone, if any."""
+        return self.active.get(_key(supervisee_id, zone_id))
+
+    def _insert(self, keys: np.ndarray) -> None:
+        new = np.setdiff1d(keys, self._keys, assume_unique=False)
+        if not len(new):
+            return
+        keys = np.concatenate([self._keys, new])
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._last_us = np.concatenate([self._last_us, np.full(len(new), -1, dtype=np.int64)])[order]
+        self._is_active = np.concatenate([self._is_active, np.zeros(len(new), dtype=bool)])[order]
+
+    def advance(self, index: ZoneIndex, obs: Observations, fixes: dict[str, np.ndarray]) -> list["ZoneEvent"]:
+        """Feed one batch's observations; return the events they cause."""
+        if not len(obs):
+            return []
+        key = (obs.supervisee_id << 32) | obs.zone_id
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        lengths = np.diff(np.r_[starts, len(key)])
+        seg_key = key[starts]
+        self._insert(seg_key)
+        slot = np.searchsorted(self._keys, seg_key)
+        exclusion = index.exclusion[index.positions(obs.zone_id[starts])]
+        seg_of = np.repeat(np.arange(len(starts)), lengths)
+        # Late and duplicate fixes: the track has moved past them.
+        fresh = obs.ts_us > self._last_us[slot][seg_of]
+        wrong = np.where(exclusion[seg_of], INSIDE, OUTSIDE)
+        n_wrong = np.add.reduceat((obs.status == wrong) & fresh, starts)
+        events: list[ZoneEvent] = []
+        for n in np.flatnonzero(self._is_active[slot] | (n_wrong > 0)).tolist():
+            k = int(seg_key[n])
+            track = self.active.get(k) or Track(last_us=int(self._last_us[slot[n]]))
+            s = int(starts[n])
+            events.extend(
+                self._run(
+                    index, track, (k >> 32, k & 0xFFFFFFFF), bool(exclusion[n]), obs, s, s + int(lengths[n]), fixes
+                )
+            )
+            self._is_active[slot[n]] = track.violating or track.run_fixes > 0
+            if self._is_active[slot[n]]:
+                self.active[k] = track
+                self.changed.add(k)
+            elif self.active.pop(k, None) is not None:
+                self.dropped.add(k)
+        self._last_us[slot] = np.maximum(self._last_us[slot], np.maximum.reduceat(obs.ts_us, starts))
+        events.extend(self._end_superseded(index, obs, exclusion[seg_of]))
+        return events
+
+    def _end_superseded(self, index: ZoneIndex, obs: Observations, exclusion: np.ndarray) -> list["ZoneEvent"]:
+        """A person's open wall or curfew episode ends when another inclusion zone binds them (the
+        curfew begins or ends, a leave starts): the rule it broke is no longer the one that applies."""
+        open_inclusion = [k for k, t in self.active.items() if t.violating and t.rule != EXCLUSION_ENTRY]
+        if not open_inclusion:
+            return []
+        inclusion = np.flatnonzero(~exclusion)
+        order = inclusion[np.lexsort((obs.ts_us[inclusion], obs.supervisee_id[inclusion]))]
+        people = obs.supervisee_id[order]
+        last = np.r_[people[1:] != people[:-1], True] if len(order) else np.empty(0, dtype=bool)
+        latest = dict(zip(people[last].tolist(), order[last].tolist(), strict=True))
+        events = []
+        for k in open_inclusion:
+            row = latest.get(k >> 32)
+            if row is not None and int(obs.zone_id[row]) != k & 0xFFFFFFFF:
+                events.extend(self._end(k, int(obs.ts_us[row]), "another zone binds now"))
+        return events
+
+    def _run(self, index, track: Track, key, exclusion: bool, obs: Observations, s: int, e: int, fixes) -> list:
+        t = self.thresholds
+        wrong, right = (INSIDE, OUTSIDE) if exclusion else (OUTSIDE, INSIDE)
+        events = []
+        for i in range(s, e):
+            ts = int(obs.ts_us[i])
+            if ts <= track.last_us:
+                continue  # late or duplicate: the state has moved past it
+            track.last_us = ts
+            status = int(obs.status[i])
+            if status == 0:
+                continue
+            if not track.violating:
+                if status == right:
+                    track.run_fixes = track.run_inner = 0
+                    continue
+                if not track.run_fixes:
+                    track.run_since_us, track.run_fix = ts, i
+                track.run_fixes += 1
+                track.run_inner += int(obs.inner[i] == INSIDE)
+                if track.run_fixes >= t.confirm_fixes and ts - track.run_since_us >= t.confirm_s * US:
+                    track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
+                    track.red = exclusion and track.run_inner >= t.confirm_fixes
+                    track.rule = _rule(index, key[1])
+                    track.run_fixes = track.run_inner = 0
+                    events.append(self._event(index, key, track, "opened", obs, i, fixes))
+                continue
+            if status == wrong:
+                track.run_fixes = 0
+                inner_now = exclusion and obs.inner[i] == INSIDE
+                track.run_inner = track.run_inner + 1 if inner_now else 0
+                newly_red = exclusion and not track.red and track.run_inner >= t.confirm_fixes
+                if newly_red or ts - track.evidence_us >= t.evidence_interval_s * US:
+                    track.red = track.red or newly_red
+                    track.evidence_us = ts
+                    events.append(self._event(index, key, track, "evidence", obs, i, fixes))
+                continue
+            if not track.run_fixes:
+                track.run_since_us, track.run_fix = ts, i
+            track.run_fixes += 1
+            if track.run_fixes >= t.return_fixes and ts - track.run_since_us >= t.return_s * US:
+                first = track.run_fix if track.run_fix >= s else i
+                events.append(self._event(index, key, track, "ended", obs, first, fixes, ts_us=track.run_since_us))
+                track.violating, track.episode_us, track.red, track.rule = False, 0, False, ""
+                track.run_fixes = track.run_inner = 0
+        return events
+
+    def _event(self, index, key, track: Track, kind: str, obs, i: int, fixes, ts_us: int | None = None, reason=""):
+        person, zone_id = key
+        row = int(obs.fix[i])
+        lat, lon = float(fixes["lat"][row]), float(fixes["lon"][row])
+        if track.rule == EXCLUSION_ENTRY:
+            level = AlertLevel.red if track.red else AlertLevel.yellow
+        else:
+            level = index.zones[index.position[zone_id]].severity
+        return ZoneEvent(
+            supervisee_id=person,
+            zone_id=zone_id,
+            rule=track.rule,
+            kind=kind,
+            level=str(level),
+            started_us=track.episode_us,
+            ts_us=int(obs.ts_us[i]) if ts_us is None else ts_us,
+            lat=lat,
+            lon=lon,
+            accuracy_m=float(np.nan_to_num(fixes["accuracy_m"][row], nan=0.0)),
+            distance_m=round(index.distance_m([zone_id], lon, lat), 1),
+            reason=reason,
+        )
+
+    def _end(self, key: int, at_us: int, reason: str) -> list[ZoneEvent]:
+        """Drop an active track; if it was violating, its episode is over."""
+        track = self.active.pop(key)
+        self.dropped.add(key)
+        self.changed.discard(key)
+        self._is_active[np.searchsorted(self._keys, key)] = False
+        if not track.violating:
+            return []
+        level = AlertLevel.red if track.red else AlertLevel.yellow
+        end_us = max(at_us, track.episode_us)
+        person, zone = key >> 32, key & 0xFFFFFFFF
+        return [
+            ZoneEvent(
+                person, zone, track.rule, "ended", str(level), track.episode_us, end_us, 0.0, 0.0, 0.0, 0.0, reason
+            )
+        ]
+
+    def forget_zones(self, index: ZoneIndex, at_us: int) -> list[ZoneEvent]:
+        """After the zones change: active tracks of zones no longer in the index end their episodes."""
+        events = []
+        for key in [k for k in self.active if k & 0xFFFFFFFF not in index.position]:
+            events.extend(self._end(key, at_us, "zone removed"))
+        return events
+
+    def take_changes(self) -> tuple[dict[tuple[int, int], Track], set[tuple[int, int]]]:
+        """The tracks to snapshot and to delete since the last call."""
+        changed = {(k >> 32, k & 0xFFFFFFFF): self.active[k] for k in self.changed if k in self.active}
+        dropped = {(k >> 32, k & 0xFFFFFFFF) for k in self.dropped - self.changed}
+        self.changed, self.dropped = set(), set()
+        return changed, dropped

@@ -10,6 +10,7 @@ pairs at once with numpy."""
 import math
 import random
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,14 +35,16 @@ WALK, BIKE, BUS, CAR = 1.3, 4.0, 7.0, 11.0
 
 @dataclass
 class DayPlan:
-    """Every person's stops for one day, padded to the same count; times are seconds of the day."""
+    """Every person's stops for one day, padded to the same count ``stops`` and laid out person by person
+    (stop k of person p is row p·stops + k) in contiguous arrays; times are seconds of the day."""
 
-    xy: np.ndarray  # (n, s, 2) stop positions
-    via: np.ndarray  # (n, s, 2) the corner of the leg arriving at each stop
-    arrive: np.ndarray  # (n, s), +inf for padding
-    depart: np.ndarray  # (n, s)
-    indoor: np.ndarray  # (n, s) bool
-    arrive_key: np.ndarray  # arrive flattened, each person's row offset so one searchsorted finds every stop
+    stops: int
+    xy: np.ndarray  # (2, rows) stop positions, x then y
+    via: np.ndarray  # (2, rows) the corner of the leg arriving at each stop
+    arrive: np.ndarray  # (rows,), +inf for padding
+    depart: np.ndarray  # (rows,)
+    indoor: np.ndarray  # (rows,) bool
+    arrive_key: np.ndarray  # arrive plus each person's row offset, so one searchsorted finds every stop
     off: np.ndarray  # (n, 2) phone switched off [from, to), NaN: not today
     offline: np.ndarray  # (n, 2) no network (fixes buffered) [from, to), NaN: not today
     episodes: list[dict] = field(default_factory=list)  # ground truth, seconds of the day
@@ -169,6 +172,7 @@ def plan_day(fleet: Fleet, day: int, weekday: int, *, episodes_today: np.ndarray
     off = np.full((n, 2), np.nan)
     offline = np.full((n, 2), np.nan)
     plan = DayPlan(
+        stops=0,
         xy=np.empty(0),
         via=np.empty(0),
         arrive=np.empty(0),
@@ -430,13 +434,15 @@ def _pack(plan: DayPlan, people: list[list]) -> None:
         table[p, : len(stops)] = stops
         table[p, len(stops) :] = stops[-1]
         table[p, len(stops) :, 2:4] = np.inf
-    plan.xy = table[:, :, 0:2].copy()
-    plan.arrive = table[:, :, 2].copy()
-    plan.depart = table[:, :, 3].copy()
-    plan.indoor = table[:, :, 4] == 1
-    plan.via = table[:, :, 5:7].copy()
-    row_offset = np.arange(len(people))[:, None] * ROW_SPAN_S
-    plan.arrive_key = (np.minimum(plan.arrive, 2 * DAY_S) + row_offset).ravel()
+    rows = table.reshape(-1, 7).T
+    plan.stops = s
+    plan.xy = rows[0:2].copy()
+    plan.arrive = rows[2].copy()
+    plan.depart = rows[3].copy()
+    plan.indoor = rows[4] == 1
+    plan.via = rows[5:7].copy()
+    row_offset = np.repeat(np.arange(len(people)) * ROW_SPAN_S, s)
+    plan.arrive_key = np.minimum(plan.arrive, 2 * DAY_S) + row_offset
 
 
 @dataclass
@@ -447,35 +453,58 @@ class Positions:
     indoor: np.ndarray  # (m,) bool
 
 
-def positions(plan: DayPlan, person: np.ndarray, t: np.ndarray) -> Positions:
-    """True positions of ``person[i]`` at second-of-day ``t[i]``, vectorised over all pairs."""
-    s = plan.arrive.shape[1]
-    k = np.searchsorted(plan.arrive_key, t + person * ROW_SPAN_S, side="right") - 1 - person * s
-    k = np.clip(k, 0, s - 1)
-    nxt = np.minimum(k + 1, s - 1)
-    depart = plan.depart[person, k]
-    a = plan.xy[person, k]
-    via = plan.via[person, nxt]
-    b = plan.xy[person, nxt]
-    travelling = (t > depart) & np.isfinite(plan.arrive[person, nxt])
-    duration = np.where(travelling, plan.arrive[person, nxt] - depart, 1.0)
-    fraction = np.clip(np.where(travelling, (t - depart) / np.maximum(duration, 1e-9), 0.0), 0, 1)
-    first = np.hypot(*(via - a).T)
-    second = np.hypot(*(b - via).T)
+class Located(NamedTuple):
+    stop: np.ndarray  # (m,) row of the plan: the stop each pair is at, or the last one it left
+    travelling: np.ndarray  # (m,) bool: on the leg to the next stop
+    indoor: np.ndarray  # (m,) bool
+
+
+def locate(plan: DayPlan, person: np.ndarray, t: np.ndarray) -> Located:
+    """Where in their day ``person[i]`` is at second-of-day ``t[i]``: cheaper than ``positions``, so the
+    stream can drop samples a phone loses indoors before working out where they are."""
+    s = plan.stops
+    first = person * s
+    stop = np.searchsorted(plan.arrive_key, t + person * ROW_SPAN_S, side="right") - 1
+    stop = np.clip(stop, first, first + s - 1)
+    following = np.minimum(stop + 1, first + s - 1)
+    travelling = (t > plan.depart[stop]) & np.isfinite(plan.arrive[following])
+    return Located(stop, travelling, ~travelling & plan.indoor[stop])
+
+
+def positions(plan: DayPlan, person: np.ndarray, t: np.ndarray, located: Located | None = None) -> Positions:
+    """True positions of ``person[i]`` at second-of-day ``t[i]``, vectorised over all pairs; ``located``
+    is ``locate``'s answer for the same pairs, if already known."""
+    stop, travelling, indoor = located if located is not None else locate(plan, person, t)
+    phase = person * 2.399963  # golden angle: each person wanders differently
+    xy = np.empty((2, len(t)))
+    np.add(plan.xy[0, stop], WANDER_M * np.sin(t / 700 + phase), out=xy[0])
+    np.add(plan.xy[1, stop], WANDER_M * np.cos(t / 900 + 1.7 * phase), out=xy[1])
+    speed = np.zeros(len(t))
+    heading = np.full(len(t), np.nan)
+    # Most of a day is spent at stops: the legs are worked out only for the pairs on one.
+    moving = np.flatnonzero(travelling)
+    if len(moving):
+        xy[:, moving], speed[moving], heading[moving] = _on_leg(plan, person[moving], t[moving], stop[moving])
+    return Positions(xy.T, speed, heading, indoor)
+
+
+def _on_leg(plan: DayPlan, person: np.ndarray, t: np.ndarray, stop: np.ndarray) -> tuple:
+    """(xy (2, m), speed, heading) along the L-shaped legs from ``stop`` to the next stop."""
+    following = np.minimum(stop + 1, person * plan.stops + plan.stops - 1)
+    depart = plan.depart[stop]
+    duration = plan.arrive[following] - depart
+    fraction = np.clip((t - depart) / np.maximum(duration, 1e-9), 0, 1)
+    a, via, b = plan.xy[:, stop], plan.via[:, following], plan.xy[:, following]
+    first = np.hypot(*(via - a))
+    second = np.hypot(*(b - via))
     along = fraction * (first + second)
     on_first = along < first
-    start = np.where(on_first[:, None], a, via)
-    end = np.where(on_first[:, None], via, b)
+    start = np.where(on_first, a, via)
+    direction = np.where(on_first, via, b) - start
     part = np.where(on_first, along / np.maximum(first, 1e-9), (along - first) / np.maximum(second, 1e-9))
-    moving_xy = start + (end - start) * np.clip(part, 0, 1)[:, None]
-    phase = person * 2.399963  # golden angle: each person wanders differently
-    wander = WANDER_M * np.stack([np.sin(t / 700 + phase), np.cos(t / 900 + 1.7 * phase)], axis=1)
-    xy = np.where(travelling[:, None], moving_xy, a + wander)
-    direction = end - start
-    speed = np.where(travelling, (first + second) / duration, 0.0)
-    heading = np.where(travelling, np.degrees(np.arctan2(direction[:, 0], direction[:, 1])) % 360, np.nan)
-    indoor = ~travelling & plan.indoor[person, k]
-    return Positions(xy, speed, heading, indoor)
+    xy = start + direction * np.clip(part, 0, 1)
+    heading = np.degrees(np.arctan2(direction[0], direction[1])) % 360
+    return xy, (first + second) / duration, heading
 
 
 def _ground_truth(plan: DayPlan, fleet: Fleet, day: int) -> None:

@@ -112,13 +112,13 @@ def run(
         rng = np.random.default_rng([fleet.seed, 2, int(t)])
         fresh = _observe(fleet, plan, day, a, b, rng, gps_phase, lbs_phase, origin_s)
         # Most fixes arrive within their window; only the late and buffered ones wait in ``pending``.
-        on_time = fresh["sent"] < origin_s + b
-        due = pending["sent"] < origin_s + b
-        out = np.concatenate([fresh[on_time], pending[due]])
-        pending = np.concatenate([pending[~due], fresh[~on_time]])
+        fixes = np.concatenate([pending, fresh]) if len(pending) else fresh
+        sent = fixes["sent"]
+        arrived = np.flatnonzero(sent < origin_s + b)
+        pending = np.delete(fixes, arrived)
         yield Chunk(
             until=origin_s + b,
-            fixes=out[np.argsort(out["sent"], kind="stable")],
+            fixes=fixes[arrived[np.argsort(sent[arrived])]],
             sightings=_between(sightings, "ts", origin_s + a, origin_s + b),
             rollcalls=_between(rollcalls, "issued", origin_s + a, origin_s + b),
             episodes=episodes,
@@ -127,7 +127,7 @@ def run(
     if len(pending):  # buffered fixes still on phones when the run ends are delivered last
         yield Chunk(
             until=float(pending["sent"].max()) + 1,
-            fixes=pending[np.argsort(pending["sent"], kind="stable")],
+            fixes=pending[np.argsort(pending["sent"])],
             sightings=np.empty(0, SIGHTING_DTYPE),
             rollcalls=np.empty(0, ROLLCALL_DTYPE),
         )
@@ -192,74 +192,76 @@ def _observe(
     lbs_person, lbs_t = _samples(a, b, lbs_phase, fleet.lbs_interval_s)
     person = np.concatenate([gps_person, lbs_person])
     t = np.concatenate([gps_t, lbs_t])
-    lbs = np.arange(len(t)) >= len(gps_t)
     second = t - day * routine.DAY_S
-    off = plan.off[person]
-    keep = ~((second >= off[:, 0]) & (second < off[:, 1]))
-    truth = routine.positions(plan, person, second)
-    keep &= lbs | ~truth.indoor | (rng.uniform(0, 1, len(t)) >= INDOOR_GPS_LOSS)
-    person, t, second, lbs = person[keep], t[keep], second[keep], lbs[keep]
-    xy, indoor = truth.xy[keep], truth.indoor[keep]
-    speed, heading = truth.speed[keep], truth.heading[keep]
-    m = len(t)
+    where = routine.locate(plan, person, second)
+    keep = ~((second >= plan.off[person, 0]) & (second < plan.off[person, 1]))
+    keep[: len(gps_t)] &= ~where.indoor[: len(gps_t)] | (rng.uniform(0, 1, len(gps_t)) >= INDOOR_GPS_LOSS)
+    kept = np.flatnonzero(keep)
+    # GPS samples come first and stay first: slices, not masks, tell the two sources apart.
+    g = int(np.count_nonzero(keep[: len(gps_t)]))
+    person, t, second = person[kept], t[kept], second[kept]
+    truth = routine.positions(plan, person, second, routine.Located(*(column[kept] for column in where)))
+    x, y = truth.xy.T
+    indoor = truth.indoor[:g]
+    m = len(person)
 
-    accuracy = np.where(
-        lbs,
-        rng.uniform(300, 1500, m),
-        np.clip(
-            fleet.accuracy_median_m[person] * rng.lognormal(0, 0.35, m) * np.where(indoor, INDOOR_ACCURACY_FACTOR, 1),
-            3,
-            150,
-        ),
+    accuracy = np.empty(m)
+    accuracy[:g] = np.clip(
+        fleet.accuracy_median_m[person[:g]] * rng.lognormal(0, 0.35, g) * np.where(indoor, INDOOR_ACCURACY_FACTOR, 1),
+        3,
+        150,
     )
-    sigma = accuracy * SIGMA_PER_ACCURACY * np.where(lbs, 1.0, fleet.overconfidence[person])
-    observed = xy + rng.normal(0, 1, (m, 2)) * sigma[:, None]
-    outlier = ~lbs & (rng.uniform(0, 1, m) < np.where(indoor, OUTLIER_SHARE[1], OUTLIER_SHARE[0]))
-    angle = rng.uniform(0, 2 * np.pi, m)
-    jump = rng.uniform(*OUTLIER_M, m)
-    observed[outlier] += (np.stack([np.cos(angle), np.sin(angle)], axis=1) * jump[:, None])[outlier]
+    accuracy[g:] = rng.uniform(300, 1500, m - g)
+    sigma = accuracy * SIGMA_PER_ACCURACY
+    sigma[:g] *= fleet.overconfidence[person[:g]]
+    noise = rng.normal(0, 1, (2, m)) * sigma
+    observed_x, observed_y = x + noise[0], y + noise[1]
+    outlier = np.flatnonzero(rng.uniform(0, 1, g) < np.where(indoor, OUTLIER_SHARE[1], OUTLIER_SHARE[0]))
+    angle = rng.uniform(0, 2 * np.pi, len(outlier))
+    jump = rng.uniform(*OUTLIER_M, len(outlier))
+    observed_x[outlier] += np.cos(angle) * jump
+    observed_y[outlier] += np.sin(angle) * jump
 
     fixes = np.empty(m, FIX_DTYPE)
     fixes["person"] = person
     epoch = origin_s + t
     fixes["ts"] = epoch + fleet.clock_skew_s[person]
-    fixes["true_lon"], fixes["true_lat"] = fleet.city.to_lonlat(xy[:, 0], xy[:, 1])
-    lon, lat = fleet.city.to_lonlat(observed[:, 0], observed[:, 1])
-    fixes["datum"] = fleet.datum[person]
-    fixes["lon"], fixes["lat"] = _to_datum(lon, lat, fixes["datum"])
+    fixes["true_lon"], fixes["true_lat"] = fleet.city.to_lonlat(x, y)
+    datum = fleet.datum[person]
+    fixes["datum"] = datum
+    fixes["lon"], fixes["lat"] = _to_datum(*fleet.city.to_lonlat(observed_x, observed_y), datum)
     fixes["accuracy_m"] = accuracy
-    fixes["speed_mps"] = np.where(lbs, np.nan, np.maximum(0, speed + rng.normal(0, 0.3, m)))
-    fixes["heading_deg"] = np.where(lbs, np.nan, heading)
+    fixes["speed_mps"][:g] = np.maximum(0, truth.speed[:g] + rng.normal(0, 0.3, g))
+    fixes["heading_deg"][:g] = truth.heading[:g]
+    fixes["speed_mps"][g:] = fixes["heading_deg"][g:] = np.nan
     awake_h = np.clip((second - 7 * 3600) / 3600, 0, None)  # charged overnight
     fixes["battery_pct"] = np.clip(100 - fleet.battery_drain_pct_h[person] * awake_h, 5, 100).astype(np.int16)
-    fixes["source"] = lbs
+    fixes["source"][:g] = 0
+    fixes["source"][g:] = 1
 
     sent = epoch + rng.uniform(0.3, 3, m)
     offline = plan.offline[person]
-    buffered = (second >= offline[:, 0]) & (second < offline[:, 1])
+    buffered = np.flatnonzero((second >= offline[:, 0]) & (second < offline[:, 1]))
     # A buffered burst goes out when the network is back, oldest first.
-    sent = np.where(
-        buffered, origin_s + day * routine.DAY_S + offline[:, 1] + 1 + (second - offline[:, 0]) * 1e-3, sent
+    sent[buffered] = (
+        origin_s + day * routine.DAY_S + offline[buffered, 1] + 1 + (second[buffered] - offline[buffered, 0]) * 1e-3
     )
-    late = rng.uniform(0, 1, m) < LATE_SHARE
-    sent = np.where(late, sent + rng.uniform(30, 300, m), sent)
+    late = np.flatnonzero(rng.uniform(0, 1, m) < LATE_SHARE)
+    sent[late] += rng.uniform(30, 300, len(late))
     fixes["sent"] = sent
-    duplicate = rng.uniform(0, 1, m) < DUPLICATE_SHARE
-    copies = fixes[duplicate].copy()
+    duplicate = np.flatnonzero(rng.uniform(0, 1, m) < DUPLICATE_SHARE)
+    copies = fixes[duplicate]
     copies["sent"] += rng.uniform(5, 60, len(copies))
     return np.concatenate([fixes, copies])
 
 
 def _to_datum(lon: np.ndarray, lat: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 → what each phone reports (Chinese map SDKs say GCJ-02 or BD-09)."""
-    lon, lat = lon.copy(), lat.copy()
-    chinese = code != DATUMS.index("wgs84")
-    if chinese.any():
-        g_lon, g_lat = datums.wgs84_to_gcj02(lon[chinese], lat[chinese])
-        baidu = code[chinese] == DATUMS.index("bd09")
-        b_lon, b_lat = datums.gcj02_to_bd09(g_lon, g_lat)
-        lon[chinese] = np.where(baidu, b_lon, g_lon)
-        lat[chinese] = np.where(baidu, b_lat, g_lat)
+    """WGS-84 → what each phone reports (Chinese map SDKs say GCJ-02 or BD-09), in place."""
+    chinese = np.flatnonzero(code != DATUMS.index("wgs84"))
+    if len(chinese):
+        lon[chinese], lat[chinese] = datums.wgs84_to_gcj02(lon[chinese], lat[chinese])
+        baidu = chinese[code[chinese] == DATUMS.index("bd09")]
+        lon[baidu], lat[baidu] = datums.gcj02_to_bd09(lon[baidu], lat[baidu])
     return lon, lat
 
 

@@ -52,6 +52,9 @@ SIGHTING_DTYPE = np.dtype(
     [("person", "<i4"), ("camera", "<i4"), ("ts", "<f8"), ("confidence", "<f4"), ("checkin", "?")]
 )
 ROLLCALL_DTYPE = np.dtype([("person", "<i4"), ("issued", "<f8"), ("answered", "<f8")])
+# Whole fixes as opaque bytes: numpy copies structured rows field by field (concatenate, boolean masks,
+# fancy indexing: ten times slower), but plain bytes at memory speed. ``np.take`` already does.
+_FIX_BYTES = np.dtype((np.void, FIX_DTYPE.itemsize))
 
 
 @dataclass
@@ -112,13 +115,14 @@ def run(
         rng = np.random.default_rng([fleet.seed, 2, int(t)])
         fresh = _observe(fleet, plan, day, a, b, rng, gps_phase, lbs_phase, origin_s)
         # Most fixes arrive within their window; only the late and buffered ones wait in ``pending``.
-        fixes = np.concatenate([pending, fresh]) if len(pending) else fresh
+        fixes = _join(pending, fresh)
         sent = fixes["sent"]
-        arrived = np.flatnonzero(sent < origin_s + b)
-        pending = np.delete(fixes, arrived)
+        arrived = sent < origin_s + b
+        pending = np.take(fixes, np.flatnonzero(~arrived))
+        order = np.flatnonzero(arrived)
         yield Chunk(
             until=origin_s + b,
-            fixes=fixes[arrived[np.argsort(sent[arrived])]],
+            fixes=np.take(fixes, order[np.argsort(sent[order])]),
             sightings=_between(sightings, "ts", origin_s + a, origin_s + b),
             rollcalls=_between(rollcalls, "issued", origin_s + a, origin_s + b),
             episodes=episodes,
@@ -127,7 +131,7 @@ def run(
     if len(pending):  # buffered fixes still on phones when the run ends are delivered last
         yield Chunk(
             until=float(pending["sent"].max()) + 1,
-            fixes=pending[np.argsort(pending["sent"])],
+            fixes=np.take(pending, np.argsort(pending["sent"])),
             sightings=np.empty(0, SIGHTING_DTYPE),
             rollcalls=np.empty(0, ROLLCALL_DTYPE),
         )
@@ -250,9 +254,9 @@ def _observe(
     sent[late] += rng.uniform(30, 300, len(late))
     fixes["sent"] = sent
     duplicate = np.flatnonzero(rng.uniform(0, 1, m) < DUPLICATE_SHARE)
-    copies = fixes[duplicate]
+    copies = np.take(fixes, duplicate)
     copies["sent"] += rng.uniform(5, 60, len(copies))
-    return np.concatenate([fixes, copies])
+    return _join(fixes, copies)
 
 
 def _to_datum(lon: np.ndarray, lat: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -263,6 +267,10 @@ def _to_datum(lon: np.ndarray, lat: np.ndarray, code: np.ndarray) -> tuple[np.nd
         baidu = chinese[code[chinese] == DATUMS.index("bd09")]
         lon[baidu], lat[baidu] = datums.gcj02_to_bd09(lon[baidu], lat[baidu])
     return lon, lat
+
+
+def _join(*parts: np.ndarray) -> np.ndarray:
+    return np.concatenate([part.view(_FIX_BYTES) for part in parts]).view(FIX_DTYPE)
 
 
 def _between(rows: np.ndarray, column: str, a: float, b: float) -> np.ndarray:

@@ -8,12 +8,13 @@ ignored. Most tracks see only fixes on the right side; a batch's observations ar
 arrays and only the tracks with something to decide run the Python state machine.
 """
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from core.db import AlertLevel
-from geofence.engine import INSIDE, OUTSIDE, Observations, ZoneIndex
+from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex
 from geofence.models import ZoneKind
 
 INCLUSION_EXIT = "inclusion_exit"
@@ -31,6 +32,8 @@ class Thresholds:
     return_fixes: int
     return_s: float
     evidence_interval_s: float
+    # Whether the run's centroid must be surely on the wrong side too (off only for comparisons).
+    centroid_check: bool = True
 
 
 @dataclass(slots=True)
@@ -41,6 +44,16 @@ class Track:
     run_since_us: int = 0
     run_inner: int = 0  # exclusion: fixes of the run inside the zone itself, not just its ring
     run_fix: int = -1  # the batch row of the run's first fix (not kept across batches)
+    # Sums over the run's precise fixes, wrong side or uncertain: their centroid must be surely on
+    # the wrong side too, judged by their actual spread. Noise scatters the fixes of a person who
+    # stays put all around them, however confident the phone claims to be, so the centroid stays
+    # home; a real exit carries it out.
+    run_n: int = 0
+    run_lat: float = 0.0
+    run_lon: float = 0.0
+    run_lat2: float = 0.0
+    run_lon2: float = 0.0
+    run_accuracy_m: float = 0.0
     episode_us: int = 0
     evidence_us: int = 0
     red: bool = False  # exclusion: the zone itself (not only its ring) entered
@@ -82,6 +95,47 @@ def _rule(index: ZoneIndex, zone_id: int) -> str:
     if zone.kind == ZoneKind.exclusion:
         return EXCLUSION_ENTRY
     return CURFEW_BREACH if zone.schedule else INCLUSION_EXIT
+
+
+# Student's t, two-sided 95 %, by degrees of freedom: a spread measured from a few fixes can be
+# far smaller than the phone's real scatter.
+T_95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+
+
+def _add_to_centroid(track: Track, fixes: dict[str, np.ndarray], row: int) -> None:
+    accuracy = float(fixes["accuracy_m"][row])
+    if not accuracy < BAND_M:  # cell-tower fixes (and unknown accuracy) only blur the centroid
+        return
+    lat, lon = float(fixes["lat"][row]), float(fixes["lon"][row])
+    track.run_n += 1
+    track.run_lat += lat
+    track.run_lon += lon
+    track.run_lat2 += lat * lat
+    track.run_lon2 += lon * lon
+    track.run_accuracy_m += accuracy
+
+
+def _centroid_side(index: ZoneIndex, zone_id: int, track: Track, min_fixes: int) -> int:
+    """The side of the run's centroid, with its 95 % confidence radius as its accuracy: Student's t
+    times the fixes' sample spread (or their reported accuracy if larger) over the square root of
+    their number. Too few precise fixes to measure a spread decide nothing."""
+    n = track.run_n
+    if n < min_fixes:
+        return UNCERTAIN
+    lat, lon = track.run_lat / n, track.run_lon / n
+    z = index.positions(np.array([zone_id]))
+    spread_m = math.sqrt(
+        (
+            max(0.0, track.run_lat2 / n - lat * lat) * METRES_PER_DEGREE**2
+            + max(0.0, track.run_lon2 / n - lon * lon) * float(index.kx[z[0]]) ** 2
+        )
+        * n
+        / (n - 1)
+    )
+    t = T_95[n - 2] if n - 2 < len(T_95) else 2.0
+    error_m = t * max(spread_m, track.run_accuracy_m / n) / math.sqrt(n)
+    x, y = index.local_xy(z, np.array([lon]), np.array([lat]))
+    return int(index.outer.classify(z, x, y, np.array([error_m]))[0])
 
 
 def _key(person: int, zone: int) -> int:
@@ -178,28 +232,39 @@ class Tracks:
         t = self.thresholds
         wrong, right = (INSIDE, OUTSIDE) if exclusion else (OUTSIDE, INSIDE)
         events = []
+        track.run_fix = -1  # a run begun in an earlier batch has no row in this one
         for i in range(s, e):
             ts = int(obs.ts_us[i])
             if ts <= track.last_us:
                 continue  # late or duplicate: the state has moved past it
             track.last_us = ts
             status = int(obs.status[i])
-            if status == 0:
-                continue
             if not track.violating:
                 if status == right:
                     track.run_fixes = track.run_inner = 0
                     continue
-                if not track.run_fixes:
+                if status == wrong and not track.run_fixes:
                     track.run_since_us, track.run_fix = ts, i
+                    track.run_n = 0
+                    track.run_lat = track.run_lon = track.run_lat2 = track.run_lon2 = track.run_accuracy_m = 0.0
+                if track.run_fixes or status == wrong:
+                    _add_to_centroid(track, fixes, int(obs.fix[i]))
+                if status != wrong:
+                    continue
                 track.run_fixes += 1
                 track.run_inner += int(obs.inner[i] == INSIDE)
-                if track.run_fixes >= t.confirm_fixes and ts - track.run_since_us >= t.confirm_s * US:
+                if (
+                    track.run_fixes >= t.confirm_fixes
+                    and ts - track.run_since_us >= t.confirm_s * US
+                    and (not t.centroid_check or _centroid_side(index, key[1], track, max(2, t.confirm_fixes)) == wrong)
+                ):
                     track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
                     track.red = exclusion and track.run_inner >= t.confirm_fixes
                     track.rule = _rule(index, key[1])
                     track.run_fixes = track.run_inner = 0
                     events.append(self._event(index, key, track, "opened", obs, i, fixes))
+                continue
+            if status == 0:
                 continue
             if status == wrong:
                 track.run_fixes = 0
@@ -215,7 +280,7 @@ class Tracks:
                 track.run_since_us, track.run_fix = ts, i
             track.run_fixes += 1
             if track.run_fixes >= t.return_fixes and ts - track.run_since_us >= t.return_s * US:
-                first = track.run_fix if track.run_fix >= s else i
+                first = track.run_fix if track.run_fix >= 0 else i
                 events.append(self._event(index, key, track, "ended", obs, first, fixes, ts_us=track.run_since_us))
                 track.violating, track.episode_us, track.red, track.rule = False, 0, False, ""
                 track.run_fixes = track.run_inner = 0

@@ -15,6 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import TopicPartition
 
 from core.config import Settings, get_settings
 from core.logs import configure
@@ -273,6 +274,39 @@ def run_consumer(
     finally:
         consumer.close(autocommit=False)
         log.info("stopped")
+
+
+def tail_consumer(topics: Sequence[str], settings: Settings | None = None) -> KafkaConsumer:
+    """A consumer of every partition of ``topics`` that reads only what is published after it returns.
+
+    For fanning records out to live clients, where each process wants all of them and none from the
+    past: it joins no group, so there is no join to hang against tansu and no offset to commit.
+    """
+    settings = settings or get_settings()
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=500,
+    )
+    try:
+        partitions = []
+        for topic in topics:
+            name = settings.topic(topic)
+            found = consumer.partitions_for_topic(name)
+            if not found:
+                raise BrokerUnavailable(f"the broker does not know topic {name}")
+            partitions += [TopicPartition(name, p) for p in sorted(found)]
+        consumer.assign(partitions)
+        consumer.seek_to_end()
+        # seek_to_end() is lazy; asking the position now fixes the start before returning.
+        for partition in partitions:
+            if consumer.position(partition, timeout_ms=int(settings.broker_timeout_s * 1000)) is None:
+                raise BrokerUnavailable(f"the broker did not say where {partition.topic} ends")
+    except BaseException:
+        consumer.close(autocommit=False)
+        raise
+    return consumer
 
 
 def _rewind(consumer: KafkaConsumer) -> None:

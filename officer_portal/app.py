@@ -1,28 +1,46 @@
 """The staff-facing ASGI app (port 8000): REST API under /api/v1, HTML pages, OpenAPI at /docs."""
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
 from caseload import sources_api
+from core import bus
 from core.web import install_error_handlers
 from geofence import api as geofence_api
-from officer_portal import pages
+from officer_portal import api as portal_api
+from officer_portal import live, pages
 from tracker_ingest import portal_api as positions_api
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.publisher = bus.Publisher()
+    app.state.live = live.LiveHub()
+    await app.state.live.start()
+    yield
+    await app.state.live.stop()
+    await run_in_threadpool(app.state.publisher.close)
+
 
 app = FastAPI(
     title="ewall officer portal",
     version="0.1.0",
+    lifespan=lifespan,
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
 )
 install_error_handlers(app)
 
 api = APIRouter(prefix="/api/v1")
-for router in (caseload_api.router, sources_api.router, geofence_api.router, alerts_api.router, positions_api.router):
+for router in (caseload_api.router, sources_api.router, geofence_api.router, positions_api.router, portal_api.router):
     api.include_router(router)
+# The alerts API does not publish officers' own transitions; the portal does, so the live stream shows them.
+api.include_router(alerts_api.router, dependencies=[Depends(live.announce_officer_actions)])
 app.include_router(api)
 app.include_router(pages.router)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

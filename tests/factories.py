@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -140,3 +140,16 @@ def eventually(check: Callable[[], Any], *, timeout_s: float = 60, every_s: floa
 
 def post_fixes(ingest: httpx.Client, token: str, fixes: list[dict]) -> httpx.Response:
     return ingest.post("/api/v1/fixes", json={"fixes": fixes}, headers={"Authorization": f"Bearer {token}"})
+
+
+def post_outside(ingest: httpx.Client, token: str, lat: float, lon: float) -> None:
+    """Four fixes at lat/lon, 30 s apart in fix time and ending now: enough for the geofence to
+    confirm an exit (it wants several fixes over a minute outside), and again enough on each repeat
+    (a new zone has a new track, and fixes older than a track's last one are ignored)."""
+    now = datetime.now(UTC)
+    fixes = [
+        {"ts": (now - timedelta(seconds=s)).isoformat(), "lat": lat, "lon": lon, "accuracy_m": 10}
+        for s in (90, 60, 30, 0)
+    ]
+    response = post_fixes(ingest, token, fixes)
+    assert response.status_code == 202 and response.json()["accepted"] == len(fixes), response.text

@@ -1,0 +1,38 @@
+"""The portal's own API: the live stream of alert changes (server-sent events)."""
+
+from collections.abc import AsyncIterable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from caseload.auth import current_officer, oauth2_scheme
+from core.db import session_scope
+from officer_portal import live
+
+router = APIRouter(tags=["live"])
+
+
+def stream_viewer(request: Request, bearer: Annotated[str | None, Depends(oauth2_scheme)]) -> int:
+    """The caller's officer id, checked as for every API call (a bearer token, or the session cookie
+    the pages use, which is what a browser's EventSource sends). The session is closed before the
+    stream starts: a stream lasts hours and must not hold a database connection."""
+    with session_scope() as session:
+        return current_officer(request, session, bearer).id
+
+
+@router.get("/events/stream", response_class=EventSourceResponse)
+async def event_stream(
+    request: Request,
+    officer_id: Annotated[int, Depends(stream_viewer)],
+    since: datetime | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> AsyncIterable[ServerSentEvent]:
+    """Alert changes in the caller's caseload, as they happen: ``event: alert`` with an AlertNotice
+    as data, and its ``id``. On reconnecting, EventSource sends that id back (Last-Event-ID) and the
+    stream first re-sends the alerts changed since (kind ``sync``); ``since`` does the same for a
+    first connection. A comment line comes every 15 s when nothing else does."""
+    hub: live.LiveHub = request.app.state.live
+    async for event in hub.events(officer_id=officer_id, resume_from=live.resume_point(last_event_id, since)):
+        yield event

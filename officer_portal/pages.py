@@ -13,8 +13,9 @@ from caseload import service as caseload_service
 from caseload.auth import SESSION_COOKIE, current_officer
 from caseload.models import Officer
 from core.config import get_settings
+from core.db import AlertLevel
 from core.security import create_access_token
-from core.timezones import to_display
+from core.timezones import to_display, utcnow
 from core.web import SessionDep
 from geofence import service as geofence_service
 from officer_portal import maps
@@ -23,6 +24,7 @@ from tracker_ingest import positions
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["local"] = to_display
+LEVEL_BADGES = {AlertLevel.red: "红 red", AlertLevel.yellow: "黄 yellow"}
 
 
 def signed_in_officer(request: Request, session: SessionDep) -> Officer | None:
@@ -75,6 +77,7 @@ def logout() -> Response:
 def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
     if officer is None:
         return _to_login()
+    rendered_at = utcnow()
     caseload = caseload_service.list_supervisees(session=session, viewer=officer, active=True, limit=5000)
     alerts = [
         a
@@ -92,6 +95,9 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
             "names": names,
             "red_count": sum(a.level == "red" for a in alerts),
             "yellow_count": sum(a.level == "yellow" for a in alerts),
+            "level_badges": LEVEL_BADGES,
+            # The page follows the live stream from the moment it was rendered (static/live.js).
+            "live": {"since": rendered_at.isoformat(), "tz": get_settings().display_tz, "levels": LEVEL_BADGES},
         },
     )
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import CENTRE, STAFF_PASSWORD, eventually, now_iso, offset, post_fixes
+from tests.factories import CENTRE, STAFF_PASSWORD, eventually, now_iso, offset, post_fixes, post_outside
 
 pytestmark = pytest.mark.browser
 
@@ -16,17 +16,17 @@ def officer_with_a_wanderer(admin_api, ingest_url):
     home = admin_api.supervisee(district["id"], officer["id"])
     away = admin_api.supervisee(district["id"], officer["id"])
     with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
-        for person, north_m in ((home, 0), (away, 4000)):
+        # Away: 1.5 km north, 1 km beyond the wall (yellow; 2 km beyond would be red).
+        for person, north_m in ((home, 0), (away, 1500)):
             device = admin_api.device(person["id"])
             admin_api.home_zone(person["id"])
             lat, lon = offset(*CENTRE, north_m=north_m)
 
             def reported(device=device, lat=lat, lon=lon, person=person, north_m=north_m):
-                post_fixes(ingest, device["token"], [{"ts": now_iso(), "lat": lat, "lon": lon, "accuracy_m": 10}])
                 if north_m == 0:
-                    return admin_api.call("GET", "/positions/live") and any(
-                        p["supervisee_id"] == person["id"] for p in admin_api.call("GET", "/positions/live")
-                    )
+                    post_fixes(ingest, device["token"], [{"ts": now_iso(), "lat": lat, "lon": lon, "accuracy_m": 10}])
+                    return any(p["supervisee_id"] == person["id"] for p in admin_api.call("GET", "/positions/live"))
+                post_outside(ingest, device["token"], lat, lon)
                 return admin_api.call("GET", f"/alerts?supervisee_id={person['id']}")
 
             eventually(reported, every_s=1.0, what=f"pipeline result for {person['code']}")

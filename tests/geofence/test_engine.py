@@ -91,9 +91,18 @@ def test_an_exit_needs_enough_fixes_over_enough_time_and_jitter_never_flaps():
     index, tracks = ZoneIndex([zone()]), Tracks(THRESHOLDS)
     # inside; jitter on the boundary; one outlier; back; then really out from t=100
     assert run(index, tracks, [0, 495, 505, 900, 0, 0], [0, 10, 20, 30, 40, 50]) == []
-    assert run(index, tracks, [700, 800, 498, 900], [100, 130, 140, 170]) == [("opened", 100)]
-    assert run(index, tracks, [0, 0], [200, 215]) == []  # two fixes back, but not yet 30 s apart
-    assert run(index, tracks, [0], [240]) == [("ended", 200)]
+    # Confirmed once the run's centroid is surely outside, given how widely its fixes spread.
+    assert run(index, tracks, [700, 800, 498, 900], [100, 130, 140, 170]) == []
+    assert run(index, tracks, [900], [200]) == [("opened", 100)]
+    assert run(index, tracks, [0, 0], [300, 315]) == []  # two fixes back, but not yet 30 s apart
+    assert run(index, tracks, [0], [340]) == [("ended", 300)]
+
+
+def test_fixes_scattered_all_around_a_person_who_stays_put_raise_nothing():
+    index, tracks = ZoneIndex([zone(half_side_m=150)]), Tracks(THRESHOLDS)
+    # An over-confident phone: fixes 200-400 m off on both sides, each claiming 20 m.
+    north = [300, -350, 250, -200, 400, -300, 220, -260] * 3
+    assert run(index, tracks, north, list(range(0, 30 * len(north), 30)), [20.0] * len(north)) == []
 
 
 def test_late_duplicate_and_out_of_order_fixes_change_nothing():

@@ -1,10 +1,12 @@
 """Small builders for test data, through the real portal API."""
 
+import asyncio
 import itertools
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -153,3 +155,10 @@ def post_outside(ingest: httpx.Client, token: str, lat: float, lon: float) -> No
     ]
     response = post_fixes(ingest, token, fixes)
     assert response.status_code == 202 and response.json()["accepted"] == len(fixes), response.text
+
+
+def run_async(coroutine: Coroutine) -> Any:
+    """asyncio.run on a thread of its own: when the browser tests ran first, Playwright's sync API
+    keeps an event loop on the main thread."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

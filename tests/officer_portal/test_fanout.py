@@ -1,11 +1,11 @@
 """The hub's fan-out on its own (no broker): each notice reaches its audience only, and a client
 that falls too far behind is dropped without holding the others back."""
 
-import asyncio
 from datetime import UTC, datetime
 
 from officer_portal import live
 from officer_portal.schemas import AlertNotice
+from tests.factories import run_async
 
 ALICE, BOB = 1, 2
 
@@ -54,4 +54,4 @@ def test_notices_reach_their_audience_and_a_client_too_far_behind_is_dropped():
             raise AssertionError("a client too far behind must be dropped")
         await bob.aclose()
 
-    asyncio.run(scenario())
+    run_async(scenario())

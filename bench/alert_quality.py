@@ -9,6 +9,7 @@ Scored: the zone scenarios (exits short and long, barred places, curfew breaches
 approved leave, living near the wall and drift only as people who must raise nothing. Roll calls
 and phones switched off are alerted by timers, not by fixes, and are not scored here."""
 
+import itertools
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -64,10 +65,9 @@ class Platform:
         self.episodes: list[Episode] = []
 
     def add_leave(self, episodes: list[dict]) -> None:
-        leave = simulated.leave_zones(self.people, episodes)
+        leave = simulated.leave_zones(self.people, episodes, first_id=max(z.id for z in self.zones) + 1)
         if leave:
-            known = {z.id for z in self.zones}
-            self.zones += [z for z in leave if z.id not in known]
+            self.zones += leave
             self.index = engine.ZoneIndex(self.zones)
 
     def feed(self, fixes: dict[str, np.ndarray], now_s: float) -> None:
@@ -144,7 +144,7 @@ def run(people: fleet.Fleet, days: float) -> tuple[dict, dict]:
         fixes = simulated.fix_columns(chunk)
         minute = (fixes["sent_us"] // (ARRIVAL_STEP_S * 1_000_000)).astype(np.int64)
         bounds = np.flatnonzero(np.r_[True, minute[1:] != minute[:-1], True])
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds.tolist()):
             batch = {k: v[a:b] for k, v in fixes.items()}
             now_s = (int(minute[a]) + 1) * ARRIVAL_STEP_S
             for platform in (ewall, naive):

@@ -14,7 +14,7 @@ from simulators.fleet import DATUMS, Fleet
 from simulators.stream import Chunk
 from tracker_ingest.datum import to_wgs84
 
-ZONES_PER_PERSON = 4  # zone ids: person * ZONES_PER_PERSON + n; n = 3 is a travel leave
+ZONES_PER_PERSON = 3  # zone ids: person * ZONES_PER_PERSON + n; travel leaves are numbered after all
 
 
 def supervisee_id(person: int | np.ndarray):
@@ -45,12 +45,14 @@ def rule_zones(fleet: Fleet) -> list[RuleZone]:
     ]
 
 
-def leave_zones(fleet: Fleet, episodes: list[dict]) -> list[RuleZone]:
-    """The travel leave approved for each ``approved_leave`` episode, as an officer would register it."""
+def leave_zones(fleet: Fleet, episodes: list[dict], first_id: int) -> list[RuleZone]:
+    """The travel leave approved for each ``approved_leave`` episode, as an officer would register it,
+    numbered from ``first_id``."""
+    leaves = [e for e in episodes if e["kind"] == "approved_leave"]
     return [
         _rule_zone(
-            (p := fleet.codes.index(e["supervisee"])) * ZONES_PER_PERSON + 3,
-            p,
+            first_id + n,
+            fleet.codes.index(e["supervisee"]),
             {
                 "kind": "inclusion",
                 "geometry": zones.leave_zone(e),
@@ -59,8 +61,7 @@ def leave_zones(fleet: Fleet, episodes: list[dict]) -> list[RuleZone]:
                 "valid_to": datetime.fromtimestamp(e["leave"]["to"], UTC),
             },
         )
-        for e in episodes
-        if e["kind"] == "approved_leave"
+        for n, e in enumerate(leaves)
     ]
 
 

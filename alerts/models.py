@@ -28,6 +28,12 @@ class Disposition(enum.StrEnum):
     other = "other"
 
 
+# Written out, not bound: ON CONFLICT must name the partial index's predicate as text. Once psycopg
+# prepares a statement (its fifth run on a connection) PostgreSQL soon plans it generically, and a
+# generic plan cannot match a parameter to the predicate (the 11th new episode per connection failed).
+LIVE_EPISODE = "ended_at IS NULL AND status <> 'resolved'"
+
+
 class Alert(Base):
     """One episode: opened by the first evidence, updated while it lasts, ended when the person is
     back; its status is the officer's handling of it."""
@@ -39,7 +45,7 @@ class Alert(Base):
             "uq_alert_live_dedup_key",
             "dedup_key",
             unique=True,
-            postgresql_where=text("ended_at IS NULL AND status <> 'resolved'"),
+            postgresql_where=text(LIVE_EPISODE),
         ),
         Index("ix_alert_status_level", "status", "level"),
     )

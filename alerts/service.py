@@ -5,11 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from alerts.models import Alert, AlertEvent, AlertStatus, Disposition
+from alerts.models import LIVE_EPISODE, Alert, AlertEvent, AlertStatus, Disposition
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
@@ -84,7 +84,7 @@ def raise_alert(
                 evidence={"first": evidence, "last": evidence, "count": 1},
                 assignee_id=caseload_service.assigned_officer_id(session=session, supervisee_id=supervisee_id),
             )
-            .on_conflict_do_nothing(index_elements=[Alert.dedup_key], index_where=LIVE)
+            .on_conflict_do_nothing(index_elements=[Alert.dedup_key], index_where=text(LIVE_EPISODE))
             .returning(Alert.id)
         )
         if inserted is not None:

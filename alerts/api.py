@@ -1,14 +1,17 @@
-"""Alert queue API: list, inspect, acknowledge, resolve."""
+"""Alert API: the queue (list, inspect, acknowledge, escalate, resolve), alert policies, suspensions
+and the officers' response-times report."""
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from alerts import schemas, service
+from alerts import policy, report, schemas, service, suspension
 from alerts.models import AlertStatus
 from caseload.auth import CurrentOfficer
 from core.db import AlertLevel
+from core.timezones import utcnow
 from core.web import SessionDep
 
 router = APIRouter(tags=["alerts"])
@@ -22,10 +25,11 @@ def list_alerts(
     level: AlertLevel | None = None,
     supervisee_id: int | None = None,
     since: datetime | None = None,
+    escalated: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
-    """Alerts in the caller's caseload, newest first."""
+    """Alerts in the caller's caseload and those escalated to them, newest first."""
     return service.list_alerts(
         session=session,
         viewer=viewer,
@@ -33,6 +37,7 @@ def list_alerts(
         level=level,
         supervisee_id=supervisee_id,
         since=since,
+        escalated=escalated,
         limit=limit,
         offset=offset,
     )
@@ -58,6 +63,14 @@ def acknowledge(alert_id: int, data: schemas.AckIn, session: SessionDep, viewer:
     return alert
 
 
+@router.post("/alerts/{alert_id}/escalate", response_model=schemas.AlertOut)
+def escalate(alert_id: int, data: schemas.EscalateIn, session: SessionDep, viewer: CurrentOfficer):
+    """Pass an open or acknowledged alert up to the supervisor, with an optional note."""
+    alert = service.escalate(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+    session.commit()
+    return alert
+
+
 @router.post("/alerts/{alert_id}/resolve", response_model=schemas.AlertOut)
 def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer: CurrentOfficer):
     """Resolve an alert with a disposition."""
@@ -66,3 +79,97 @@ def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer:
     )
     session.commit()
     return alert
+
+
+@router.get("/alert-policies", response_model=list[schemas.AlertPolicyOut], tags=["alert policies"])
+def list_alert_policies(session: SessionDep, viewer: CurrentOfficer):
+    """Threshold overrides of the caller's districts, and the risk-level ones that apply everywhere."""
+    return policy.list_overrides(session=session, viewer=viewer)
+
+
+@router.put("/alert-policies", response_model=schemas.AlertPolicyOut, tags=["alert policies"])
+def put_alert_policy(data: schemas.AlertPolicyIn, session: SessionDep, viewer: CurrentOfficer):
+    """Set the overrides of a district, a risk level, or a risk level within a district (supervisor,
+    command; admin for a risk level everywhere). Replaces that scope's earlier overrides."""
+    row = policy.upsert(
+        session=session,
+        viewer=viewer,
+        district_id=data.district_id,
+        risk_level=data.risk_level,
+        thresholds=data.overridden(),
+    )
+    session.commit()
+    return row
+
+
+@router.delete("/alert-policies/{policy_id}", status_code=204, tags=["alert policies"])
+def delete_alert_policy(policy_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """Remove an override; its scope falls back to the wider ones."""
+    policy.delete(session=session, viewer=viewer, policy_id=policy_id)
+    session.commit()
+
+
+@router.get(
+    "/supervisees/{supervisee_id}/alert-policy", response_model=schemas.EffectivePolicyOut, tags=["alert policies"]
+)
+def effective_alert_policy(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """The thresholds that apply to one person, and the overrides they come from."""
+    effective, applied = policy.explain(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    return schemas.EffectivePolicyOut(
+        supervisee_id=supervisee_id,
+        thresholds=asdict(effective),
+        applied=[schemas.AlertPolicyOut.model_validate(o) for o in applied],
+    )
+
+
+@router.post(
+    "/supervisees/{supervisee_id}/alert-suspensions",
+    response_model=schemas.SuspensionOut,
+    status_code=201,
+    tags=["alert suspensions"],
+)
+def suspend_alerts(supervisee_id: int, data: schemas.SuspensionIn, session: SessionDep, viewer: CurrentOfficer):
+    """Suspend a person's new alerts from now until ``until`` (at most a few days), with a reason."""
+    row = suspension.create(
+        session=session, viewer=viewer, supervisee_id=supervisee_id, until=data.until, reason=data.reason
+    )
+    session.commit()
+    return row
+
+
+@router.get(
+    "/supervisees/{supervisee_id}/alert-suspensions",
+    response_model=list[schemas.SuspensionOut],
+    tags=["alert suspensions"],
+)
+def list_alert_suspensions(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """A person's suspensions, newest first, with what each held back."""
+    return suspension.list_suspensions(session=session, viewer=viewer, supervisee_id=supervisee_id)
+
+
+@router.delete(
+    "/supervisees/{supervisee_id}/alert-suspensions/{suspension_id}",
+    response_model=schemas.SuspensionOut,
+    tags=["alert suspensions"],
+)
+def lift_alert_suspension(supervisee_id: int, suspension_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """Lift a suspension early; the row stays, with when and by whom."""
+    row = suspension.lift(session=session, viewer=viewer, supervisee_id=supervisee_id, suspension_id=suspension_id)
+    session.commit()
+    return row
+
+
+@router.get("/reports/response-times", response_model=list[schemas.ResponseTimeOut], tags=["reports"])
+def response_times(
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    district_id: int | None = None,
+):
+    """Per officer: alerts assigned, answered, median and p90 minutes to the answer, within the SLA,
+    escalated, still open; for alerts that started in [since, until) (default: the last 30 days)."""
+    until = until or utcnow()
+    return report.response_times(
+        session=session, viewer=viewer, since=since or until - timedelta(days=30), until=until, district_id=district_id
+    )

@@ -3,12 +3,25 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 import caseload.models
 import geofence.models
+from caseload.models import RiskLevel
 from core.db import AlertLevel, Base, pg_enum
 
 # The tables this one's foreign keys point at must be on the metadata in every process.
@@ -48,6 +61,14 @@ class Alert(Base):
             postgresql_where=text(LIVE_EPISODE),
         ),
         Index("ix_alert_status_level", "status", "level"),
+        # The watchdog's escalation round reads only these.
+        Index(
+            "ix_alert_awaiting_escalation",
+            "started_at",
+            postgresql_where=text("status = 'open' AND escalated_at IS NULL"),
+        ),
+        # The response-times report, per officer and period.
+        Index("ix_alert_assignee_started", "assignee_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -71,6 +92,10 @@ class Alert(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
     disposition: Mapped[Disposition | None] = mapped_column(pg_enum(Disposition, "alert_disposition"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Passed up to a supervisor: by the watchdog when unacknowledged past the SLA, or by hand.
+    # escalated_to stays empty when no supervisor or command officer could be found.
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalated_to: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -83,6 +108,46 @@ class AlertEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    kind: Mapped[str] = mapped_column(String(24))  # opened, evidence, ended, acknowledged, resolved
+    # opened, level_raised, ended, acknowledged, escalated, resolved
+    kind: Mapped[str] = mapped_column(String(24))
     actor: Mapped[str] = mapped_column(String(120))  # "system" or "officer:<id>"
     detail: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class AlertPolicy(Base):
+    """Threshold overrides for a district, a risk level, or a risk level within a district; holds only
+    the fields it overrides (see alerts.policy for how they combine)."""
+
+    __tablename__ = "alert_policy"
+    __table_args__ = (
+        CheckConstraint("district_id IS NOT NULL OR risk_level IS NOT NULL", name="scoped"),
+        # NULLS NOT DISTINCT: there is one risk-only override per risk level, too.
+        UniqueConstraint("district_id", "risk_level", name="uq_alert_policy_scope", postgresql_nulls_not_distinct=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"))
+    risk_level: Mapped[RiskLevel | None] = mapped_column(pg_enum(RiskLevel, "risk_level", create_type=False))
+    thresholds: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AlertSuspension(Base):
+    """A bounded pause of one person's new alert episodes, with the officer's reason. Evidence that
+    would have opened an episode is summed up in ``suppressed`` (dedup key → rule, highest level,
+    count, first and last evidence time); the first of each key is also written to the audit chain."""
+
+    __tablename__ = "alert_suspension"
+    __table_args__ = (CheckConstraint("until_at > from_at", name="period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    from_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set when lifted before until_at.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
+    suppressed: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")

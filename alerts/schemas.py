@@ -1,11 +1,14 @@
 """Alert wire formats."""
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from alerts.models import AlertStatus, Disposition
+from alerts.policy import Policy
+from caseload.models import RiskLevel
 from core.db import AlertLevel
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -32,9 +35,15 @@ class AlertOut(BaseModel):
     resolved_by: int | None
     disposition: Disposition | None
     resolution_note: str | None
+    escalated_at: datetime | None
+    escalated_to: int | None
 
 
 class AckIn(BaseModel):
+    note: Note | None = None
+
+
+class EscalateIn(BaseModel):
     note: Note | None = None
 
 
@@ -51,3 +60,77 @@ class AlertEventOut(BaseModel):
     kind: str
     actor: str
     detail: dict
+
+
+# Every Policy field, each optional and positive; any other name is refused.
+Thresholds = create_model(
+    "Thresholds",
+    __config__=ConfigDict(extra="forbid"),
+    **{f.name: (Annotated[f.type, Field(gt=0)], None) for f in fields(Policy)},
+)
+
+
+class AlertPolicyIn(BaseModel):
+    district_id: int | None = None
+    risk_level: RiskLevel | None = None
+    thresholds: Thresholds
+
+    @model_validator(mode="after")
+    def scoped_and_not_empty(self):
+        if self.district_id is None and self.risk_level is None:
+            raise ValueError("name a district_id, a risk_level or both")
+        if not self.thresholds.model_fields_set:
+            raise ValueError("thresholds is empty; give at least one, or DELETE the override")
+        return self
+
+    def overridden(self) -> dict:
+        return self.thresholds.model_dump(exclude_unset=True)
+
+
+class AlertPolicyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    district_id: int | None
+    risk_level: RiskLevel | None
+    thresholds: dict
+    updated_at: datetime
+
+
+class EffectivePolicyOut(BaseModel):
+    supervisee_id: int
+    thresholds: dict = Field(description="every threshold as it applies to this person")
+    applied: list[AlertPolicyOut] = Field(description="the overrides it was built from, in the order they apply")
+
+
+class SuspensionIn(BaseModel):
+    until: AwareDatetime
+    reason: Note
+
+
+class SuspensionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    supervisee_id: int
+    from_at: datetime
+    until_at: datetime
+    reason: str
+    created_by: int | None
+    created_at: datetime
+    ended_at: datetime | None
+    ended_by: int | None
+    suppressed: dict = Field(description="per episode key: rule, highest level, count, first_at, last_at")
+
+
+class ResponseTimeOut(BaseModel):
+    officer_id: int
+    username: str
+    full_name: str
+    assigned: int
+    acknowledged: int = Field(description="answered: acknowledged, or resolved without an acknowledgement")
+    median_min: float | None = Field(description="minutes from the alert's start to the answer")
+    p90_min: float | None
+    within_sla: int
+    escalated: int
+    still_open: int = Field(description="neither acknowledged nor resolved yet")

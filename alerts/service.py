@@ -1,5 +1,5 @@
-"""Alert episodes: raise (idempotently), end, list, acknowledge, resolve — each transition recorded
-in alert_event and in the audit chain."""
+"""Alert episodes: raise (idempotently), end, list, acknowledge, escalate, resolve — each transition
+recorded in alert_event and in the audit chain."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from alerts import sla, suspension
 from alerts.models import LIVE_EPISODE, Alert, AlertEvent, AlertStatus, Disposition
 from caseload import service as caseload_service
 from caseload.models import Officer
@@ -61,7 +62,8 @@ def raise_alert(
     evidence: dict,
 ) -> AlertChange | None:
     """Open an episode, or add evidence to the live one. Replays of evidence that belongs to an
-    episode already ended or resolved change nothing."""
+    episode already ended or resolved change nothing. While the person's alerts are suspended no
+    episode opens: the evidence is kept on the suspension instead (see alerts.suspension)."""
     finished = session.scalar(
         select(Alert.id)
         .where(Alert.dedup_key == key, ~LIVE, func.coalesce(Alert.ended_at, Alert.last_evidence_at) >= at)
@@ -71,6 +73,12 @@ def raise_alert(
         return None
     live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
     if live is None:
+        held = suspension.covering(session=session, supervisee_id=supervisee_id, at=at)
+        if held is not None:
+            suspension.note_suppressed(
+                session=session, suspension=held, key=key, rule=rule, level=level, at=at, evidence=evidence
+            )
+            return None
         inserted = session.scalar(
             insert(Alert)
             .values(
@@ -125,12 +133,16 @@ def list_alerts(
     level: AlertLevel | None = None,
     supervisee_id: int | None = None,
     since: datetime | None = None,
+    escalated: bool | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> Sequence[Alert]:
-    """Alerts in the viewer's caseload, newest first."""
+    """Alerts in the viewer's caseload and those escalated to them, newest first."""
     query = select(Alert).where(
-        Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer))
+        or_(
+            Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer)),
+            Alert.escalated_to == viewer.id,
+        )
     )
     if status is not None:
         query = query.where(Alert.status == status)
@@ -140,6 +152,8 @@ def list_alerts(
         query = query.where(Alert.supervisee_id == supervisee_id)
     if since is not None:
         query = query.where(or_(Alert.started_at >= since, Alert.updated_at >= since))
+    if escalated is not None:
+        query = query.where(Alert.escalated_at.is_not(None) if escalated else Alert.escalated_at.is_(None))
     return session.scalars(query.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit).offset(offset)).all()
 
 
@@ -147,7 +161,9 @@ def get(*, session: Session, viewer: Officer, alert_id: int) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
-    caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=alert.supervisee_id)
+    # Whoever an alert was escalated to must be able to handle it, in their caseload or not.
+    if alert.escalated_to != viewer.id:
+        caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=alert.supervisee_id)
     return alert
 
 
@@ -193,6 +209,56 @@ def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Di
         session, alert, "resolved", caseload_service.actor(viewer), {"disposition": disposition.value, "note": note}
     )
     return alert
+
+
+def _escalation_target(session: Session, alert: Alert, *, above: Officer | None = None) -> int | None:
+    """The assignee's supervisor, or the one of ``above`` when that would be ``above`` themself (a
+    supervisor escalating their officer's alert passes it further up)."""
+    target = caseload_service.escalation_target(
+        session=session, officer_id=alert.assignee_id, supervisee_id=alert.supervisee_id
+    )
+    if above is not None and target == above.id:
+        target = caseload_service.escalation_target(
+            session=session, officer_id=above.id, supervisee_id=alert.supervisee_id
+        )
+    return target
+
+
+def _mark_escalated(session: Session, alert: Alert, target: int | None, actor: str, detail: dict) -> AlertChange:
+    alert.escalated_at = utcnow()
+    alert.escalated_to = target
+    session.flush()
+    return _record(session, alert, "escalated", actor, {"to": target, **detail})
+
+
+def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+    """open or acknowledged → escalated to the supervisor, by hand."""
+    alert = _handle(session, viewer, alert_id)
+    if alert.status == AlertStatus.resolved:
+        raise Conflict(f"alert {alert_id} is resolved; only an open or acknowledged alert can be escalated")
+    if alert.escalated_at is not None:
+        raise Conflict(f"alert {alert_id} was already escalated at {alert.escalated_at:%Y-%m-%d %H:%M} UTC")
+    target = _escalation_target(session, alert, above=viewer)
+    _mark_escalated(session, alert, target, caseload_service.actor(viewer), {"note": note})
+    return alert
+
+
+def escalate_overdue(*, session: Session) -> list[AlertChange]:
+    """Escalate every alert left unacknowledged past its deadline (see alerts.sla)."""
+    now = utcnow()
+    targets: dict[tuple[int | None, int | None], int | None] = {}
+    changes = []
+    for alert, due_at in sla.overdue(session=session, now=now):
+        # Alerts of one assignee share a target; unassigned ones are looked up per person.
+        scope = (alert.assignee_id, None if alert.assignee_id is not None else alert.supervisee_id)
+        if scope not in targets:
+            targets[scope] = _escalation_target(session, alert)
+        detail = {
+            "due_at": due_at.isoformat(),
+            "unacknowledged_min": int((now - alert.started_at).total_seconds() // 60),
+        }
+        changes.append(_mark_escalated(session, alert, targets[scope], SYSTEM, detail))
+    return changes
 
 
 def open_level_by_supervisee(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, AlertLevel]:

@@ -1,9 +1,12 @@
-"""Watchdog: timers that no incoming record triggers. Signal lost (脱管): no fix for over
-``signal_lost_yellow_min`` raises yellow, over ``signal_lost_red_min`` red; a new fix ends it."""
+"""Watchdog: timers that no incoming record triggers, each round.
 
-from datetime import timedelta
+- Signal lost (脱管): no fix for over the person's ``signal_lost_yellow_min`` raises yellow, over
+  ``signal_lost_red_min`` red; a new fix ends it.
+- Escalation: an alert left unacknowledged past its SLA goes to the officer's supervisor."""
 
-from alerts import rules, service
+from datetime import datetime, timedelta
+
+from alerts import policy, rules, service, suspension
 from alerts.worker import publish_changes
 from caseload import service as caseload_service
 from core import bus
@@ -16,42 +19,63 @@ from tracker_ingest import positions
 log = configure("ewall.watchdog")
 
 
-def check_signal_lost(session) -> list[service.AlertChange]:
-    settings = get_settings()
-    now = utcnow()
-    yellow_before = now - timedelta(minutes=settings.signal_lost_yellow_min)
-    red_before = now - timedelta(minutes=settings.signal_lost_red_min)
+def _raise_silences(session, now: datetime, silent: dict[int, datetime], policies) -> list[service.AlertChange]:
+    due = {
+        sid: last_ts + timedelta(minutes=policies[sid].signal_lost_yellow_min)
+        for sid, last_ts in silent.items()
+        if now - last_ts > timedelta(minutes=policies[sid].signal_lost_yellow_min)
+    }
+    # A silence that outlasts a suspension is reported from the suspension's end; one still inside it
+    # is reported at its own time, so that the suspension keeps a record of it.
+    resume = suspension.resume_times(session=session, due=due)
     changes = []
-    silent = dict(positions.silent_since(session, before=yellow_before))
-    active = caseload_service.active_supervisee_ids(session=session, supervisee_ids=list(silent))
-    for supervisee_id, last_ts in silent.items():
-        if supervisee_id not in active:
-            continue
-        level = AlertLevel.red if last_ts < red_before else AlertLevel.yellow
-        evidence = {"last_fix_at": last_ts.isoformat(), "silent_min": int((now - last_ts).total_seconds() // 60)}
+    for supervisee_id, due_at in due.items():
+        last_ts = silent[supervisee_id]
+        red = now - last_ts > timedelta(minutes=policies[supervisee_id].signal_lost_red_min)
         change = service.raise_alert(
             session=session,
             supervisee_id=supervisee_id,
             zone_id=None,
             rule=rules.SIGNAL_LOST,
-            level=level,
+            level=AlertLevel.red if red else AlertLevel.yellow,
             key=rules.dedup_key(rules.SIGNAL_LOST, supervisee_id),
-            at=last_ts + timedelta(minutes=settings.signal_lost_yellow_min),
-            evidence=evidence,
+            at=resume[supervisee_id] if resume[supervisee_id] <= now else due_at,
+            evidence={"last_fix_at": last_ts.isoformat(), "silent_min": int((now - last_ts).total_seconds() // 60)},
         )
         if change:
             changes.append(change)
+    return changes
+
+
+def check_signal_lost(session) -> list[service.AlertChange]:
+    now = utcnow()
+    soonest = now - timedelta(minutes=policy.smallest(session=session, field="signal_lost_yellow_min"))
+    silent = dict(positions.silent_since(session, before=soonest))
+    active = caseload_service.active_supervisee_ids(session=session, supervisee_ids=list(silent))
+    silent = {sid: ts for sid, ts in silent.items() if sid in active}
     live = service.live_alerts(session=session, rule=rules.SIGNAL_LOST)
+    policies = policy.policies_for(
+        session=session, supervisee_ids=list(silent.keys() | {a.supervisee_id for a in live})
+    )
+    changes = _raise_silences(session, now, silent, policies)
     latest = positions.last_fix_times(session, supervisee_ids=[a.supervisee_id for a in live])
     for alert in live:
         last_ts = latest.get(alert.supervisee_id)
-        if last_ts is not None and last_ts >= yellow_before:
+        yellow_after = timedelta(minutes=policies[alert.supervisee_id].signal_lost_yellow_min)
+        if last_ts is not None and now - last_ts <= yellow_after:
             change = service.end_episode(
                 session=session, key=alert.dedup_key, at=last_ts, evidence={"signal_back_at": last_ts.isoformat()}
             )
             if change:
                 changes.append(change)
     return changes
+
+
+def check_escalations(session) -> list[service.AlertChange]:
+    return service.escalate_overdue(session=session)
+
+
+CHECKS = (check_signal_lost, check_escalations)
 
 
 def main() -> None:
@@ -61,12 +85,14 @@ def main() -> None:
     log.info("watchdog running every %d s", settings.watchdog_interval_s)
     try:
         while not stop.stopped:
-            try:
-                with session_scope() as session:
-                    changes = check_signal_lost(session)
-                publish_changes(publisher, changes)
-            except Exception:
-                log.exception("watchdog round failed; retrying next round")
+            # Each check in its own transaction: one failing does not hold the others back.
+            for check in CHECKS:
+                try:
+                    with session_scope() as session:
+                        changes = check(session)
+                    publish_changes(publisher, changes)
+                except Exception:
+                    log.exception("watchdog %s failed; retrying next round", check.__name__)
             stop.event.wait(settings.watchdog_interval_s)
     finally:
         publisher.close()

@@ -5,11 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, literal, select, true
 from sqlalchemy.orm import Session
 
 from caseload import schemas
-from caseload.models import Datum, Device, District, Officer, Supervisee
+from caseload.models import Datum, Device, District, Officer, RiskLevel, Supervisee
 from core import audit
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
@@ -351,6 +351,59 @@ def assigned_officer_id(*, session: Session, supervisee_id: int) -> int | None:
 
 def active_supervisee_ids(*, session: Session, supervisee_ids: Sequence[int]) -> set[int]:
     return set(session.scalars(select(Supervisee.id).where(Supervisee.id.in_(supervisee_ids), Supervisee.active)))
+
+
+def risk_profiles(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, tuple[int, RiskLevel]]:
+    """id → (district, risk level): what a person's alert policy depends on."""
+    rows = session.execute(
+        select(Supervisee.id, Supervisee.district_id, Supervisee.risk_level).where(Supervisee.id.in_(supervisee_ids))
+    )
+    return {sid: (district_id, risk) for sid, district_id, risk in rows}
+
+
+def district_paths(*, session: Session, district_ids: Sequence[int]) -> dict[int, list[int]]:
+    """district → the chain of districts from the root down to it."""
+    up = (
+        select(District.id.label("origin"), District.id, District.parent_id, literal(0).label("depth"))
+        .where(District.id.in_(district_ids))
+        .cte("up", recursive=True)
+    )
+    up = up.union_all(
+        select(up.c.origin, District.id, District.parent_id, up.c.depth + 1).join(
+            District, District.id == up.c.parent_id
+        )
+    )
+    paths: dict[int, list[int]] = {}
+    for origin, district_id in session.execute(select(up.c.origin, up.c.id).order_by(up.c.origin, up.c.depth.desc())):
+        paths.setdefault(origin, []).append(district_id)
+    return paths
+
+
+_ESCALATION_RANK = {Role.supervisor: 1, Role.command: 2, Role.admin: 3}
+
+
+def escalation_target(*, session: Session, officer_id: int | None, supervisee_id: int) -> int | None:
+    """Who an officer's unacknowledged alerts go to: their named supervisor (officer.supervisor_id) if
+    active; otherwise the nearest active officer ranked above them, a supervisor before command, in
+    their own district or else the nearest ancestor district (for an alert nobody is assigned, the
+    search starts from the person's district); None when there is nobody."""
+    officer = session.get(Officer, officer_id) if officer_id is not None else None
+    if officer is not None and officer.supervisor_id not in (None, officer.id):
+        named = get_active_officer(session=session, officer_id=officer.supervisor_id)
+        if named is not None:
+            return named.id
+    rank = _ESCALATION_RANK.get(officer.role, 0) if officer is not None else 0
+    roles = [role for role in (Role.supervisor, Role.command) if _ESCALATION_RANK[role] > rank]
+    start = officer.district_id if officer is not None else session.get(Supervisee, supervisee_id).district_id
+    path = district_paths(session=session, district_ids=[start]).get(start, [])
+    nearness = {d: n for n, d in enumerate(reversed(path))}
+    candidates = session.execute(
+        select(Officer.id, Officer.role, Officer.district_id).where(
+            Officer.active, Officer.role.in_(roles), Officer.district_id.in_(path), Officer.id != officer_id
+        )
+    ).all()
+    best = min(candidates, key=lambda c: (roles.index(c.role), nearness[c.district_id], c.id), default=None)
+    return best.id if best is not None else None
 
 
 def supervisee_names(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, tuple[str, str]]:

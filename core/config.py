@@ -66,9 +66,7 @@ class Settings(BaseSettings):
     # Camera matches below this confidence are kept as sightings but do not become fixes.
     sighting_min_confidence: float = 0.8
 
-    # Alert rules (district / risk-level overrides come with the rules engine).
-    signal_lost_yellow_min: int = 60
-    signal_lost_red_min: int = 6 * 60
+    # Alert thresholds are in alerts/config.py (defaults) and the alert_policy table (overrides).
     watchdog_interval_s: int = 30
 
     # Display.

@@ -1,0 +1,37 @@
+"""Alert settings (EWALL_ALERT_*): the default thresholds every district and risk level starts from
+(overrides live in the alert_policy table), and the limits of the lifecycle."""
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _also(old_name: str) -> AliasChoices:
+    # Deployments already set these two under their first, unprefixed names; both keep working.
+    return AliasChoices(f"EWALL_ALERT_{old_name}", f"EWALL_{old_name}")
+
+
+class AlertSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EWALL_ALERT_", extra="ignore")
+
+    # Outside the electronic wall: red after this long or this far out.
+    inclusion_red_after_min: PositiveInt = 30
+    inclusion_red_distance_m: PositiveFloat = 2000.0
+    # No fix (脱管): yellow after this long, red after that long.
+    signal_lost_yellow_min: PositiveInt = Field(60, validation_alias=_also("SIGNAL_LOST_YELLOW_MIN"))
+    signal_lost_red_min: PositiveInt = Field(6 * 60, validation_alias=_also("SIGNAL_LOST_RED_MIN"))
+    # This many yellows within that many days make the last one red.
+    repeat_yellow_count: PositiveInt = 3
+    repeat_yellow_days: PositiveInt = 7
+    # Unacknowledged for this long from the episode's start, an alert escalates to the supervisor.
+    ack_sla_red_min: PositiveInt = 15
+    ack_sla_yellow_min: PositiveInt = 24 * 60
+
+    # A suspension of a person's alerts may reach at most this far ahead; longer needs a renewal.
+    suspension_max_days: PositiveInt = 7
+
+
+@lru_cache
+def get_alert_settings() -> AlertSettings:
+    return AlertSettings()

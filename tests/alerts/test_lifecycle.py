@@ -1,15 +1,16 @@
 """Alert episodes: idempotent raising, ending, and the officer's lifecycle with its permissions."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from alerts import rules
-from alerts import service as alerts_service
-from core.db import AlertLevel, session_scope
+from core.db import AlertLevel
+from core.timezones import utcnow
+from tests.alerts.helpers import end_alert, raise_alert
 from tests.factories import signed_in_as
 
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+# Recent, so that the test platform's watchdog does not escalate these alerts as overdue meanwhile.
+T0 = utcnow().replace(microsecond=0)
 
 
 @pytest.fixture
@@ -26,47 +27,26 @@ def case(admin_api, portal_url):
     }
 
 
-def _raise(person_id: int, at: datetime, level=AlertLevel.yellow):
-    with session_scope() as session:
-        return alerts_service.raise_alert(
-            session=session,
-            supervisee_id=person_id,
-            zone_id=None,
-            rule=rules.SIGNAL_LOST,
-            level=level,
-            key=rules.dedup_key(rules.SIGNAL_LOST, person_id),
-            at=at,
-            evidence={"at": at.isoformat()},
-        )
-
-
-def _end(person_id: int, at: datetime):
-    with session_scope() as session:
-        return alerts_service.end_episode(
-            session=session, key=rules.dedup_key(rules.SIGNAL_LOST, person_id), at=at, evidence={}
-        )
-
-
 def test_one_episode_is_one_alert_and_replays_change_nothing(case, admin_api):
     pid = case["person"]["id"]
-    assert _raise(pid, T0).kind == "opened"
-    assert _raise(pid, T0 + timedelta(minutes=5)) is None  # more evidence, same episode
-    assert _raise(pid, T0 + timedelta(minutes=9), AlertLevel.red).kind == "level_raised"
-    assert _end(pid, T0 + timedelta(minutes=20)).kind == "ended"
+    assert raise_alert(pid, T0).kind == "opened"
+    assert raise_alert(pid, T0 + timedelta(minutes=5)) is None  # more evidence, same episode
+    assert raise_alert(pid, T0 + timedelta(minutes=9), AlertLevel.red).kind == "level_raised"
+    assert end_alert(pid, T0 + timedelta(minutes=20)).kind == "ended"
     # The whole episode replayed (a worker restarted before committing its offsets):
     for minutes in (0, 5, 9):
-        assert _raise(pid, T0 + timedelta(minutes=minutes)) is None
-    assert _end(pid, T0 + timedelta(minutes=20)) is None
+        assert raise_alert(pid, T0 + timedelta(minutes=minutes)) is None
+    assert end_alert(pid, T0 + timedelta(minutes=20)) is None
     alerts = admin_api.call("GET", f"/alerts?supervisee_id={pid}")
     assert len(alerts) == 1
     assert alerts[0]["level"] == "red" and alerts[0]["evidence"]["count"] == 3
     assert alerts[0]["assignee_id"] == case["officer"]["id"]
     # A new silence after the episode ended is a new episode.
-    assert _raise(pid, T0 + timedelta(hours=3)).kind == "opened"
+    assert raise_alert(pid, T0 + timedelta(hours=3)).kind == "opened"
 
 
 def test_acknowledge_then_resolve_with_a_disposition(case):
-    _raise(case["person"]["id"], T0)
+    raise_alert(case["person"]["id"], T0)
     api = case["officer_api"]
     (alert,) = api.call("GET", f"/alerts?supervisee_id={case['person']['id']}&status=open")
     acked = api.call("POST", f"/alerts/{alert['id']}/ack", json={"note": "电话联系中 calling him"})
@@ -82,7 +62,7 @@ def test_acknowledge_then_resolve_with_a_disposition(case):
 
 
 def test_a_disposition_is_required_and_checked(case):
-    _raise(case["person"]["id"], T0)
+    raise_alert(case["person"]["id"], T0)
     api = case["officer_api"]
     (alert,) = api.call("GET", f"/alerts?supervisee_id={case['person']['id']}")
     error = api.call("POST", f"/alerts/{alert['id']}/resolve", expect=422, json={"disposition": "whatever"})
@@ -90,13 +70,13 @@ def test_a_disposition_is_required_and_checked(case):
 
 
 def test_auditors_read_but_cannot_handle_alerts(case):
-    _raise(case["person"]["id"], T0)
+    raise_alert(case["person"]["id"], T0)
     (alert,) = case["auditor_api"].call("GET", f"/alerts?supervisee_id={case['person']['id']}")
     case["auditor_api"].call("POST", f"/alerts/{alert['id']}/ack", expect=403, json={})
 
 
 def test_other_officers_do_not_see_the_alert(case, admin_api, portal_url):
-    _raise(case["person"]["id"], T0)
+    raise_alert(case["person"]["id"], T0)
     (alert,) = admin_api.call("GET", f"/alerts?supervisee_id={case['person']['id']}")
     stranger = signed_in_as(portal_url, admin_api.officer(admin_api.district()["id"]))
     stranger.call("GET", f"/alerts/{alert['id']}", expect=404)

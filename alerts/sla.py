@@ -72,4 +72,4 @@ def overdue(*, session: Session, now: datetime) -> list[tuple[Alert, datetime]]:
         .order_by(Alert.started_at, Alert.id)
         .with_for_update(of=Alert, skip_locked=True)
     )
-    return [(alert, due) for alert, due in rows.tuples()]
+    return [(alert, due) for alert, due in rows]

@@ -1,15 +1,26 @@
-"""Which zone events open an alert episode and which end it.
+"""Which level an alert episode deserves, from the geofence engine's zone events
+(zone-events.v1) and the person's alert policy (thresholds per district and risk level).
 
-The full rule set (durations, distances, curfews, three yellows in seven days) builds on this;
-the shape stays: a rule names the episode and its level, the service keeps it idempotent."""
+The engine has already confirmed each violation with dwell and hysteresis; here it becomes an
+episode: opened by the first confirmation, raised to red when it lasts too long or goes too far,
+ended when the engine sees the person back. The service keeps every step idempotent."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.db import AlertLevel
 
-INCLUSION_EXIT = "inclusion_exit"
-EXCLUSION_ENTRY = "exclusion_entry"
-SIGNAL_LOST = "signal_lost"
+INCLUSION_EXIT = "inclusion_exit"  # out of the electronic wall (电子墙)
+CURFEW_BREACH = "curfew_breach"  # away from home during a curfew
+EXCLUSION_ENTRY = "exclusion_entry"  # into a barred place, or its warning ring
+SIGNAL_LOST = "signal_lost"  # 脱管: no fix for too long
+REPEATED_YELLOW = "repeated_yellow"  # a reason, not a rule: the n-th yellow in d days is red
+US_PER_MIN = 60_000_000
+
+
+class Thresholds(Protocol):
+    inclusion_red_after_min: float
+    inclusion_red_distance_m: float
 
 
 @dataclass(frozen=True)
@@ -17,21 +28,28 @@ class Decision:
     rule: str
     opens: bool  # True: evidence for an episode; False: the episode is over
     level: AlertLevel
+    reason: str = ""
 
 
-def decide(event: dict) -> Decision | None:
-    """Turn one zone event (zone-events.v1) into an alert decision, or None when no rule applies."""
-    level = AlertLevel(event["severity"])
-    match event["zone_kind"], event["kind"]:
-        case "inclusion", "exit":
-            return Decision(INCLUSION_EXIT, True, level)
-        case "inclusion", "enter":
-            return Decision(INCLUSION_EXIT, False, level)
-        case "exclusion", "enter":
-            return Decision(EXCLUSION_ENTRY, True, level)
-        case "exclusion", "exit":
-            return Decision(EXCLUSION_ENTRY, False, level)
-    return None
+def decide(event: dict, policy: Thresholds) -> Decision:
+    """Turn one zone event into an alert decision."""
+    rule, level = event["rule"], AlertLevel(event["level"])
+    if event["kind"] == "ended":
+        return Decision(rule, False, level, event.get("reason") or "back on the right side")
+    if rule == EXCLUSION_ENTRY:
+        reason = "inside the barred place" if level == AlertLevel.red else "inside the warning ring of a barred place"
+        return Decision(rule, True, level, reason)
+    if rule == INCLUSION_EXIT:
+        outside_min = (event["ts_us"] - event["started_us"]) / US_PER_MIN
+        # The accuracy circle counts in the person's favour: how far out they surely are.
+        beyond_m = event["distance_m"] - event["accuracy_m"]
+        if outside_min >= policy.inclusion_red_after_min:
+            return Decision(rule, True, AlertLevel.red, f"outside the wall for {outside_min:.0f} min")
+        if beyond_m >= policy.inclusion_red_distance_m:
+            return Decision(rule, True, AlertLevel.red, f"{beyond_m:,.0f} m outside the wall")
+        return Decision(rule, True, level, "outside the wall")
+    # A curfew breach stays at its zone's severity: the officer calls, the wall rules cover distance.
+    return Decision(rule, True, level, "away from home during the curfew")
 
 
 def dedup_key(rule: str, supervisee_id: int, zone_id: int | None = None) -> str:

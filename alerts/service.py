@@ -273,3 +273,17 @@ def open_level_by_supervisee(*, session: Session, supervisee_ids: Sequence[int])
         if levels.get(supervisee_id) != AlertLevel.red:
             levels[supervisee_id] = level
     return levels
+
+
+def count_opened(*, session: Session, supervisee_id: int, level: AlertLevel, since: datetime) -> int:
+    """Alerts of a level opened for a person since a moment, not dismissed as false alarms or approved
+    absences (for "three yellows in seven days")."""
+    dismissed = (Disposition.false_alarm, Disposition.approved_absence)
+    return session.scalar(
+        select(func.count()).where(
+            Alert.supervisee_id == supervisee_id,
+            Alert.level == level,
+            Alert.started_at >= since,
+            or_(Alert.disposition.is_(None), Alert.disposition.not_in(dismissed)),
+        )
+    )

@@ -1,43 +1,74 @@
 """Alerts worker: zone-events.v1 → alert episodes in PostGIS → alerts.v1 notifications."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kafka.consumer.fetcher import ConsumerRecord
 
-from alerts import rules, service
+from alerts import policy, rules, service
+from alerts.policy import Policy
 from alerts.service import AlertChange
 from core import bus
-from core.db import session_scope
+from core.db import AlertLevel, session_scope
 from core.logs import configure
 
 log = configure("ewall.alerts")
 
 
-def _evidence(event: dict, at: datetime) -> dict:
+def _evidence(event: dict, at: datetime, reason: str) -> dict:
     return {key: event[key] for key in ("lat", "lon", "accuracy_m", "distance_m")} | {
         "ts": at.isoformat(),
         "zone_id": event["zone_id"],
+        "reason": reason,
     }
 
 
-def apply_zone_event(session, event: dict) -> AlertChange | None:
-    decision = rules.decide(event)
-    if decision is None:
-        return None
-    key = rules.dedup_key(decision.rule, event["supervisee_id"], event["zone_id"])
-    at = datetime.fromtimestamp(event["ts_us"] / 1e6, tz=UTC)
-    if decision.opens:
-        return service.raise_alert(
-            session=session,
-            supervisee_id=event["supervisee_id"],
-            zone_id=event["zone_id"],
-            rule=decision.rule,
-            level=decision.level,
-            key=key,
-            at=at,
-            evidence=_evidence(event, at),
-        )
-    return service.end_episode(session=session, key=key, at=at, evidence=_evidence(event, at))
+def _at(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1e6, tz=UTC)
+
+
+def apply_zone_event(session, event: dict, policy: Policy) -> list[AlertChange]:
+    """One zone event's effect on its alert episode (and the person's record of yellows)."""
+    decision = rules.decide(event, policy)
+    person = event["supervisee_id"]
+    key = rules.dedup_key(decision.rule, person, event["zone_id"])
+    at = _at(event["ts_us"])
+    evidence = _evidence(event, at, decision.reason)
+    if not decision.opens:
+        change = service.end_episode(session=session, key=key, at=at, evidence=evidence)
+        return [change] if change else []
+    change = service.raise_alert(
+        session=session,
+        supervisee_id=person,
+        zone_id=event["zone_id"],
+        rule=decision.rule,
+        level=decision.level,
+        key=key,
+        # The episode began with its first fix on the wrong side, before the dwell confirmed it.
+        at=_at(event["started_us"]) if event["kind"] == "opened" else at,
+        evidence=evidence,
+    )
+    if change is None or change.kind != "opened" or decision.level != AlertLevel.yellow:
+        return [change] if change else []
+    yellows = service.count_opened(
+        session=session,
+        supervisee_id=person,
+        level=AlertLevel.yellow,
+        since=at - timedelta(days=policy.repeat_yellow_days),
+    )
+    if yellows < policy.repeat_yellow_count:
+        return [change]
+    reason = f"yellow alert {yellows} within {policy.repeat_yellow_days} days"
+    raised = service.raise_alert(
+        session=session,
+        supervisee_id=person,
+        zone_id=event["zone_id"],
+        rule=decision.rule,
+        level=AlertLevel.red,
+        key=key,
+        at=at,
+        evidence=evidence | {"reason": reason, "rule": rules.REPEATED_YELLOW},
+    )
+    return [change, raised] if raised else [change]
 
 
 class AlertsHandler:
@@ -53,7 +84,8 @@ class AlertsHandler:
                 failures.append((record, f"not JSON: {exc}"))
         bus.dead_letter(self._publisher, bus.ZONE_EVENTS, failures)
         with session_scope() as session:
-            changes = [c for e in events if (c := apply_zone_event(session, e)) is not None]
+            policies = policy.policies_for(session=session, supervisee_ids=sorted({e["supervisee_id"] for e in events}))
+            changes = [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]])]
         publish_changes(self._publisher, changes)
 
 

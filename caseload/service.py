@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, literal, select, true
+from sqlalchemy import ColumnElement, Select, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from caseload import schemas
@@ -412,3 +412,26 @@ def supervisee_names(*, session: Session, supervisee_ids: Sequence[int]) -> dict
         select(Supervisee.id, Supervisee.code, Supervisee.full_name).where(Supervisee.id.in_(supervisee_ids))
     )
     return {sid: (code, name) for sid, code, name in rows}
+
+
+def supervisees_in_districts(*, session: Session, district_ids: Sequence[int]) -> dict[int, list[int]]:
+    """district → the active supervisees in it or in any district below it (district-wide zones)."""
+    members = {}
+    for district_id in district_ids:
+        subtree = district_subtree(session=session, district_id=district_id)
+        members[district_id] = list(
+            session.scalars(select(Supervisee.id).where(Supervisee.district_id.in_(subtree), Supervisee.active))
+        )
+    return members
+
+
+def membership_version(*, session: Session) -> tuple:
+    """Changes when people join, leave or move between districts (district-wide zones follow them).
+    A checksum, not a log: cheap enough to ask every few seconds."""
+    return tuple(
+        session.execute(
+            select(func.count(), func.max(Supervisee.id), func.sum(Supervisee.id * Supervisee.district_id)).where(
+                Supervisee.active
+            )
+        ).one()
+    )

@@ -68,7 +68,7 @@ class Platform:
         leave = simulated.leave_zones(self.people, episodes, first_id=max(z.id for z in self.zones) + 1)
         if leave:
             self.zones += leave
-            self.index = engine.ZoneIndex(self.zones)
+            self.index = engine.ZoneIndex(self.zones, previous=self.index)
 
     def feed(self, fixes: dict[str, np.ndarray], now_s: float) -> None:
         if self.raw:  # the naive design: every raw fix is taken at face value

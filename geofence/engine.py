@@ -15,7 +15,7 @@ per-person state machines (``geofence.tracks``):
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import shapely
@@ -76,6 +76,9 @@ class Areas:
             shapely.prepare(geometries)
         return areas
 
+    def take(self, rows: np.ndarray) -> "Areas":
+        return Areas(*(getattr(self, f.name)[rows] for f in fields(self)))
+
     def classify(self, z: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy_m: np.ndarray) -> np.ndarray:
         """Per pair (zone ``z[i]``, point ``x[i], y[i]`` in that zone's frame): its side."""
         status = np.full(len(z), UNCERTAIN, dtype=np.int8)
@@ -98,7 +101,9 @@ class Areas:
 class ZoneIndex:
     """Every rule zone compiled into column arrays, and each person's zones as index ranges."""
 
-    def __init__(self, zones: Iterable[RuleZone], tz: str = "Asia/Shanghai"):
+    def __init__(self, zones: Iterable[RuleZone], tz: str = "Asia/Shanghai", previous: "ZoneIndex | None" = None):
+        """Compile ``zones``; the geometry of zones unchanged since ``previous`` is reused, so an edit
+        recompiles one zone, not a province's."""
         zones = [z for z in zones if z.kind != ZoneKind.poi and z.supervisee_ids]
         self.zones = zones
         n = len(zones)
@@ -121,17 +126,9 @@ class ZoneIndex:
                     compiled[key] = len(self.schedules)
                     self.schedules.append(Schedule.parse(z.schedule, tz))
                 self.schedule[j] = compiled[key]
-        # A metric frame per zone, centred on it (equirectangular: well under a metre over a city).
-        centre = shapely.centroid(np.array([z.geometry for z in zones], dtype=object)) if n else np.empty(0)
-        self.lon0 = shapely.get_x(centre) if n else np.empty(0)
-        self.lat0 = shapely.get_y(centre) if n else np.empty(0)
-        self.kx = METRES_PER_DEGREE * np.cos(np.radians(self.lat0))
-        local = _to_frames(np.array([z.geometry for z in zones], dtype=object), self.lon0, self.lat0, self.kx)
-        # An inclusion zone's buffer is tolerance outwards; an exclusion zone's is a warning ring
-        # around it: its outer edge raises yellow, the zone itself red.
-        outer = [shapely.buffer(g, z.buffer_m) if z.buffer_m > 0 else g for g, z in zip(local, zones, strict=True)]
-        self.outer = Areas.of(outer)
-        self.inner = Areas.of(local)
+        self.shapes = Shapes.reusing(zones, previous)
+        self.lon0, self.lat0, self.kx = self.shapes.lon0, self.shapes.lat0, self.shapes.kx
+        self.outer, self.inner = self.shapes.outer, self.shapes.inner
         self.buffered = np.array([z.buffer_m > 0 for z in zones], dtype=bool)
         by_person: dict[int, list[int]] = defaultdict(list)
         for j, z in enumerate(zones):
@@ -183,6 +180,67 @@ class ZoneIndex:
             these = np.flatnonzero(scheduled == s)
             valid[these] &= self.schedules[s].in_force(ts_us[these])
         return valid
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Each zone's geometry compiled: its metric frame (centred on it; equirectangular, well under a
+    metre over a city) and its areas. An inclusion zone's buffer is tolerance outwards; an exclusion
+    zone's is a warning ring around it: its outer edge raises yellow, the zone itself red."""
+
+    lon0: np.ndarray
+    lat0: np.ndarray
+    kx: np.ndarray
+    outer: Areas
+    inner: Areas
+
+    @classmethod
+    def compile(cls, zones: list[RuleZone]) -> "Shapes":
+        geometries = np.array([z.geometry for z in zones], dtype=object)
+        centre = shapely.centroid(geometries)
+        lon0, lat0 = shapely.get_x(centre), shapely.get_y(centre)
+        kx = METRES_PER_DEGREE * np.cos(np.radians(lat0))
+        local = _to_frames(geometries, lon0, lat0, kx)
+        outer = [shapely.buffer(g, z.buffer_m) if z.buffer_m > 0 else g for g, z in zip(local, zones, strict=True)]
+        return cls(lon0, lat0, kx, Areas.of(outer), Areas.of(local))
+
+    def take(self, rows: np.ndarray) -> "Shapes":
+        return Shapes(self.lon0[rows], self.lat0[rows], self.kx[rows], self.outer.take(rows), self.inner.take(rows))
+
+    @classmethod
+    def reusing(cls, zones: list[RuleZone], previous: "ZoneIndex | None") -> "Shapes":
+        """Compile only the zones whose shape ``previous`` does not already hold."""
+        old = previous.position if previous is not None else {}
+        kept = [
+            (j, old[z.id]) for j, z in enumerate(zones) if z.id in old and _same_shape(previous.zones[old[z.id]], z)
+        ]
+        fresh = np.setdiff1d(np.arange(len(zones)), np.array([j for j, _ in kept], dtype=np.int64))
+        parts = [(fresh, cls.compile([zones[j] for j in fresh.tolist()]))]
+        if kept:
+            rows = np.array(kept, dtype=np.int64)
+            parts.append((rows[:, 0], previous.shapes.take(rows[:, 1])))
+        return cls.assemble(len(zones), parts)
+
+    @classmethod
+    def assemble(cls, n: int, parts: list[tuple[np.ndarray, "Shapes"]]) -> "Shapes":
+        def column(get):
+            first = get(parts[0][1])
+            out = np.empty(n, dtype=first.dtype)
+            for rows, part in parts:
+                out[rows] = get(part)
+            return out
+
+        def areas(which: str) -> Areas:
+            return Areas(*(column(lambda p, f=f.name: getattr(getattr(p, which), f)) for f in fields(Areas)))
+
+        return cls(
+            column(lambda p: p.lon0), column(lambda p: p.lat0), column(lambda p: p.kx), areas("outer"), areas("inner")
+        )
+
+
+def _same_shape(old: RuleZone, new: RuleZone) -> bool:
+    same_geometry = old.geometry is new.geometry or (new.version is not None and old.version == new.version)
+    return same_geometry and old.kind == new.kind and old.buffer_m == new.buffer_m
 
 
 def _to_frames(geometries: np.ndarray, lon0: np.ndarray, lat0: np.ndarray, kx: np.ndarray) -> list:

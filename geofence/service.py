@@ -174,6 +174,7 @@ class RuleZone:
     schedule: dict | None = None
     priority: int = 0
     travel_leave: bool = False
+    version: datetime | None = None  # when it last changed: the engine recompiles only what did
 
 
 def zones_version(*, session: Session) -> tuple:
@@ -203,6 +204,7 @@ def load_rule_zones(*, session: Session) -> list[RuleZone]:
             schedule=z.schedule,
             priority=z.priority,
             travel_leave=z.travel_leave,
+            version=z.updated_at,
         )
         for z in rows
     ]

@@ -52,7 +52,7 @@ class GeofenceHandler:
         with session_scope() as session:
             version = service.zones_version(session=session)
             if version != self._version:
-                self._index = engine.ZoneIndex(service.load_rule_zones(session=session), self._tz)
+                self._index = engine.ZoneIndex(service.load_rule_zones(session=session), self._tz, self._index)
                 self._version = version
                 events = self._tracks.forget_zones(self._index, int(time.time() * 1e6))
                 log.info("zone index rebuilt: %d zones for %d people", len(self._index), len(self._index.people))

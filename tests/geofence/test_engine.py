@@ -191,3 +191,20 @@ def test_a_removed_zone_ends_its_open_episode():
     run(index, tracks, [900] * 3, [0, 30, 60])
     events = tracks.forget_zones(ZoneIndex([]), at_us=100_000_000)
     assert [(e.kind, e.reason) for e in events] == [("ended", "zone removed")]
+
+
+def test_a_rebuilt_index_recompiles_only_what_changed():
+    wall, barred = zone(1), zone(2, kind=ZoneKind.exclusion, half_side_m=100, north_m=2000)
+    first = ZoneIndex([wall, barred])
+    moved = zone(2, kind=ZoneKind.exclusion, half_side_m=100, north_m=3000)
+    second = ZoneIndex([moved, wall], previous=first)
+    assert second.inner.area[second.position[1]] is first.inner.area[first.position[1]]
+    assert statuses(moved, [3000], [10]) == [INSIDE]
+    index_status = observe(second, fixes([3000, 2000], [0, 1]), 30.0)
+    assert sorted(zip(index_status.zone_id.tolist(), index_status.status.tolist())) == [
+        (1, OUTSIDE),
+        (1, OUTSIDE),
+        (2, OUTSIDE),
+        (2, INSIDE),
+    ]
+    assert len(ZoneIndex([], previous=second)) == 0

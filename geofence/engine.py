@@ -90,11 +90,30 @@ class Areas:
             status[rest[shapely.contains_xy(self.core[zr], xr, yr)]] = INSIDE
             status[rest[~shapely.contains_xy(self.hull[zr], xr, yr)]] = OUTSIDE
         near = np.flatnonzero(status == UNCERTAIN)
-        if len(near):
-            zn, points = z[near], shapely.points(x[near], y[near])
-            inside = shapely.contains_xy(self.area[zn], x[near], y[near])
-            clear = shapely.distance(self.boundary[zn], points) > accuracy_m[near]
-            status[near[clear]] = np.where(inside[clear], INSIDE, OUTSIDE)
+        if not len(near):
+            return status
+        # Bounds that spare most point tests and distances (cell-tower fixes, mostly): from a point
+        # inside, the ray away from the origin leaves the zone within its reach; from a point
+        # outside, the inscribed circle is no farther than its edge. Circles reaching that far are
+        # uncertain; when both bounds say so, whichever side the point is on.
+        zn, xn, yn, an = z[near], x[near], y[near], accuracy_m[near]
+        from_inside = an >= self.reach[zn] - np.hypot(xn, yn)
+        from_outside = an >= np.hypot(xn - self.inscribed_x[zn], yn - self.inscribed_y[zn]) - self.inscribed_r[zn]
+        open_question = np.flatnonzero(~(from_inside & from_outside))
+        near, zn, xn, yn, an = (
+            near[open_question],
+            zn[open_question],
+            xn[open_question],
+            yn[open_question],
+            an[open_question],
+        )
+        inside = shapely.contains_xy(self.area[zn], xn, yn)
+        reaches_edge = np.where(inside, from_inside[open_question], from_outside[open_question])
+        ask = np.flatnonzero(~reaches_edge)
+        if len(ask):
+            za = zn[ask]
+            clear = shapely.distance(self.boundary[za], shapely.points(xn[ask], yn[ask])) > an[ask]
+            status[near[ask[clear]]] = np.where(inside[ask[clear]], INSIDE, OUTSIDE)
         return status
 
 
@@ -138,6 +157,9 @@ class ZoneIndex:
         counts = np.array([len(by_person[p]) for p in self.people.tolist()], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.members = np.array([j for p in self.people.tolist() for j in by_person[p]], dtype=np.int64)
+        # Each person's row by id, looked up directly (ids are dense enough: a few bytes each).
+        self._row_of = np.full(int(self.people[-1]) + 1 if len(self.people) else 0, -1, dtype=np.int64)
+        self._row_of[self.people] = np.arange(len(self.people))
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -165,8 +187,9 @@ class ZoneIndex:
         """Every (fix, zone) pair: each fix with each of its person's zones."""
         if not len(self.people):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        i = np.minimum(np.searchsorted(self.people, supervisee_id), len(self.people) - 1)
-        counts = np.where(self.people[i] == supervisee_id, self.offsets[i + 1] - self.offsets[i], 0)
+        known = (supervisee_id >= 0) & (supervisee_id < len(self._row_of))
+        i = np.where(known, self._row_of[np.where(known, supervisee_id, 0)], -1)
+        counts = np.where(i >= 0, self.offsets[i + 1] - self.offsets[i], 0)
         fix = np.repeat(np.arange(len(supervisee_id)), counts)
         # Pair k of a fix is its person's k-th zone.
         first = np.repeat(self.offsets[i] - np.cumsum(counts) + counts, counts)
@@ -279,9 +302,23 @@ def _segments(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0, dtype=np.int64)
 
 
+def _person_then_time(supervisee_id: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+    """The order of fixes by person, then time: one sort of a packed key when the batch spans less
+    than 2^40 µs (12 days), which is nearly always, else a two-key sort."""
+    if not len(ts_us):
+        return np.empty(0, dtype=np.int64)
+    since = ts_us - ts_us.min()
+    if since.max() < 1 << 40 and supervisee_id.max() < 1 << 23 and supervisee_id.min() >= 0:
+        return np.argsort((supervisee_id << 40) | since)
+    return np.lexsort((ts_us, supervisee_id))
+
+
 def observe(index: ZoneIndex, fixes: dict[str, np.ndarray], default_accuracy_m: float) -> Observations:
     """Classify a batch of fixes (in any order) against every zone in force at each fix's time."""
-    fix, z = index.pairs(fixes["supervisee_id"])
+    # Pairs in person-then-time order, so that each track's observations come out nearly sorted.
+    by_person = _person_then_time(fixes["supervisee_id"], fixes["ts_us"])
+    fix, z = index.pairs(fixes["supervisee_id"][by_person])
+    fix = by_person[fix]
     ts = fixes["ts_us"][fix]
     keep = index.in_force(z, ts)
     fix, z, ts = fix[keep], z[keep], ts[keep]
@@ -313,7 +350,8 @@ def observe(index: ZoneIndex, fixes: dict[str, np.ndarray], default_accuracy_m: 
     obs_zone = np.concatenate([track_zone, index.zone_id[z[exc]]])
     person = fixes["supervisee_id"][obs_fix]
     ts_all = fixes["ts_us"][obs_fix]
-    order = np.lexsort((ts_all, obs_zone, person))
+    # Each block is already in person-then-time order: a stable sort by track merges them cheaply.
+    order = np.argsort((person << 32) | obs_zone, kind="stable")
     return Observations(
         supervisee_id=person[order],
         zone_id=obs_zone[order],

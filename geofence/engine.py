@@ -292,6 +292,7 @@ class Observations:
     status: np.ndarray  # the outer area's side (inclusion: the union of the binding zones)
     inner: np.ndarray  # exclusion: the side of the zone itself within its warning ring
     fix: np.ndarray  # index into the batch's fix columns
+    by_person: np.ndarray | None = None  # the batch's fixes in person-then-time order, if known
 
     def __len__(self) -> int:
         return len(self.ts_us)
@@ -302,7 +303,7 @@ def _segments(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0, dtype=np.int64)
 
 
-def _person_then_time(supervisee_id: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
+def person_then_time(supervisee_id: np.ndarray, ts_us: np.ndarray) -> np.ndarray:
     """The order of fixes by person, then time: one sort of a packed key when the batch spans less
     than 2^40 µs (12 days), which is nearly always, else a two-key sort."""
     if not len(ts_us):
@@ -316,7 +317,7 @@ def _person_then_time(supervisee_id: np.ndarray, ts_us: np.ndarray) -> np.ndarra
 def observe(index: ZoneIndex, fixes: dict[str, np.ndarray], default_accuracy_m: float) -> Observations:
     """Classify a batch of fixes (in any order) against every zone in force at each fix's time."""
     # Pairs in person-then-time order, so that each track's observations come out nearly sorted.
-    by_person = _person_then_time(fixes["supervisee_id"], fixes["ts_us"])
+    by_person = person_then_time(fixes["supervisee_id"], fixes["ts_us"])
     fix, z = index.pairs(fixes["supervisee_id"][by_person])
     fix = by_person[fix]
     ts = fixes["ts_us"][fix]
@@ -359,4 +360,5 @@ def observe(index: ZoneIndex, fixes: dict[str, np.ndarray], default_accuracy_m: 
         status=np.concatenate([union, status[exc]])[order],
         inner=np.concatenate([union, inner[exc]])[order],
         fix=obs_fix[order],
+        by_person=by_person,
     )

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core.db import AlertLevel
-from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex
+from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex, observe
 from geofence.models import ZoneKind
+from geofence.noise import SIGMA_PER_ACCURACY, DeviceNoise
 
 INCLUSION_EXIT = "inclusion_exit"
 CURFEW_BREACH = "curfew_breach"
@@ -100,6 +101,10 @@ def _rule(index: ZoneIndex, zone_id: int) -> str:
 # Student's t, two-sided 95 %, by degrees of freedom: a spread measured from a few fixes can be
 # far smaller than the phone's real scatter.
 T_95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+# Once a phone's scatter is learned (``geofence.noise``) it is known, not measured from the run: a
+# normal quantile, far out because the run is tested again at every fix and the scale learned may
+# still be a little low.
+Z_LEARNED = 4.0
 
 
 def _add_to_centroid(track: Track, fixes: dict[str, np.ndarray], row: int) -> None:
@@ -115,15 +120,22 @@ def _add_to_centroid(track: Track, fixes: dict[str, np.ndarray], row: int) -> No
     track.run_accuracy_m += accuracy
 
 
-def _centroid_side(index: ZoneIndex, zone_id: int, track: Track, min_fixes: int) -> int:
-    """The side of the run's centroid, with its 95 % confidence radius as its accuracy: Student's t
-    times the fixes' sample spread (or their reported accuracy if larger) over the square root of
-    their number. Too few precise fixes to measure a spread decide nothing."""
+def _centroid_side(index: ZoneIndex, zone_id: int, track: Track, min_fixes: int, scale: float | None) -> int:
+    """The side of the run's centroid, with a confidence radius as its accuracy. With the phone's
+    scatter learned (``scale`` times its claimed accuracy), the standard error of the mean of that
+    noise, ``Z_LEARNED`` times. Without, Student's t times the fixes' sample spread (or their claimed
+    accuracy if larger) over the square root of their number: a spread from a few fixes can be far
+    smaller than the real scatter, and a person moving about widens it, so this is the cautious way.
+    Too few precise fixes decide nothing."""
     n = track.run_n
     if n < min_fixes:
         return UNCERTAIN
     lat, lon = track.run_lat / n, track.run_lon / n
     z = index.positions(np.array([zone_id]))
+    x, y = index.local_xy(z, np.array([lon]), np.array([lat]))
+    if scale is not None:
+        error_m = Z_LEARNED * scale * SIGMA_PER_ACCURACY * track.run_accuracy_m / n / math.sqrt(n)
+        return int(index.outer.classify(z, x, y, np.array([error_m]))[0])
     spread_m = math.sqrt(
         (
             max(0.0, track.run_lat2 / n - lat * lat) * METRES_PER_DEGREE**2
@@ -134,7 +146,6 @@ def _centroid_side(index: ZoneIndex, zone_id: int, track: Track, min_fixes: int)
     )
     t = T_95[n - 2] if n - 2 < len(T_95) else 2.0
     error_m = t * max(spread_m, track.run_accuracy_m / n) / math.sqrt(n)
-    x, y = index.local_xy(z, np.array([lon]), np.array([lat]))
     return int(index.outer.classify(z, x, y, np.array([error_m]))[0])
 
 
@@ -159,6 +170,7 @@ class Tracks:
             self._last_us[slot], self._is_active[slot] = track.last_us, True
         self.changed: set[int] = set()
         self.dropped: set[int] = set()
+        self.noise = DeviceNoise()
 
     def get(self, supervisee_id: int, zone_id: int) -> Track | None:
         """The active track of a person and zone, if any."""
@@ -176,6 +188,7 @@ class Tracks:
 
     def advance(self, index: ZoneIndex, obs: Observations, fixes: dict[str, np.ndarray]) -> list["ZoneEvent"]:
         """Feed one batch's observations; return the events they cause."""
+        self.noise.update(fixes, obs.by_person)
         if not len(obs):
             return []
         key = (obs.supervisee_id << 32) | obs.zone_id
@@ -189,6 +202,8 @@ class Tracks:
         # Late and duplicate fixes: the track has moved past them.
         fresh = obs.ts_us > self._last_us[slot][seg_of]
         wrong = np.where(exclusion[seg_of], INSIDE, OUTSIDE)
+        n_wrong = np.add.reduceat((obs.status == wrong) & fresh, starts)
+        obs = self._rescaled(index, obs, fixes, seg_key[self._is_active[slot] | (n_wrong > 0)] >> 32)
         n_wrong = np.add.reduceat((obs.status == wrong) & fresh, starts)
         events: list[ZoneEvent] = []
         for n in np.flatnonzero(self._is_active[slot] | (n_wrong > 0)).tolist():
@@ -209,6 +224,29 @@ class Tracks:
         self._last_us[slot] = np.maximum(self._last_us[slot], np.maximum.reduceat(obs.ts_us, starts))
         events.extend(self._end_superseded(index, obs, exclusion[seg_of]))
         return events
+
+    def _rescaled(self, index: ZoneIndex, obs: Observations, fixes: dict, people: np.ndarray) -> Observations:
+        """The observations with the fixes of these people, if their phones are over-confident,
+        classified again with their accuracy times the scatter learned: a fix counts as on the
+        wrong side only if it is, given how far such a phone really strays."""
+        people = np.unique(people)
+        people = people[self.noise.scales(people) > 1.0]  # NaN (not learned yet) is not
+        if not len(people):
+            return obs
+        chosen = np.zeros(int(max(people.max(), fixes["supervisee_id"].max(), obs.supervisee_id.max())) + 1, dtype=bool)
+        chosen[people] = True
+        rows = np.flatnonzero(chosen[fixes["supervisee_id"]])
+        sub = {name: fixes[name][rows] for name in ("supervisee_id", "ts_us", "lat", "lon", "accuracy_m")}
+        sub["accuracy_m"] = sub["accuracy_m"] * self.noise.scales(sub["supervisee_id"])  # all learned
+        again = observe(index, sub, 0.0)
+        these = np.flatnonzero(chosen[obs.supervisee_id])
+        # The same fixes in the same zones give the same rows in the same order.
+        if not (np.array_equal(again.zone_id, obs.zone_id[these]) and np.array_equal(again.ts_us, obs.ts_us[these])):
+            return obs
+        status, inner = obs.status.copy(), obs.inner.copy()
+        known = ~np.isnan(sub["accuracy_m"][again.fix])  # no accuracy: as observed, with the default
+        status[these[known]], inner[these[known]] = again.status[known], again.inner[known]
+        return Observations(obs.supervisee_id, obs.zone_id, obs.ts_us, status, inner, obs.fix, obs.by_person)
 
     def _end_superseded(self, index: ZoneIndex, obs: Observations, exclusion: np.ndarray) -> list["ZoneEvent"]:
         """A person's open wall or curfew episode ends when another inclusion zone binds them (the
@@ -233,6 +271,7 @@ class Tracks:
         wrong, right = (INSIDE, OUTSIDE) if exclusion else (OUTSIDE, INSIDE)
         events = []
         track.run_fix = -1  # a run begun in an earlier batch has no row in this one
+        scale = self.noise.scale(key[0]) if t.centroid_check else None
         for i in range(s, e):
             ts = int(obs.ts_us[i])
             if ts <= track.last_us:
@@ -256,7 +295,10 @@ class Tracks:
                 if (
                     track.run_fixes >= t.confirm_fixes
                     and ts - track.run_since_us >= t.confirm_s * US
-                    and (not t.centroid_check or _centroid_side(index, key[1], track, max(2, t.confirm_fixes)) == wrong)
+                    and (
+                        not t.centroid_check
+                        or _centroid_side(index, key[1], track, max(2, t.confirm_fixes), scale) == wrong
+                    )
                 ):
                     track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
                     track.red = exclusion and track.run_inner >= t.confirm_fixes

@@ -11,6 +11,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from core.db import AlertLevel
 from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, ZoneIndex, observe
 from geofence.models import ZoneKind
+from geofence.noise import DeviceNoise
 from geofence.service import RuleZone
 from geofence.tracks import Thresholds, Track, Tracks
 from tests.factories import CENTRE, offset, square
@@ -201,10 +202,88 @@ def test_a_rebuilt_index_recompiles_only_what_changed():
     assert second.inner.area[second.position[1]] is first.inner.area[first.position[1]]
     assert statuses(moved, [3000], [10]) == [INSIDE]
     index_status = observe(second, fixes([3000, 2000], [0, 1]), 30.0)
-    assert sorted(zip(index_status.zone_id.tolist(), index_status.status.tolist())) == [
+    assert sorted(zip(index_status.zone_id.tolist(), index_status.status.tolist(), strict=True)) == [
         (1, OUTSIDE),
         (1, OUTSIDE),
         (2, OUTSIDE),
         (2, INSIDE),
     ]
     assert len(ZoneIndex([], previous=second)) == 0
+
+
+def fixes_2d(north_m, east_m, ts_s, accuracy_m, person=PERSON) -> dict[str, np.ndarray]:
+    points = [offset(LAT, LON, north_m=n, east_m=e) for n, e in zip(north_m, east_m, strict=True)]
+    return {
+        "supervisee_id": np.full(len(points), person, dtype=np.int64),
+        "ts_us": np.array(ts_s, dtype=np.int64) * 1_000_000,
+        "lat": np.array([p[0] for p in points]),
+        "lon": np.array([p[1] for p in points]),
+        "accuracy_m": np.full(len(points), accuracy_m, dtype=float),
+    }
+
+
+def staying_put(count: int, accuracy_m: float, overconfidence: float, seed: int = 1, start_s: int = 0) -> dict:
+    """A phone at the origin every 30 s, scattering ``overconfidence`` times what it claims."""
+    sigma = overconfidence * accuracy_m / 1.515
+    north, east = np.random.default_rng(seed).normal(0, sigma, (2, count))
+    return fixes_2d(north, east, list(range(start_s, start_s + 30 * count, 30)), accuracy_m)
+
+
+def test_a_phones_overconfidence_is_learned_from_its_consecutive_fixes():
+    for overconfidence in (1.0, 3.0):
+        noise = DeviceNoise()
+        batch = staying_put(300, 40.0, overconfidence)
+        noise.update({k: v[:5] for k, v in batch.items()})
+        assert noise.scale(PERSON) is None  # too few pairs to tell
+        for a in range(5, 300, 7):  # batches of any size, in any order within
+            noise.update({k: v[a : a + 7][::-1] for k, v in batch.items()})
+        # What the pairs say, at the upper end of what they allow.
+        assert overconfidence <= noise.scale(PERSON) <= 1.5 * overconfidence
+
+
+def test_moving_about_now_and_then_is_not_mistaken_for_noise():
+    noise = DeviceNoise()
+    still = staying_put(200, 10.0, 1.0)
+    # One trip in five minutes of fixes: 10 m/s for 10 min.
+    trip = fixes_2d([300.0 * i for i in range(1, 21)], [0.0] * 20, list(range(6000, 6600, 30)), 10.0)
+    back = staying_put(100, 10.0, 1.0, seed=2, start_s=6600)
+    for batch in (still, trip, back):
+        noise.update(batch)
+    assert noise.scale(PERSON) < 1.3
+
+
+def test_late_and_duplicate_fixes_teach_nothing():
+    noise = DeviceNoise()
+    batch = staying_put(40, 20.0, 2.0)
+    noise.update(batch)
+    pairs, median = int(noise.pairs[PERSON]), float(noise.median[PERSON])
+    noise.update({k: v[10:20] for k, v in batch.items()})  # replayed
+    assert (int(noise.pairs[PERSON]), float(noise.median[PERSON])) == (pairs, median)
+
+
+def test_a_run_is_judged_by_the_scatter_learned_for_the_phone():
+    def exit_near_the_wall(tracks: Tracks) -> list:
+        # 50-70 m beyond a wall 150 m away, each fix claiming 20 m.
+        batch = fixes_2d([200, 220, 210], [0, 0, 0], [10_000, 10_030, 10_060], 20.0)
+        return [e.kind for e in tracks.advance(index, observe(index, batch, 30.0), batch)]
+
+    index = ZoneIndex([zone(half_side_m=150)])
+    assert exit_near_the_wall(Tracks(THRESHOLDS)) == ["opened"]  # an unknown phone: taken at its word
+    learned = Tracks(THRESHOLDS)
+    home = staying_put(60, 20.0, 3.0)  # the phone strays three times as far as it claims
+    learned.advance(index, observe(index, home, 30.0), home)
+    assert learned.noise.scale(PERSON) > 2
+    assert exit_near_the_wall(learned) == []  # within what this phone's noise does
+
+
+def test_an_honest_phone_on_the_move_is_confirmed_by_its_known_noise():
+    index = ZoneIndex([zone()])
+    # Out of the wall by 40 to 420 m, moving: the fixes spread widely, as a trip does.
+    out = fixes_2d([540, 920, 690], [0, 0, 0], [10_000, 10_300, 10_600], 7.0)
+    unknown = Tracks(THRESHOLDS)
+    assert unknown.advance(index, observe(index, out, 30.0), out) == []  # spread alone: not sure
+    known = Tracks(THRESHOLDS)
+    home = staying_put(40, 7.0, 1.0)
+    known.advance(index, observe(index, home, 30.0), home)
+    events = known.advance(index, observe(index, out, 30.0), out)
+    assert [(e.kind, e.started_us // 1_000_000) for e in events] == [("opened", 10_000)]

@@ -46,6 +46,48 @@ class Tally:
         return {f"p{q}_ms": round(float(np.percentile(values, q)), 1) for q in (50, 95, 99)}
 
 
+def native_records(registration: Registration, fixes: np.ndarray) -> list[dict]:
+    """Fixes as records of the native batch API, each naming its device (as a gateway posts them)."""
+    keys = registration.device_keys
+    records = []
+    for person, ts, _, lat, lon, accuracy, speed, heading, battery, source, datum, *_ in fixes.tolist():
+        record = {
+            "device_id": keys[person],
+            "ts": round(ts, 3),
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": accuracy,
+            "battery_pct": battery,
+            "source": SOURCE_NAMES[source],
+            "datum": DATUMS[datum],
+        }
+        if speed == speed:  # not NaN
+            record["speed_mps"] = speed
+        if heading == heading:
+            record["heading_deg"] = heading
+        records.append(record)
+    return records
+
+
+def osmand_params(registration: Registration, row: tuple) -> dict:
+    """One fix (a FIX_DTYPE row as a tuple) as the query parameters OsmAnd / Traccar Client sends."""
+    person, ts, _, lat, lon, accuracy, speed, heading, battery, _, datum, *_ = row
+    params = {
+        "id": registration.device_keys[person],
+        "timestamp": int(ts),
+        "lat": f"{lat:.7f}",
+        "lon": f"{lon:.7f}",
+        "accuracy": f"{accuracy:.1f}",
+        "batt": battery,
+        "datum": DATUMS[datum],
+    }
+    if speed == speed:
+        params["speed"] = f"{speed * KNOTS_PER_MPS:.2f}"  # Traccar Client sends knots
+    if heading == heading:
+        params["bearing"] = f"{heading:.1f}"
+    return params
+
+
 class Sender:
     """Posts fixes and sightings of one fleet to an ingest app, counting what was accepted."""
 
@@ -77,29 +119,8 @@ class Sender:
             send = self._osmand if self.protocol == "osmand" else self._owntracks
             await asyncio.gather(*(send(row) for row in fixes.tolist()))
 
-    def native_records(self, fixes: np.ndarray) -> list[dict]:
-        keys = self.registration.device_keys
-        records = []
-        for person, ts, _, lat, lon, accuracy, speed, heading, battery, source, datum, *_ in fixes.tolist():
-            record = {
-                "device_id": keys[person],
-                "ts": round(ts, 3),
-                "lat": lat,
-                "lon": lon,
-                "accuracy_m": accuracy,
-                "battery_pct": battery,
-                "source": SOURCE_NAMES[source],
-                "datum": DATUMS[datum],
-            }
-            if speed == speed:  # not NaN
-                record["speed_mps"] = speed
-            if heading == heading:
-                record["heading_deg"] = heading
-            records.append(record)
-        return records
-
     async def _batch(self, fixes: np.ndarray) -> None:
-        body = orjson.dumps({"fixes": self.native_records(fixes)})
+        body = orjson.dumps({"fixes": native_records(self.registration, fixes)})
         answer = await self._post(
             "/api/v1/fixes",
             len(fixes),
@@ -116,21 +137,7 @@ class Sender:
             self.tally.refuse(f"{answer.status_code}: {answer.text}", len(fixes))
 
     async def _osmand(self, row: tuple) -> None:
-        person, ts, _, lat, lon, accuracy, speed, heading, battery, _, datum, *_ = row
-        params = {
-            "id": self.registration.device_keys[person],
-            "timestamp": int(ts),
-            "lat": f"{lat:.7f}",
-            "lon": f"{lon:.7f}",
-            "accuracy": f"{accuracy:.1f}",
-            "batt": battery,
-            "datum": DATUMS[datum],
-        }
-        if speed == speed:
-            params["speed"] = f"{speed * KNOTS_PER_MPS:.2f}"  # Traccar Client sends knots
-        if heading == heading:
-            params["bearing"] = f"{heading:.1f}"
-        await self._one(self._post("/", 1, params=params, method="GET"))
+        await self._one(self._post("/", 1, params=osmand_params(self.registration, row), method="GET"))
 
     async def _owntracks(self, row: tuple) -> None:
         person, ts, _, lat, lon, accuracy, speed, heading, battery, *_ = row

@@ -1,5 +1,5 @@
 """What the benchmarks share: an isolated platform instance, a simulated fleet registered on it and
-its fixes, the naive baseline."""
+its fixes, probe supervisees, the naive baseline."""
 
 import asyncio
 import os
@@ -28,6 +28,7 @@ BENCH_ENV = {
 INSTANCE = os.environ.get("EWALL_BENCH_INSTANCE", "bench")
 # The bench database is dropped every run; its admin gets this password.
 ADMIN_PASSWORD = "bench-admin-password"
+PROBE_WALL_M = 1000.0
 
 
 def prepare():
@@ -134,6 +135,60 @@ def inclusion_zones(supervisee_ids: list[int]) -> dict[int, int]:
         admin = ops_seed.ensure_admin(session, ADMIN_PASSWORD)
         zones = geofence_service.list_zones(session=session, viewer=admin, kind=ZoneKind.inclusion)
         return {z.supervisee_id: z.id for z in reversed(zones) if z.supervisee_id in wanted}
+
+
+def probes(people: "Fleet", count: int, *, beyond_wall_m: float) -> list[dict]:
+    """Supervisees for probing the platform, in the fleet's city, each with an electronic wall of
+    PROBE_WALL_M and a device, created through the services; ``outside`` is a point that far
+    beyond the wall."""
+    from caseload import schemas as cs
+    from caseload import service as caseload_service
+    from caseload.models import Category, DistrictLevel
+    from core.db import session_scope
+    from geofence import schemas as gs
+    from geofence import service as geofence_service
+    from ops import seed
+    from simulators import zones
+
+    out = []
+    with session_scope() as session:
+        admin = seed.ensure_admin(session, ADMIN_PASSWORD)
+        district = caseload_service.create_district(
+            session=session,
+            viewer=admin,
+            data=cs.DistrictIn(code="PROBE", name="bench probes", level=DistrictLevel.county),
+        )
+        for n in tqdm(range(count), desc="creating probe supervisees", unit="person", file=sys.stderr):
+            centre = np.array([(n % 50) * 100.0, (n // 50) * 100.0])  # metres on the city's plane
+            person = caseload_service.create_supervisee(
+                session=session,
+                viewer=admin,
+                data=cs.SuperviseeIn(
+                    code=f"PROBE{n}",
+                    full_name="bench probe",
+                    category=Category.parole,
+                    district_id=district.id,
+                    supervision_start=datetime(2026, 1, 1).date(),
+                ),
+            )
+            zone = geofence_service.create(
+                session=session,
+                viewer=admin,
+                data=gs.ZoneIn(
+                    name="home",
+                    kind="inclusion",
+                    supervisee_id=person.id,
+                    geometry=zones.circle(people, centre, PROBE_WALL_M),
+                ),
+            )
+            _, token = caseload_service.create_device(
+                session=session, viewer=admin, supervisee_id=person.id, data=cs.DeviceIn()
+            )
+            lon, lat = people.city.to_lonlat(centre[0], centre[1] + PROBE_WALL_M + beyond_wall_m)
+            out.append(
+                {"supervisee_id": person.id, "zone_id": zone.id, "token": token, "outside": (float(lat), float(lon))}
+            )
+    return out
 
 
 def naive_baseline(fixes: np.ndarray, registration: "Registration", count: int) -> float:

@@ -177,7 +177,9 @@ class Tracks:
         return self.active.get(_key(supervisee_id, zone_id))
 
     def _insert(self, keys: np.ndarray) -> None:
-        new = np.setdiff1d(keys, self._keys, assume_unique=False)
+        """Add tracks first seen now (``keys`` distinct)."""
+        where = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        new = keys[self._keys[where] != keys] if len(self._keys) else keys
         if not len(new):
             return
         keys = np.concatenate([self._keys, new])
@@ -254,7 +256,9 @@ class Tracks:
         open_inclusion = [k for k, t in self.active.items() if t.violating and t.rule != EXCLUSION_ENTRY]
         if not open_inclusion:
             return []
-        inclusion = np.flatnonzero(~exclusion)
+        # Only the people with an open wall or curfew episode matter: usually a handful.
+        people_open = np.array(sorted({k >> 32 for k in open_inclusion}), dtype=np.int64)
+        inclusion = np.flatnonzero(~exclusion & np.isin(obs.supervisee_id, people_open))
         order = inclusion[np.lexsort((obs.ts_us[inclusion], obs.supervisee_id[inclusion]))]
         people = obs.supervisee_id[order]
         last = np.r_[people[1:] != people[:-1], True] if len(order) else np.empty(0, dtype=bool)

@@ -60,6 +60,8 @@ class Alert(Base):
             unique=True,
             postgresql_where=text(LIVE_EPISODE),
         ),
+        # Every episode of a key, live or finished: replays are recognised by it (alerts.service).
+        Index("ix_alert_dedup_key", "dedup_key"),
         Index("ix_alert_status_level", "status", "level"),
         # The watchdog's escalation round reads only these.
         Index(

@@ -1,7 +1,7 @@
 """Alert episodes: raise (idempotently), end, list, acknowledge, escalate, resolve — each transition
 recorded in alert_event and in the audit chain."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +50,49 @@ def _record(session: Session, alert: Alert, kind: str, actor: str, detail: dict 
     return AlertChange(alert.id, alert.supervisee_id, kind, alert.level.value)
 
 
+class EpisodeBook:
+    """The episodes of some dedup keys, loaded and locked in two queries: those not ended yet (the
+    live one, and resolved ones whose condition goes on), and until when the ended ones reach. A
+    worker loads one for its whole batch instead of querying twice per event; ``raise_alert`` and
+    ``end_episode`` keep it current as they change episodes."""
+
+    def __init__(self, session: Session, keys: Iterable[str]):
+        keys = sorted(set(keys))
+        self._unended: dict[str, list[Alert]] = {}
+        # In id order, so that two transactions locking overlapping keys cannot deadlock.
+        unended = select(Alert).where(Alert.dedup_key.in_(keys), Alert.ended_at.is_(None)).order_by(Alert.id)
+        for alert in session.scalars(unended.with_for_update()):
+            self._unended.setdefault(alert.dedup_key, []).append(alert)
+        ended = (
+            select(Alert.dedup_key, func.max(Alert.ended_at))
+            .where(Alert.dedup_key.in_(keys), Alert.ended_at.is_not(None))
+            .group_by(Alert.dedup_key)
+        )
+        self._ended_until: dict[str, datetime] = {key: until for key, until in session.execute(ended)}
+
+    def live(self, key: str) -> Alert | None:
+        return next((a for a in self._unended.get(key, ()) if a.status != AlertStatus.resolved), None)
+
+    def finished_until(self, key: str) -> datetime | None:
+        """The latest time a finished (ended or resolved) episode of the key covers."""
+        covered = [a.last_evidence_at for a in self._unended.get(key, ()) if a.status == AlertStatus.resolved]
+        if key in self._ended_until:
+            covered.append(self._ended_until[key])
+        return max(covered, default=None)
+
+    def ending(self, key: str, at: datetime) -> Alert | None:
+        """The unended episode that a return at ``at`` ends."""
+        return next((a for a in self._unended.get(key, ()) if a.started_at <= at), None)
+
+    def opened(self, alert: Alert) -> None:
+        self._unended.setdefault(alert.dedup_key, []).append(alert)
+
+    def ended(self, alert: Alert) -> None:
+        self._unended[alert.dedup_key].remove(alert)
+        previous = self._ended_until.get(alert.dedup_key)
+        self._ended_until[alert.dedup_key] = alert.ended_at if previous is None else max(previous, alert.ended_at)
+
+
 def raise_alert(
     *,
     session: Session,
@@ -60,18 +103,16 @@ def raise_alert(
     key: str,
     at: datetime,
     evidence: dict,
+    book: EpisodeBook | None = None,
 ) -> AlertChange | None:
     """Open an episode, or add evidence to the live one. Replays of evidence that belongs to an
     episode already ended or resolved change nothing. While the person's alerts are suspended no
     episode opens: the evidence is kept on the suspension instead (see alerts.suspension)."""
-    finished = session.scalar(
-        select(Alert.id)
-        .where(Alert.dedup_key == key, ~LIVE, func.coalesce(Alert.ended_at, Alert.last_evidence_at) >= at)
-        .limit(1)
-    )
-    if finished is not None:
+    book = book or EpisodeBook(session, [key])
+    finished = book.finished_until(key)
+    if finished is not None and finished >= at:
         return None
-    live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
+    live = book.live(key)
     if live is None:
         held = suspension.covering(session=session, supervisee_id=supervisee_id, at=at)
         if held is not None:
@@ -93,11 +134,14 @@ def raise_alert(
                 assignee_id=caseload_service.assigned_officer_id(session=session, supervisee_id=supervisee_id),
             )
             .on_conflict_do_nothing(index_elements=[Alert.dedup_key], index_where=text(LIVE_EPISODE))
-            .returning(Alert.id)
+            .returning(Alert)
         )
         if inserted is not None:
-            return _record(session, session.get(Alert, inserted), "opened", SYSTEM, {"evidence": evidence})
+            book.opened(inserted)
+            return _record(session, inserted, "opened", SYSTEM, {"evidence": evidence})
+        # Another transaction opened it since the book was loaded.
         live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
+        book.opened(live)
     change = None
     if at > live.last_evidence_at:
         live.last_evidence_at = at
@@ -105,19 +149,19 @@ def raise_alert(
     if level == AlertLevel.red and live.level == AlertLevel.yellow:
         live.level = AlertLevel.red
         change = _record(session, live, "level_raised", SYSTEM, {"evidence": evidence})
-    session.flush()
     return change
 
 
-def end_episode(*, session: Session, key: str, at: datetime, evidence: dict) -> AlertChange | None:
+def end_episode(
+    *, session: Session, key: str, at: datetime, evidence: dict, book: EpisodeBook | None = None
+) -> AlertChange | None:
     """The condition is over (the person is back, the signal returned)."""
-    live = session.scalar(
-        select(Alert).where(Alert.dedup_key == key, Alert.ended_at.is_(None), Alert.started_at <= at).with_for_update()
-    )
+    book = book or EpisodeBook(session, [key])
+    live = book.ending(key, at)
     if live is None:
         return None
     live.ended_at = at
-    session.flush()
+    book.ended(live)
     return _record(session, live, "ended", SYSTEM, {"evidence": evidence})
 
 

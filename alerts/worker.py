@@ -26,15 +26,19 @@ def _at(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1e6, tz=UTC)
 
 
-def apply_zone_event(session, event: dict, policy: Policy) -> list[AlertChange]:
+def episode_key(event: dict) -> str:
+    return rules.dedup_key(event["rule"], event["supervisee_id"], event["zone_id"])
+
+
+def apply_zone_event(session, event: dict, policy: Policy, book: service.EpisodeBook) -> list[AlertChange]:
     """One zone event's effect on its alert episode (and the person's record of yellows)."""
     decision = rules.decide(event, policy)
     person = event["supervisee_id"]
-    key = rules.dedup_key(decision.rule, person, event["zone_id"])
+    key = episode_key(event)
     at = _at(event["ts_us"])
     evidence = _evidence(event, at, decision.reason)
     if not decision.opens:
-        change = service.end_episode(session=session, key=key, at=at, evidence=evidence)
+        change = service.end_episode(session=session, key=key, at=at, evidence=evidence, book=book)
         return [change] if change else []
     change = service.raise_alert(
         session=session,
@@ -46,6 +50,7 @@ def apply_zone_event(session, event: dict, policy: Policy) -> list[AlertChange]:
         # The episode began with its first fix on the wrong side, before the dwell confirmed it.
         at=_at(event["started_us"]) if event["kind"] == "opened" else at,
         evidence=evidence,
+        book=book,
     )
     if change is None or change.kind != "opened" or decision.level != AlertLevel.yellow:
         return [change] if change else []
@@ -67,6 +72,7 @@ def apply_zone_event(session, event: dict, policy: Policy) -> list[AlertChange]:
         key=key,
         at=at,
         evidence=evidence | {"reason": reason, "rule": rules.REPEATED_YELLOW},
+        book=book,
     )
     return [change, raised] if raised else [change]
 
@@ -85,7 +91,8 @@ class AlertsHandler:
         bus.dead_letter(self._publisher, bus.ZONE_EVENTS, failures)
         with session_scope() as session:
             policies = policy.policies_for(session=session, supervisee_ids=sorted({e["supervisee_id"] for e in events}))
-            changes = [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]])]
+            book = service.EpisodeBook(session, [episode_key(e) for e in events])
+            changes = [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]], book)]
         publish_changes(self._publisher, changes)
 
 

@@ -16,6 +16,8 @@ from core.timezones import utcnow
 GENESIS_HASH = "0" * 64
 # Serialises appends across processes so the chain stays linear.
 _AUDIT_LOCK_KEY = 0x65_77_61_6C_6C
+# session.info: (transaction, hash of the last entry it appended), while that transaction holds the lock.
+_CHAIN_END = "ewall.audit.chain_end"
 
 
 class AuditLog(Base):
@@ -46,8 +48,14 @@ def append(
     session: Session, *, actor: str, action: str, entity: str, entity_id: Any, detail: dict[str, Any] | None = None
 ) -> AuditLog:
     """Add one entry to the chain inside the caller's transaction."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
-    prev = session.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)) or GENESIS_HASH
+    session.connection()  # begins the transaction if nothing has yet
+    transaction = session.get_transaction()
+    held, prev = session.info.get(_CHAIN_END, (None, None))
+    if held is not transaction:
+        # The first entry of this transaction: take the lock, which is held until it ends, so the
+        # chain's end stays what this session last wrote.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+        prev = session.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)) or GENESIS_HASH
     # Round-trip through JSON so the hash is computed over exactly what is stored.
     detail = orjson.loads(orjson.dumps(detail or {}))
     at = utcnow()
@@ -63,6 +71,7 @@ def append(
     )
     session.add(entry)
     session.flush()
+    session.info[_CHAIN_END] = (transaction, entry.hash)
     return entry
 
 

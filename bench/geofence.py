@@ -31,12 +31,14 @@ def engine_rate(people: fleet.Fleet, batches: list[dict[str, np.ndarray]]) -> fl
     """Fix-zone evaluations per second: schedules, accuracy circles against zones, binding tiers
     (``engine.observe``). The state machines that follow are timed apart, on stderr."""
     from geofence import engine
-    from geofence.tracks import Thresholds, Tracks
+    from geofence.config import get_geofence_settings
+    from geofence.tracks import Tracks
+    from geofence.worker import thresholds
 
     began = time.perf_counter()
     index = engine.ZoneIndex(simulated.rule_zones(people))
     print(f"{len(index):,} zones compiled in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    tracks = Tracks(Thresholds(3, 60, 2, 30, 60))
+    tracks = Tracks(thresholds(get_geofence_settings()))
     pairs = events = 0
     evaluating = tracking = 0.0
     for batch in tqdm(batches, desc="engine", unit="batch", file=sys.stderr):

@@ -16,6 +16,9 @@ class GeofenceSettings(BaseSettings):
     # as many back on the right side. Uncertain fixes neither count nor reset.
     exit_confirm_fixes: int = 3
     exit_confirm_s: float = 60.0
+    # Out of the wall, this many such fixes confirm when each is also this far beyond the edge.
+    exit_confirm_far_fixes: int = 2
+    exit_confirm_far_m: float = 50.0
     return_confirm_fixes: int = 2
     return_confirm_s: float = 30.0
     # While a violation lasts, fresh evidence (position, distance) is sent at most this often.

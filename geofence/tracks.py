@@ -35,6 +35,11 @@ class Thresholds:
     evidence_interval_s: float
     # Whether the run's centroid must be surely on the wrong side too (off only for comparisons).
     centroid_check: bool = True
+    # Fewer fixes confirm when each is this far beyond the edge past its accuracy circle, out of the
+    # wall or into the barred place itself (0: never): a phone reporting every 5 minutes shows a
+    # 10-minute exit in two fixes.
+    far_fixes: int = 0
+    far_m: float = 0.0
 
 
 @dataclass(slots=True)
@@ -44,6 +49,7 @@ class Track:
     run_fixes: int = 0  # the current run of fixes on the other side than ``violating`` says
     run_since_us: int = 0
     run_inner: int = 0  # exclusion: fixes of the run inside the zone itself, not just its ring
+    run_far: bool = False  # every fix of the run so far was far out (Thresholds.far_m)
     run_fix: int = -1  # the batch row of the run's first fix (not kept across batches)
     # Sums over the run's precise fixes, wrong side or uncertain: their centroid must be surely on
     # the wrong side too, judged by their actual spread. Noise scatters the fixes of a person who
@@ -147,6 +153,20 @@ def _centroid_side(index: ZoneIndex, zone_id: int, track: Track, min_fixes: int,
     t = T_95[n - 2] if n - 2 < len(T_95) else 2.0
     error_m = t * max(spread_m, track.run_accuracy_m / n) / math.sqrt(n)
     return int(index.outer.classify(z, x, y, np.array([error_m]))[0])
+
+
+def _far(index: ZoneIndex, zone_id: int, exclusion: bool, fixes: dict, row: int, far_m: float, scale) -> bool:
+    """Whether the fix is ``far_m`` beyond its accuracy circle (times the scatter learned for its
+    phone) on the wrong side: outside the wall, or inside the barred place itself."""
+    accuracy = float(fixes["accuracy_m"][row])
+    if not accuracy < BAND_M:  # cell-tower fixes (and unknown accuracy) are never far enough to tell
+        return False
+    z = index.positions(np.array([zone_id]))
+    x, y = index.local_xy(z, fixes["lon"][row : row + 1], fixes["lat"][row : row + 1])
+    radius = np.array([accuracy * (scale or 1.0) + far_m])
+    if exclusion:
+        return int(index.inner.classify(z, x, y, radius)[0]) == INSIDE
+    return int(index.outer.classify(z, x, y, radius)[0]) == OUTSIDE
 
 
 def _key(person: int, zone: int) -> int:
@@ -284,28 +304,38 @@ class Tracks:
             status = int(obs.status[i])
             if not track.violating:
                 if status == right:
+                    # A cell-tower circle, centred on the tower, cannot refute precise fixes of the run.
+                    if track.run_n and not float(fixes["accuracy_m"][int(obs.fix[i])]) < BAND_M:
+                        continue
                     track.run_fixes = track.run_inner = 0
                     continue
                 if status == wrong and not track.run_fixes:
                     track.run_since_us, track.run_fix = ts, i
                     track.run_n = 0
                     track.run_lat = track.run_lon = track.run_lat2 = track.run_lon2 = track.run_accuracy_m = 0.0
+                    # Not at home during a curfew: a small zone, where indoor fixes straddle the
+                    # edge and two multipath outliers among them would look far out.
+                    track.run_far = t.far_fixes > 0 and _rule(index, key[1]) != CURFEW_BREACH
                 if track.run_fixes or status == wrong:
                     _add_to_centroid(track, fixes, int(obs.fix[i]))
                 if status != wrong:
                     continue
                 track.run_fixes += 1
                 track.run_inner += int(obs.inner[i] == INSIDE)
+                # Every precise fix since the run began far out, none of them uncertain in between.
+                track.run_far = (
+                    track.run_far
+                    and track.run_n == track.run_fixes
+                    and _far(index, key[1], exclusion, fixes, int(obs.fix[i]), t.far_m, scale)
+                )
+                needed = min(t.confirm_fixes, t.far_fixes) if track.run_far else t.confirm_fixes
                 if (
-                    track.run_fixes >= t.confirm_fixes
+                    track.run_fixes >= needed
                     and ts - track.run_since_us >= t.confirm_s * US
-                    and (
-                        not t.centroid_check
-                        or _centroid_side(index, key[1], track, max(2, t.confirm_fixes), scale) == wrong
-                    )
+                    and (not t.centroid_check or _centroid_side(index, key[1], track, max(2, needed), scale) == wrong)
                 ):
                     track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
-                    track.red = exclusion and track.run_inner >= t.confirm_fixes
+                    track.red = exclusion and track.run_inner >= needed
                     track.rule = _rule(index, key[1])
                     track.run_fixes = track.run_inner = 0
                     events.append(self._event(index, key, track, "opened", obs, i, fixes))

@@ -25,6 +25,8 @@ def thresholds(settings: GeofenceSettings) -> Thresholds:
         return_fixes=settings.return_confirm_fixes,
         return_s=settings.return_confirm_s,
         evidence_interval_s=settings.evidence_interval_s,
+        far_fixes=settings.exit_confirm_far_fixes,
+        far_m=settings.exit_confirm_far_m,
     )
 
 

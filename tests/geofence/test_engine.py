@@ -99,6 +99,49 @@ def test_an_exit_needs_enough_fixes_over_enough_time_and_jitter_never_flaps():
     assert run(index, tracks, [0], [340]) == [("ended", 300)]
 
 
+FAR = Thresholds(
+    confirm_fixes=3, confirm_s=60, return_fixes=2, return_s=30, evidence_interval_s=60, far_fixes=2, far_m=50
+)
+
+
+def test_two_fixes_far_out_of_the_wall_confirm_an_exit_but_two_near_its_edge_do_not():
+    # A phone reporting every 5 minutes shows a 10-minute exit in two fixes.
+    index, tracks = ZoneIndex([zone()]), Tracks(FAR)
+    assert run(index, tracks, [0, 1100, 1200], [0, 300, 600]) == [("opened", 300)]
+    index, tracks = ZoneIndex([zone()]), Tracks(FAR)
+    assert run(index, tracks, [0, 540, 545], [0, 300, 600]) == []  # out, but within 50 m of the edge
+
+
+def test_the_far_rule_needs_every_precise_fix_of_the_run_far_out():
+    index, tracks = ZoneIndex([zone()]), Tracks(FAR)
+    # Far, then one straddling the edge (uncertain, it does not reset), then far again.
+    assert run(index, tracks, [0, 1100, 500, 1200], [0, 300, 400, 600]) == []
+
+
+def test_the_far_rule_does_not_apply_at_home_during_a_curfew():
+    # Indoors at night, fixes straddle the edge of a small zone, and multipath outliers land far off.
+    curfew = zone(2, half_side_m=150, schedule=CURFEW, priority=10)
+    index, tracks = ZoneIndex([curfew]), Tracks(FAR)
+    night = MONDAY_NOON_UTC + 10 * 3600
+    assert run(index, tracks, [0, 700, 800], [night, night + 300, night + 600]) == []
+
+
+def test_two_fixes_deep_in_a_barred_place_confirm_it_red():
+    barred = zone(kind=ZoneKind.exclusion, half_side_m=200, buffer_m=100, severity=AlertLevel.red)
+    index, tracks = ZoneIndex([barred]), Tracks(FAR)
+    batch = fixes([1000, 0, 20], [0, 300, 600])
+    events = tracks.advance(index, observe(index, batch, 30.0), batch)
+    assert [(e.kind, e.level) for e in events] == [("opened", "red")]
+
+
+def test_a_cell_tower_fix_on_the_right_side_does_not_reset_a_run_of_precise_fixes():
+    barred = zone(kind=ZoneKind.exclusion, half_side_m=100, buffer_m=100, severity=AlertLevel.red)
+    index, tracks = ZoneIndex([barred]), Tracks(THRESHOLDS)
+    # Inside the barred place; a 600 m cell fix centred on a tower 1.5 km away says "outside".
+    north, times, accuracy = [0, 10, 1500, 5, 0], [0, 30, 40, 60, 90], [10, 10, 600, 10, 10]
+    assert [k for k, _ in run(index, tracks, north, times, accuracy)] == ["opened"]
+
+
 def test_fixes_scattered_all_around_a_person_who_stays_put_raise_nothing():
     index, tracks = ZoneIndex([zone(half_side_m=150)]), Tracks(THRESHOLDS)
     # An over-confident phone: fixes 200-400 m off on both sides, each claiming 20 m.

@@ -165,18 +165,15 @@ def track(
 
 def silent_since(session: Session, *, before: datetime) -> Sequence[tuple[int, datetime]]:
     """(supervisee_id, last fix time) for everyone whose last fix is older than ``before``."""
-    return (
-        session.execute(select(LastPosition.supervisee_id, LastPosition.ts).where(LastPosition.ts < before))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(LastPosition.supervisee_id, LastPosition.ts).where(LastPosition.ts < before))
+    return [(supervisee_id, ts) for supervisee_id, ts in rows]
 
 
 def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[int, datetime]:
     rows = session.execute(
         select(LastPosition.supervisee_id, LastPosition.ts).where(LastPosition.supervisee_id.in_(supervisee_ids))
     )
-    return dict(rows.tuples().all())
+    return {supervisee_id: ts for supervisee_id, ts in rows}
 
 
 def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list]) -> None:

@@ -37,6 +37,8 @@ class AlertOut(BaseModel):
     resolution_note: str | None
     escalated_at: datetime | None
     escalated_to: int | None
+    created_at: datetime  # when the platform wrote it (its transaction's start)
+    updated_at: datetime
 
 
 class AckIn(BaseModel):

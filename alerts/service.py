@@ -287,12 +287,12 @@ def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | No
     return alert
 
 
-def escalate_overdue(*, session: Session) -> list[AlertChange]:
-    """Escalate every alert left unacknowledged past its deadline (see alerts.sla)."""
+def escalate_overdue(*, session: Session, limit: int | None = None) -> list[AlertChange]:
+    """Escalate the alerts left unacknowledged past their deadline (see alerts.sla), at most ``limit``."""
     now = utcnow()
     targets: dict[tuple[int | None, int | None], int | None] = {}
     changes = []
-    for alert, due_at in sla.overdue(session=session, now=now):
+    for alert, due_at in sla.overdue(session=session, now=now, limit=limit):
         # Alerts of one assignee share a target; unassigned ones are looked up per person.
         scope = (alert.assignee_id, None if alert.assignee_id is not None else alert.supervisee_id)
         if scope not in targets:

@@ -54,9 +54,9 @@ def ack_due_at(sla: FromClause) -> ColumnElement[datetime]:
     )
 
 
-def overdue(*, session: Session, now: datetime) -> list[tuple[Alert, datetime]]:
-    """Open, unescalated alerts past their deadline, with it, oldest first, locked; rows another
-    transaction holds are skipped, so two watchdogs never escalate the same alert."""
+def overdue(*, session: Session, now: datetime, limit: int | None = None) -> list[tuple[Alert, datetime]]:
+    """Open, unescalated alerts past their deadline (at most ``limit``), with it, oldest first, locked;
+    rows another transaction holds are skipped, so two watchdogs never escalate the same alert."""
     soonest_min = min(policy.smallest(session=session, field=f) for f in ("ack_sla_red_min", "ack_sla_yellow_min"))
     # Nothing can be due before the shortest SLA anybody has: that bounds whose policy is needed.
     started_before = Alert.started_at <= now - soonest_min * _MINUTE
@@ -70,6 +70,7 @@ def overdue(*, session: Session, now: datetime) -> list[tuple[Alert, datetime]]:
         .join(sla, sla.c.supervisee_id == Alert.supervisee_id)
         .where(*AWAITING_ACK, started_before, due_at <= now)
         .order_by(Alert.started_at, Alert.id)
+        .limit(limit)
         .with_for_update(of=Alert, skip_locked=True)
     )
     return [(alert, due) for alert, due in rows]

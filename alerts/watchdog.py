@@ -17,6 +17,19 @@ from core.timezones import utcnow
 from tracker_ingest import positions
 
 log = configure("ewall.watchdog")
+# Alert changes per transaction. Every change appends to the audit chain, whose lock a transaction
+# holds until it commits: a round raising hundreds at once (a gateway's backlog after an outage
+# makes a whole fleet look silent) kept the alerts worker's new episodes waiting for seconds.
+CHUNK = 50
+
+
+def _kept(session, changes: list[service.AlertChange], change: service.AlertChange | None) -> None:
+    """Add a change; commit every CHUNK of them, releasing the audit chain (raises are idempotent)."""
+    if change is None:
+        return
+    changes.append(change)
+    if len(changes) % CHUNK == 0:
+        session.commit()
 
 
 def _raise_silences(session, now: datetime, silent: dict[int, datetime], policies) -> list[service.AlertChange]:
@@ -42,8 +55,7 @@ def _raise_silences(session, now: datetime, silent: dict[int, datetime], policie
             at=resume[supervisee_id] if resume[supervisee_id] <= now else due_at,
             evidence={"last_fix_at": last_ts.isoformat(), "silent_min": int((now - last_ts).total_seconds() // 60)},
         )
-        if change:
-            changes.append(change)
+        _kept(session, changes, change)
     return changes
 
 
@@ -66,13 +78,13 @@ def check_signal_lost(session) -> list[service.AlertChange]:
             change = service.end_episode(
                 session=session, key=alert.dedup_key, at=last_ts, evidence={"signal_back_at": last_ts.isoformat()}
             )
-            if change:
-                changes.append(change)
+            _kept(session, changes, change)
     return changes
 
 
 def check_escalations(session) -> list[service.AlertChange]:
-    return service.escalate_overdue(session=session)
+    # Its rows stay locked until the commit, so that no other watchdog escalates them: a chunk at a time.
+    return service.escalate_overdue(session=session, limit=CHUNK)
 
 
 CHECKS = (check_signal_lost, check_escalations)
@@ -88,9 +100,12 @@ def main() -> None:
             # Each check in its own transaction: one failing does not hold the others back.
             for check in CHECKS:
                 try:
-                    with session_scope() as session:
-                        changes = check(session)
-                    publish_changes(publisher, changes)
+                    while True:
+                        with session_scope() as session:
+                            changes = check(session)
+                        publish_changes(publisher, changes)
+                        if len(changes) < CHUNK or stop.stopped:  # a full chunk: there may be more
+                            break
                 except Exception:
                     log.exception("watchdog %s failed; retrying next round", check.__name__)
             stop.event.wait(settings.watchdog_interval_s)

@@ -218,3 +218,24 @@ def test_who_may_handle_an_alert(org, admin_api, portal_url, role, expect):
         assert kinds == ["opened", "acknowledged", "escalated", "resolved"]
         api.call("POST", f"/alerts/{alert_id}/ack", 409, json={})
         api.call("POST", f"/alerts/{alert_id}/resolve", 409, json={"disposition": "other"})
+
+
+def test_a_round_escalates_a_chunk_at_a_time_and_each_alert_once(org, admin_api):
+    # A round takes at most ``limit`` alerts per transaction, so it never holds the audit chain long.
+    from alerts import service as alerts_service
+
+    pid = org.person["id"]
+    for n in range(3):
+        raise_alert(pid, utcnow(), AlertLevel.red, key=f"test-chunk:{pid}:{n}")
+    alerts = admin_api.call("GET", f"/alerts?supervisee_id={pid}")
+    for alert in alerts:
+        _backdate(alert["id"], 16)
+    while True:
+        with session_scope() as session:
+            changes = alerts_service.escalate_overdue(session=session, limit=1)
+        assert len(changes) <= 1
+        if not changes:
+            break
+    for alert in alerts:
+        events = [e for e in _events(admin_api, alert["id"]) if e["kind"] == "escalated"]
+        assert len(events) == 1

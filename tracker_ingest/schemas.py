@@ -77,8 +77,8 @@ class FixRecord:
     rows: np.ndarray  # WIRE_DTYPE
 
 
-def wire_rows(supervisee_id: int, device_id: int, fixes: np.ndarray) -> np.ndarray:
-    """One device's fixes with their owner's ids, ready to share a record with others."""
+def wire_rows(supervisee_id: int | np.ndarray, device_id: int | np.ndarray, fixes: np.ndarray) -> np.ndarray:
+    """Fixes with their owners' ids (one device's, or an id per row), ready to share a record with others."""
     rows = np.empty(len(fixes), dtype=WIRE_DTYPE)
     rows["supervisee_id"], rows["device_id"] = supervisee_id, device_id
     for name in FIX_DTYPE.names:

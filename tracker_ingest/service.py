@@ -20,7 +20,7 @@ from core.db import session_scope
 from core.timezones import utcnow
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import WIRE_DTYPE, encode_fix_record, wire_rows
+from tracker_ingest.schemas import WIRE_DTYPE, encode_fix_record
 from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.
@@ -128,10 +128,9 @@ class FixFunnel:
         self._flushes: set[asyncio.Task] = set()
 
     async def submit(self, batch: Batch) -> None:
-        rows = [wire_rows(identity.supervisee_id, identity.device_id, fixes) for identity, fixes in batch.by_device]
-        if rows:
-            self._batches.extend(rows)
-            await self._wait(sum(len(r) for r in rows))
+        if len(batch.rows):
+            self._batches.append(batch.rows)
+            await self._wait(len(batch.rows))
 
     async def submit_row(self, row: tuple) -> None:
         """One fix as a tuple in WIRE_DTYPE field order: no array of its own until the flush."""

@@ -84,7 +84,7 @@ def validate(
             }
         )
     confident = [s for s in accepted if s["confidence"] >= settings.sighting_min_confidence]
-    return CheckedSightings(accepted, Batch(_fixes_at_camera(camera, confident), []), rejected)
+    return CheckedSightings(accepted, Batch.of_devices(_fixes_at_camera(camera, confident), []), rejected)
 
 
 def _fixes_at_camera(camera: CameraIdentity, sightings: list[dict]) -> list[tuple[DeviceIdentity, np.ndarray]]:

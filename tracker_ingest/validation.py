@@ -17,7 +17,7 @@ from core.config import Settings
 from core.timezones import utcnow
 from tracker_ingest import datum
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, NativeFix, RejectedRecord
+from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, WIRE_DTYPE, NativeFix, RejectedRecord, wire_rows
 
 ALLOWED_FIELDS = frozenset(NativeFix.model_fields)
 OPTIONAL_FIELDS = ("accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct", "datum")
@@ -143,14 +143,21 @@ def _number_column(values: list) -> tuple[np.ndarray, np.ndarray | bool]:
 
 @dataclass
 class Batch:
-    """Accepted fixes grouped by device, and a reason for every rejected record."""
+    """Accepted fixes with their owners' ids, ready for fixes.v1 (WIRE_DTYPE), and a reason for every
+    rejected record."""
 
-    by_device: list[tuple[DeviceIdentity, np.ndarray]]
+    rows: np.ndarray
     rejected: list[RejectedRecord]
 
     @property
     def accepted(self) -> int:
-        return sum(len(fixes) for _, fixes in self.by_device)
+        return len(self.rows)
+
+    @classmethod
+    def of_devices(cls, by_device: list[tuple[DeviceIdentity, np.ndarray]], rejected: list) -> "Batch":
+        """From each device's fixes (FIX_DTYPE)."""
+        parts = [wire_rows(identity.supervisee_id, identity.device_id, fixes) for identity, fixes in by_device]
+        return cls(np.concatenate(parts) if parts else np.empty(0, dtype=WIRE_DTYPE), rejected)
 
 
 def validate_native(
@@ -212,15 +219,14 @@ def validate_native(
     ]
     good = np.flatnonzero(ok)
     if not len(good):
-        return Batch([], rejected)
+        return Batch.of_devices([], rejected)
     fixes = _fixes(good, columns, ts_us, source, datums)
-    good_owners = [owners[i] for i in good]
-    if len(set(good_owners)) == 1:  # the usual case: a device posting its own fixes
-        return Batch([(good_owners[0], fixes)], rejected)
-    groups: dict[DeviceIdentity, list[int]] = {}
-    for position, identity in enumerate(good_owners):
-        groups.setdefault(identity, []).append(position)
-    return Batch([(identity, fixes[np.array(positions)]) for identity, positions in groups.items()], rejected)
+    if len({id(owners[i]) for i in good}) == 1:  # the usual case: a device posting its own fixes
+        return Batch.of_devices([(owners[good[0]], fixes)], rejected)
+    # A gateway's batch names hundreds of devices: their ids per row, not an array per device.
+    supervisee_ids = np.fromiter((owners[i].supervisee_id for i in good), dtype=np.int64, count=len(good))
+    device_ids = np.fromiter((owners[i].device_id for i in good), dtype=np.int64, count=len(good))
+    return Batch(wire_rows(supervisee_ids, device_ids, fixes), rejected)
 
 
 def check_one(
@@ -271,7 +277,7 @@ def validate_few(
     groups: dict[DeviceIdentity, list] = {}
     for fix, identity, ts_us in accepted:
         groups.setdefault(identity, []).append((fix, ts_us))
-    return Batch([(identity, _fixes_of(identity, fixes)) for identity, fixes in groups.items()], rejected)
+    return Batch.of_devices([(identity, _fixes_of(identity, fixes)) for identity, fixes in groups.items()], rejected)
 
 
 def _fixes_of(identity: DeviceIdentity, checked: list[tuple[NativeFix, int]]) -> np.ndarray:

@@ -11,7 +11,7 @@ from caseload.service import DeviceIdentity
 from core.config import get_settings
 from tracker_ingest import validation
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import WIRE_DTYPE, wire_rows
+from tracker_ingest.schemas import WIRE_DTYPE
 
 PHONE = DeviceIdentity(device_id=7, supervisee_id=42, external_id="phone", datum=Datum.wgs84)
 
@@ -39,8 +39,7 @@ def batch_rows(fix: RawFix, identity: DeviceIdentity = PHONE) -> np.ndarray | st
     )
     if batch.rejected:
         return batch.rejected[0].error
-    (owner, fixes), *_ = batch.by_device
-    return wire_rows(owner.supervisee_id, owner.device_id, fixes[:1])
+    return batch.rows[:1]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ is one indexed lookup."""
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -33,8 +33,16 @@ class TtlCache(Generic[Key, Value]):
     """Key → value (or None for "no such thing"), each for a short time, so a deactivated token
     stops working within the TTL and unknown keys do not hammer the database."""
 
-    def __init__(self, load: Callable[[Session, Key], Value | None], ttl_s: float = 30.0, max_entries: int = 200_000):
-        self._load = load
+    def __init__(
+        self,
+        load: Callable[[Session, Key], Value | None] | None = None,
+        *,
+        load_many: Callable[[Session, list[Key]], dict[Key, Value]] | None = None,
+        ttl_s: float = 30.0,
+        max_entries: int = 200_000,
+    ):
+        self._load = load or (lambda session, key: load_many(session, [key]).get(key))
+        self._load_many = load_many
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._entries: dict[Key, tuple[Value | None, float]] = {}
@@ -52,10 +60,38 @@ class TtlCache(Generic[Key, Value]):
             return value
         with session_scope() as session:
             value = self._load(session, key)
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key] = (value, time.monotonic() + self._ttl_s)
+        self._keep({key: value})
         return value
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value | None]:
+        """``get`` for many keys, the missing ones in one query (needs ``load_many``; blocking)."""
+        keys = set(keys)
+        answers, complete = self.cached_many(keys)
+        if not complete:
+            missing = list(keys - answers.keys())
+            with session_scope() as session:
+                loaded = self._load_many(session, missing)
+            fresh = {key: loaded.get(key) for key in missing}
+            self._keep(fresh)
+            answers |= fresh
+        return answers
+
+    def cached_many(self, keys: Iterable[Key]) -> tuple[dict[Key, Value | None], bool]:
+        """What is cached of these keys, and whether that is all of them (without leaving the loop)."""
+        answers, complete = {}, True
+        for key in keys:
+            found, value = self.cached(key)
+            if found:
+                answers[key] = value
+            else:
+                complete = False
+        return answers, complete
+
+    def _keep(self, values: dict[Key, Value | None]) -> None:
+        if len(self._entries) + len(values) > self._max_entries:
+            self._entries.clear()
+        until = time.monotonic() + self._ttl_s
+        self._entries.update({key: (value, until) for key, value in values.items()})
 
 
 @dataclass
@@ -72,9 +108,7 @@ class Directory:
         default_factory=lambda: TtlCache(lambda session, token: sources.gateway_by_token(session=session, token=token))
     )
     gateway_devices: TtlCache[tuple[tuple[int, ...], str], DeviceIdentity] = field(
-        default_factory=lambda: TtlCache(
-            lambda session, key: sources.device_by_external_id(session=session, external_id=key[1], district_ids=key[0])
-        )
+        default_factory=lambda: TtlCache(load_many=_gateway_devices)
     )
     cameras: TtlCache[str, sources.CameraIdentity] = field(
         default_factory=lambda: TtlCache(lambda session, token: sources.camera_by_token(session=session, token=token))
@@ -84,6 +118,18 @@ class Directory:
             lambda session, key: sources.supervisee_by_code(session=session, code=key[1], district_ids=key[0])
         )
     )
+
+
+def _gateway_devices(session: Session, keys: list[tuple[tuple[int, ...], str]]) -> dict:
+    """(district ids, device id) → device, one query per set of districts (a gateway's batch has one)."""
+    by_districts: dict[tuple[int, ...], list[str]] = {}
+    for districts, name in keys:
+        by_districts.setdefault(districts, []).append(name)
+    found = {}
+    for districts, names in by_districts.items():
+        devices = sources.devices_by_external_ids(session=session, external_ids=names, district_ids=districts)
+        found |= {(districts, name): device for name, device in devices.items()}
+    return found
 
 
 class UnknownDevices:

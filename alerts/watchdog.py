@@ -20,7 +20,7 @@ log = configure("ewall.watchdog")
 # Alert changes per transaction. Every change appends to the audit chain, whose lock a transaction
 # holds until it commits: a round raising hundreds at once (a gateway's backlog after an outage
 # makes a whole fleet look silent) kept the alerts worker's new episodes waiting for seconds.
-CHUNK = 50
+CHUNK = 10
 
 
 def _kept(session, changes: list[service.AlertChange], change: service.AlertChange | None) -> None:

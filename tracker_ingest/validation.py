@@ -357,8 +357,7 @@ def check_protocol_fix(raw: RawFix, identity: DeviceIdentity, settings: Settings
         return explain(as_native(raw), devices={None: identity}, window=window, settings=settings)
     lat, lon = raw.lat, raw.lon
     if chosen != "wgs84":
-        converted_lon, converted_lat = datum.to_wgs84(np.array([lon]), np.array([lat]), chosen)
-        lon, lat = float(converted_lon[0]), float(converted_lat[0])
+        lon, lat = datum.point_to_wgs84(lon, lat, chosen)
     return (
         identity.supervisee_id,
         identity.device_id,

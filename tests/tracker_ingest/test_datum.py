@@ -14,6 +14,7 @@ from tracker_ingest.datum import (
     bd09_to_wgs84,
     gcj02_to_bd09,
     gcj02_to_wgs84,
+    point_to_wgs84,
     to_wgs84,
     wgs84_to_gcj02,
 )
@@ -120,6 +121,12 @@ def test_round_trips_for_any_point_in_china(lon, lat):
     assert_close(gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat)), (lon, lat), ROUND_TRIP_TOL_DEG)
     assert_close(bd09_to_wgs84(*gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))), (lon, lat), ROUND_TRIP_TOL_DEG)
     assert_close(bd09_to_gcj02(*gcj02_to_bd09(lon, lat)), (lon, lat), ROUND_TRIP_TOL_DEG)
+
+
+@given(lon=st.floats(60.0, 150.0), lat=st.floats(-5.0, 60.0), datum=st.sampled_from(["wgs84", "gcj02", "bd09"]))
+def test_one_point_in_floats_converts_as_the_arrays_do(lon, lat, datum):
+    # A phone's single fix takes the float path; inside, outside and across the edges of the China box.
+    assert_close(point_to_wgs84(lon, lat, datum), to_wgs84(lon, lat, datum), 1e-12)
 
 
 def test_gcj02_is_wgs84_outside_china():

@@ -420,7 +420,8 @@ def _device_day(plan: DayPlan, p: int, rng: random.Random, kind: str | None) -> 
     else:
         answered = issued + rng.uniform(30, 240)
     if answered >= plan.off[p, 0] and issued < plan.off[p, 1]:  # False for NaN: no answer, or never off
-        answered = plan.off[p, 1] + rng.uniform(30, 120)  # a switched-off phone answers once it is back on
+        # A switched-off phone answers once it is back on (a float: it goes into the JSON files).
+        answered = float(plan.off[p, 1]) + rng.uniform(30, 120)
     plan.rollcalls.append((p, issued, answered))
     if kind in ("rollcall_late", "rollcall_missed"):
         end = issued + 2700 if np.isnan(answered) else answered

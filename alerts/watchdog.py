@@ -83,8 +83,15 @@ def check_signal_lost(session) -> list[service.AlertChange]:
 
 
 def check_escalations(session) -> list[service.AlertChange]:
-    # Its rows stay locked until the commit, so that no other watchdog escalates them: a chunk at a time.
-    return service.escalate_overdue(session=session, limit=CHUNK)
+    changes: list[service.AlertChange] = []
+    while True:
+        # The overdue rows stay locked until the commit, so that no other watchdog escalates them:
+        # CHUNK at a time, committed, like the other changes.
+        chunk = service.escalate_overdue(session=session, limit=CHUNK)
+        changes += chunk
+        session.commit()
+        if len(chunk) < CHUNK:
+            return changes
 
 
 CHECKS = (check_signal_lost, check_escalations)
@@ -97,15 +104,12 @@ def main() -> None:
     log.info("watchdog running every %d s", settings.watchdog_interval_s)
     try:
         while not stop.stopped:
-            # Each check in its own transaction: one failing does not hold the others back.
+            # Each check in its own session (committing as it goes): one failing does not hold the others back.
             for check in CHECKS:
                 try:
-                    while True:
-                        with session_scope() as session:
-                            changes = check(session)
-                        publish_changes(publisher, changes)
-                        if len(changes) < CHUNK or stop.stopped:  # a full chunk: there may be more
-                            break
+                    with session_scope() as session:
+                        changes = check(session)
+                    publish_changes(publisher, changes)
                 except Exception:
                     log.exception("watchdog %s failed; retrying next round", check.__name__)
             stop.event.wait(settings.watchdog_interval_s)

@@ -4,6 +4,7 @@
   ``signal_lost_red_min`` red; a new fix ends it.
 - Escalation: an alert left unacknowledged past its SLA goes to the officer's supervisor."""
 
+import time
 from datetime import datetime, timedelta
 
 from alerts import policy, rules, service, suspension
@@ -12,6 +13,7 @@ from caseload import service as caseload_service
 from core import bus
 from core.config import get_settings
 from core.db import AlertLevel, session_scope
+from core.heartbeat import Heartbeat
 from core.logs import configure
 from core.timezones import utcnow
 from tracker_ingest import positions
@@ -101,9 +103,16 @@ def main() -> None:
     settings = get_settings()
     stop = bus.StopFlag().install()
     publisher = bus.Publisher(settings)
+    heartbeat = Heartbeat("watchdog", settings)
     log.info("watchdog running every %d s", settings.watchdog_interval_s)
+    due = 0.0
     try:
         while not stop.stopped:
+            heartbeat.beat()
+            if time.monotonic() < due:
+                stop.event.wait(min(heartbeat.interval_s, due - time.monotonic()))
+                continue
+            due = time.monotonic() + settings.watchdog_interval_s
             # Each check in its own session (committing as it goes): one failing does not hold the others back.
             for check in CHECKS:
                 try:
@@ -112,7 +121,6 @@ def main() -> None:
                     publish_changes(publisher, changes)
                 except Exception:
                     log.exception("watchdog %s failed; retrying next round", check.__name__)
-            stop.event.wait(settings.watchdog_interval_s)
     finally:
         publisher.close()
 

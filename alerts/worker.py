@@ -105,7 +105,7 @@ def publish_changes(publisher: bus.Publisher, changes: list[AlertChange]) -> Non
 def main() -> None:
     # Each batch is one transaction holding the audit chain's lock, and opening an episode takes a few
     # round trips: small batches keep both new alerts and officers' actions from waiting long.
-    bus.serve(group="alerts", topics=[bus.ZONE_EVENTS], make_handler=AlertsHandler, max_records=200)
+    bus.serve(group="alerts", topics=bus.GROUPS["alerts"], make_handler=AlertsHandler, max_records=200)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
 from core.config import Settings, get_settings
+from core.heartbeat import Heartbeat
 from core.logs import configure
 
 FIXES = "fixes.v1"
@@ -34,6 +35,8 @@ def dlq(topic: str) -> str:
 
 
 ALL_TOPICS = TOPICS + tuple(dlq(t) for t in TOPICS)
+# Each worker's consumer group and what it reads.
+GROUPS = {"persist": (FIXES, RADIO, SIGHTINGS), "geofence": (FIXES,), "alerts": (ZONE_EVENTS,)}
 
 # kafka-python's defaults hang group joins against tansu; these values were measured to work.
 # What high-volume consumers (fixes) let the broker gather per fetch.
@@ -254,8 +257,10 @@ def run_consumer(
         **GROUP_TIMEOUTS,
     )
     log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))
+    heartbeat = Heartbeat(group, settings)
     try:
         while not stop.stopped:
+            heartbeat.beat()
             polled = consumer.poll(timeout_ms=500, max_records=max_records)
             records = [r for batch in polled.values() for r in batch]
             if not records:

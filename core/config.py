@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     # Camera matches below this confidence are kept as sightings but do not become fixes.
     sighting_min_confidence: float = 0.8
 
+    # Health. Every process beats this often from its main loop; /ready fails when a role's newest
+    # beat is older than the max age, or a consumer group is further behind than the max lag (records;
+    # a fixes.v1 record carries up to 5,000 fixes).
+    heartbeat_interval_s: float = 5.0
+    ready_heartbeat_max_age_s: float = 30.0
+    ready_max_lag_records: int = 2000
+
     # Alert thresholds are in alerts/config.py (defaults) and the alert_policy table (overrides).
     watchdog_interval_s: int = 30
 

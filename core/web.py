@@ -1,16 +1,21 @@
-"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, health."""
+"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, liveness,
+readiness and the process's heartbeat."""
 
+import asyncio
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import health
 from core.db import new_session
 from core.errors import DomainError
+from core.heartbeat import Heartbeat
 
 
 def get_session() -> Iterator[Session]:
@@ -43,3 +48,26 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+
+def install_health_routes(app: FastAPI) -> None:
+    """``/health``: the process answers (liveness). ``/ready``: the platform can do its work."""
+
+    @app.get("/health", tags=["ops"])
+    def liveness() -> dict:
+        """Liveness for the process supervisor."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["ops"], responses={503: {"description": "not ready, with the reasons"}})
+    def readiness() -> JSONResponse:
+        """Database, broker, every process's heartbeat and every consumer group's lag; 503 with the reasons."""
+        ready, body = health.readiness_report()
+        return JSONResponse(body, status_code=200 if ready else 503, headers=None if ready else {"Retry-After": "5"})
+
+
+async def beat_forever(role: str) -> None:
+    """An app's heartbeat, from its event loop: a loop too busy to run this is not healthy either."""
+    heartbeat = Heartbeat(role)
+    while True:
+        await run_in_threadpool(heartbeat.beat)
+        await asyncio.sleep(heartbeat.interval_s)

@@ -94,7 +94,9 @@ class GeofenceHandler:
 
 
 def main() -> None:
-    bus.serve(group="geofence", topics=[bus.FIXES], make_handler=GeofenceHandler, gather_bytes=bus.FIX_BATCH_BYTES)
+    bus.serve(
+        group="geofence", topics=bus.GROUPS["geofence"], make_handler=GeofenceHandler, gather_bytes=bus.FIX_BATCH_BYTES
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The staff-facing ASGI app (port 8000): REST API under /api/v1, HTML pages, OpenAPI at /docs."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from alerts import api as alerts_api
 from caseload import api as caseload_api
 from caseload import sources_api
 from core import bus
-from core.web import install_error_handlers
+from core.web import beat_forever, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
 from officer_portal import api as portal_api
 from officer_portal import live, pages
@@ -23,7 +24,9 @@ async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
     app.state.live = live.LiveHub()
     await app.state.live.start()
+    heartbeat = asyncio.create_task(beat_forever("portal"))
     yield
+    heartbeat.cancel()
     await app.state.live.stop()
     await run_in_threadpool(app.state.publisher.close)
 
@@ -35,6 +38,7 @@ app = FastAPI(
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
 )
 install_error_handlers(app)
+install_health_routes(app)
 
 api = APIRouter(prefix="/api/v1")
 for router in (caseload_api.router, sources_api.router, geofence_api.router, positions_api.router, portal_api.router):
@@ -44,9 +48,3 @@ api.include_router(alerts_api.router, dependencies=[Depends(live.announce_office
 app.include_router(api)
 app.include_router(pages.router)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-
-
-@app.get("/health", tags=["ops"])
-def health() -> dict:
-    """Liveness for the process supervisor."""
-    return {"status": "ok"}

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from core import bus
 from core.config import get_settings
 from core.logs import configure
-from core.web import install_error_handlers
+from core.web import beat_forever, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service
 from tracker_ingest.fastpath import PhoneFastPath
 
@@ -34,7 +34,9 @@ async def lifespan(app: FastAPI):
     app.state.directory = service.Directory()
     app.state.unknown_devices = service.UnknownDevices()
     flusher = asyncio.create_task(_flush_unknown_devices(app.state.unknown_devices))
+    heartbeat = asyncio.create_task(beat_forever("ingest"))
     yield
+    heartbeat.cancel()
     flusher.cancel()
     with contextlib.suppress(Exception):
         await run_in_threadpool(app.state.unknown_devices.flush)
@@ -48,14 +50,9 @@ api_app = FastAPI(
     description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
 )
 install_error_handlers(api_app)
+install_health_routes(api_app)
 api_app.include_router(api.router)
 api_app.include_router(phone_api.router)
-
-
-@api_app.get("/health", tags=["ops"])
-def health() -> dict:
-    """Liveness for the process supervisor."""
-    return {"status": "ok"}
 
 
 app = PhoneFastPath(api_app)

@@ -61,7 +61,7 @@ class PersistHandler:
 def main() -> None:
     bus.serve(
         group="persist",
-        topics=[bus.FIXES, bus.RADIO, bus.SIGHTINGS],
+        topics=bus.GROUPS["persist"],
         make_handler=PersistHandler,
         max_records=500,
         gather_bytes=bus.FIX_BATCH_BYTES,

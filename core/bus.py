@@ -115,25 +115,27 @@ class Publisher:
             raise BrokerUnavailable(f"the broker does not know topic {self._settings.topic(topic)}")
         return len(partitions)
 
-    def _send(self, topic: str, records: Sequence[Record]) -> list:
+    def _send(self, topic: str, records: Sequence[Record]) -> tuple[KafkaProducer, list]:
         producer = self._get_producer()
         name = self._settings.topic(topic)
         try:
-            return [
+            return producer, [
                 producer.send(name, key=key.encode(), value=value, partition=partition[0] if partition else None)
                 for key, value, *partition in records
             ]
         except KafkaError as exc:
+            self._discard(producer)
             raise BrokerUnavailable(f"broker did not accept the records: {exc}") from exc
 
     def publish(self, topic: str, records: Sequence[Record]) -> None:
         """Blocking publish, for workers and scripts."""
-        futures = self._send(topic, records)
-        self._get_producer().flush(timeout=self._settings.broker_timeout_s * 2)
+        producer, futures = self._send(topic, records)
+        producer.flush(timeout=self._settings.broker_timeout_s * 2)
         for future in futures:
             try:
                 future.get(timeout=self._settings.broker_timeout_s * 2)
             except KafkaError as exc:
+                self._discard(producer)
                 raise BrokerUnavailable(f"broker did not acknowledge: {exc}") from exc
 
     async def publish_async(self, topic: str, records: Sequence[Record]) -> None:
@@ -144,11 +146,21 @@ class Publisher:
         # send() can block while fetching metadata, so it runs off the loop; one call at a time, so
         # records reach each partition in the order they were published.
         async with self._send_order:
-            futures = await loop.run_in_executor(None, self._send, topic, records)
+            producer, futures = await loop.run_in_executor(None, self._send, topic, records)
         try:
             await asyncio.wait_for(_all_acknowledged(loop, futures), timeout=self._settings.broker_timeout_s * 2)
         except (KafkaError, TimeoutError) as exc:
+            self._discard(producer)
             raise BrokerUnavailable(f"broker did not acknowledge: {exc!r}") from exc
+
+    def _discard(self, failed: KafkaProducer) -> None:
+        """Forget a producer that failed. After a broker restart its session (producer id, connections)
+        is dead for good: the next publish starts a new one instead of failing until the process restarts."""
+        with self._lock:
+            if self._producer is not failed:
+                return
+            self._producer = None
+        threading.Thread(target=failed.close, kwargs={"timeout": 0}, daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

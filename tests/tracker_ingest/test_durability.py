@@ -1,5 +1,7 @@
-"""A fix answered 202 is never lost: the persist worker is killed mid-stream and restarted."""
+"""A fix answered 202 is never lost: the persist worker is killed mid-stream and the supervisor
+restarts it."""
 
+import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,8 @@ def test_sigkilled_persist_worker_loses_nothing_and_duplicates_nothing(platform,
     device = admin_api.device(person["id"])
     start = datetime.now(UTC) - timedelta(hours=4)
     accepted = 0
-    killer = threading.Timer(0.5, lambda: stack.managed(platform, INSTANCE, "persist").stop(sig=signal.SIGKILL))
+    before = stack.process(platform, INSTANCE, "persist")
+    killer = threading.Timer(0.5, lambda: os.kill(before.pid, signal.SIGKILL))
     killer.start()
     for b in range(BATCHES):
         fixes = [
@@ -34,8 +37,8 @@ def test_sigkilled_persist_worker_loses_nothing_and_duplicates_nothing(platform,
         assert response.status_code == 202, response.text[:300]
         accepted += response.json()["accepted"]
     killer.join()
-    assert stack.managed(platform, INSTANCE, "persist").pid() is None
-    stack.start(platform, INSTANCE)  # restarts only what is not running
+    eventually(lambda: stack.process(platform, INSTANCE, "persist").pid not in (None, before.pid), what="a new persist")
+    assert stack.process(platform, INSTANCE, "persist").restarts == before.restarts + 1
 
     def stored() -> int:
         return db.execute(text("SELECT count(*) FROM fix WHERE supervisee_id = :s"), {"s": person["id"]}).scalar_one()

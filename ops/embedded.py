@@ -122,6 +122,8 @@ def _init_cluster(settings: Settings, pg_dir: Path, data: Path) -> None:
     (pg_dir / "sock").mkdir(mode=0o700, parents=True, exist_ok=True)
     pwfile = pg_dir / "initdb.pw"
     pwfile.touch(mode=0o600)
+    # Which clone a cluster outside it belongs to, for whoever finds it there.
+    (pg_dir / "clone").write_text(f"{settings.run_dir.resolve()}\n")
     if os.geteuid() == 0:
         _owned_by_postgres(pg_dir.parent, pg_dir, pg_dir / "sock", pwfile)
     pwfile.write_text(settings.pg_password + "\n")

@@ -18,6 +18,8 @@ os.environ.setdefault("EWALL_PORTAL_PORT", "18000")
 os.environ["EWALL_INGEST_WORKERS"] = "1"
 os.environ["EWALL_GEOFENCE_ZONE_RELOAD_S"] = "0.5"
 os.environ["EWALL_WATCHDOG_INTERVAL_S"] = "2"
+os.environ["EWALL_HEARTBEAT_INTERVAL_S"] = "1"
+os.environ["EWALL_READY_HEARTBEAT_MAX_AGE_S"] = "5"
 
 from core.config import get_settings  # noqa: E402
 from ops import embedded, seed, stack  # noqa: E402

@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from core.config import REPO_ROOT
-from tests.factories import Api, CENTRE, eventually, now_iso, post_fixes
+from tests.factories import CENTRE, Api, eventually, now_iso, post_fixes
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the 0700-folder case is root's (PostgreSQL runs as postgres)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the 0700-folder case is root's (PostgreSQL runs as postgres)"
+)
 
 
 def free_port() -> int:
@@ -58,7 +60,12 @@ def _cluster_of(cluster: Path) -> Path | None:
 def test_up_from_a_folder_only_root_can_enter(clone):
     checkout, env, ports = clone
     up = subprocess.run(
-        [str(checkout / "ewall"), "up", "--no-fleet"], cwd=checkout, env=env, capture_output=True, text=True, timeout=540
+        [str(checkout / "ewall"), "up", "--no-fleet"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
     )
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert "Admin login" in up.stdout

@@ -178,6 +178,14 @@ def stop_postgres(settings: Settings) -> bool:
     return True
 
 
+def restart_postgres(settings: Settings) -> None:
+    """``pg_ctl restart -m fast``: every connection is cut, as when the database fails over."""
+    pg_dir = _pg_dir(settings)
+    # With its log named: otherwise the new server writes to our pipe, and waiting for it never ends.
+    argv = [str(PG_BIN / "pg_ctl"), "-D", str(pg_dir / "data"), "-l", str(pg_dir / "postgres.log")]
+    _pg([*argv, "-m", "fast", "-w", "-t", "60", "restart"], "restarting PostgreSQL")
+
+
 def postgres_status(settings: Settings) -> str:
     if not settings.embedded_database:
         return "external (DATABASE_URL)"

@@ -128,7 +128,7 @@ class BatchRunner:
                         first_line(exc),
                     )
                     return self._isolate(records)
-                self._log.warning("batch of %d records failed (%s); try %d", len(records), first_line(exc), attempt)
+                self._log.warning("batch of %d record(s) failed (%s); try %d", len(records), first_line(exc), attempt)
                 self._wait(RETRY_PAUSE_S[min(attempt - 1, len(RETRY_PAUSE_S) - 1)])
         raise AssertionError("unreachable")
 
@@ -150,4 +150,5 @@ class BatchRunner:
 
 
 def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {first_line(exc)}"
+    # The driver's error names the problem (UniqueViolation, CheckViolation); SQLAlchemy's wrapper does not.
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {first_line(exc)}"

@@ -81,19 +81,20 @@ class AlertsHandler:
     def __init__(self, publisher: bus.Publisher):
         self._publisher = publisher
 
-    def __call__(self, records: list[ConsumerRecord]) -> None:
+    def __call__(self, records: list[ConsumerRecord]) -> list[tuple[ConsumerRecord, str]]:
+        """Apply the batch's zone events in one transaction; returns the undecodable records for the DLQ."""
         events, failures = [], []
         for record in records:
             try:
                 events.append(bus.decode(record.value))
             except ValueError as exc:
                 failures.append((record, f"not JSON: {exc}"))
-        bus.dead_letter(self._publisher, bus.ZONE_EVENTS, failures)
         with session_scope() as session:
             policies = policy.policies_for(session=session, supervisee_ids=sorted({e["supervisee_id"] for e in events}))
             book = service.EpisodeBook(session, [episode_key(e) for e in events])
             changes = [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]], book)]
         publish_changes(self._publisher, changes)
+        return failures
 
 
 def publish_changes(publisher: bus.Publisher, changes: list[AlertChange]) -> None:

@@ -2,6 +2,7 @@
 offsets only after the handler's database transaction committed."""
 
 import asyncio
+import base64
 import contextlib
 import signal
 import threading
@@ -17,9 +18,11 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
+from core.batches import BatchRunner, BrokerDown, Failure, Outage, Stopped
 from core.config import Settings, get_settings
 from core.heartbeat import Heartbeat
 from core.logs import configure
+from core.timezones import utcnow
 
 FIXES = "fixes.v1"
 SIGHTINGS = "sightings.v1"
@@ -48,7 +51,7 @@ GROUP_TIMEOUTS = {"max_poll_interval_ms": 5000, "session_timeout_ms": 6000, "hea
 Record = tuple[str, bytes] | tuple[str, bytes, int]
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(BrokerDown):
     """The broker did not acknowledge in time; callers answer 503 and the sender retries."""
 
 
@@ -210,10 +213,14 @@ class StopFlag:
         return self.event.is_set()
 
 
-def dead_letter(publisher: Publisher, topic: str, failures: Sequence[tuple[ConsumerRecord, str]]) -> None:
-    """Park records no consumer can read in ``<topic>.dlq``, with the reason, instead of blocking the stream."""
+def dead_letter(publisher: Publisher, topic: str, failures: Sequence[Failure], *, group: str | None = None) -> None:
+    """Park records that a consumer cannot process in ``<topic>.dlq``, with the reason, instead of
+    blocking the stream. Each entry is keyed like the original and says where the record came from,
+    which consumer group gave up on it, why and when, and carries the original value (base64, as
+    fixes.v1 values are binary) so ``core.dlq`` can replay it after a fix."""
     if not failures:
         return
+    failed_at = utcnow().isoformat()
     publisher.publish(
         dlq(topic),
         [
@@ -221,10 +228,14 @@ def dead_letter(publisher: Publisher, topic: str, failures: Sequence[tuple[Consu
                 record.key.decode(errors="replace") if record.key else "",
                 encode(
                     {
-                        "reason": reason,
+                        "topic": topic,
                         "partition": record.partition,
                         "offset": record.offset,
-                        "value": record.value.decode(errors="replace"),
+                        "key": base64.b64encode(record.key).decode() if record.key is not None else None,
+                        "group": group,
+                        "error": reason,
+                        "failed_at": failed_at,
+                        "value": base64.b64encode(record.value or b"").decode(),
                     }
                 ),
             )
@@ -233,7 +244,9 @@ def dead_letter(publisher: Publisher, topic: str, failures: Sequence[tuple[Consu
     )
 
 
-BatchHandler = Callable[[list[ConsumerRecord]], None]
+# A handler returns the records it could not decode, with the reason; they are dead-lettered after it
+# returned (after its database commit), so a batch that is retried does not dead-letter them again.
+BatchHandler = Callable[[list[ConsumerRecord]], Sequence[Failure] | None]
 
 
 def run_consumer(
@@ -245,11 +258,18 @@ def run_consumer(
     max_records: int = 2000,
     gather_bytes: int = 1,
     settings: Settings | None = None,
+    publisher: Publisher | None = None,
 ) -> None:
     """Poll batches and hand them to ``handle``; commit offsets only after it returned.
 
     ``handle`` must commit its own database transaction and be idempotent: after a crash,
-    or when a commit fails during a rebalance, the same records arrive again.
+    or when a commit fails during a rebalance, the same records arrive again. It returns the
+    records it could not decode (or None); they go to their topic's DLQ before the offsets commit.
+
+    While the database or the broker is unreachable the batch is retried with back-off, never
+    dead-lettered; a batch that keeps failing otherwise is split to find the records that fail on
+    their own, which are dead-lettered with their error (``core.batches``). ``publisher`` sends the
+    DLQ entries (one is made, and closed, if not given).
 
     ``gather_bytes`` > 1 lets the broker gather that much (or 100 ms) per fetch, for high-volume
     topics where every batch costs a database transaction; otherwise a fetch returns as soon as
@@ -257,6 +277,8 @@ def run_consumer(
     """
     settings = settings or get_settings()
     log = configure(f"ewall.worker.{group}")
+    own_publisher = publisher is None
+    publisher = publisher or Publisher(settings)
     consumer = KafkaConsumer(
         *[settings.topic(t) for t in topics],
         bootstrap_servers=settings.bootstrap_servers,
@@ -270,6 +292,13 @@ def run_consumer(
     )
     log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))
     heartbeat = Heartbeat(group, settings)
+    logical = {settings.topic(t): t for t in topics}
+
+    def wait(seconds: float) -> None:
+        _hold(consumer, seconds, stop, heartbeat)
+
+    outage = Outage(log, wait, lambda: stop.stopped)
+    runner = BatchRunner(handle, log=log, outage=outage, wait=wait)
     try:
         while not stop.stopped:
             heartbeat.beat()
@@ -278,19 +307,52 @@ def run_consumer(
             if not records:
                 continue
             try:
-                handle(records)
-            except Exception:
-                log.exception("batch of %d records failed; rewinding to the last commit", len(records))
-                _rewind(consumer)
-                time.sleep(1.0)
-                continue
+                failures = runner.run(records)
+                _park(publisher, failures, logical, group, outage, log)
+            except Stopped:
+                break  # uncommitted: the batch is replayed after the restart
             try:
                 consumer.commit()
             except CommitFailedError:
                 log.warning("offset commit lost to a rebalance; the batch will be replayed idempotently")
     finally:
         consumer.close(autocommit=False)
+        if own_publisher:
+            publisher.close()
         log.info("stopped")
+
+
+def _park(
+    publisher: Publisher,
+    failures: Sequence[Failure],
+    logical: dict[str, str],
+    group: str,
+    outage: Outage,
+    log: Any,
+) -> None:
+    """Dead-letter each topic's failures, waiting out a broker outage (the handler is not re-run)."""
+    by_topic: dict[str, list[Failure]] = {}
+    for record, reason in failures:
+        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+        by_topic.setdefault(logical.get(record.topic, record.topic), []).append((record, reason))
+    for topic, failed in by_topic.items():
+        outage.call(lambda topic=topic, failed=failed: dead_letter(publisher, topic, failed, group=group))
+
+
+def _hold(consumer: KafkaConsumer, seconds: float, stop: StopFlag, heartbeat: Heartbeat) -> None:
+    """Wait while keeping the group membership: poll with every partition paused (a consumer that
+    does not poll within max_poll_interval_ms is thrown out of its group)."""
+    deadline = time.monotonic() + seconds
+    try:
+        while not stop.stopped and (left := deadline - time.monotonic()) > 0:
+            heartbeat.beat()
+            consumer.pause(*consumer.assignment())
+            polled = consumer.poll(timeout_ms=max(1, int(min(left, 0.5) * 1000)))
+            for partition, batch in polled.items():
+                # Assigned by a rebalance while we waited: fetched again once the wait is over.
+                consumer.seek(partition, batch[0].offset)
+    finally:
+        consumer.resume(*consumer.paused())
 
 
 def tail_consumer(topics: Sequence[str], settings: Settings | None = None) -> KafkaConsumer:
@@ -326,15 +388,6 @@ def tail_consumer(topics: Sequence[str], settings: Settings | None = None) -> Ka
     return consumer
 
 
-def _rewind(consumer: KafkaConsumer) -> None:
-    for tp in consumer.assignment():
-        committed = consumer.committed(tp)
-        if committed is None:
-            consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, committed)
-
-
 def serve(
     *,
     group: str,
@@ -343,16 +396,27 @@ def serve(
     max_records: int = 2000,
     gather_bytes: int = 1,
 ) -> None:
-    """A worker process's main loop: one publisher for its output, stop on SIGTERM/SIGINT."""
+    """A worker process's main loop: one publisher for its output, stop on SIGTERM/SIGINT.
+
+    A handler that reads state at start (the geofence worker) waits for an unreachable database
+    with the same back-off as a batch, instead of crashing the process."""
     publisher = Publisher()
+    stop = StopFlag().install()
+    log = configure(f"ewall.worker.{group}")
     try:
+        outage = Outage(log, lambda s: stop.event.wait(s), lambda: stop.stopped)
+        try:
+            handler = outage.call(lambda: make_handler(publisher))
+        except Stopped:
+            return
         run_consumer(
             group=group,
             topics=topics,
-            handle=make_handler(publisher),
-            stop=StopFlag().install(),
+            handle=handler,
+            stop=stop,
             max_records=max_records,
             gather_bytes=gather_bytes,
+            publisher=publisher,
         )
     finally:
         publisher.close()

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     pg_user: str = "ewall"
     pg_password: str = ""
     kafka_port: int = 19092
+    # How long opening a database connection may take before it counts as "unreachable".
+    db_connect_timeout_s: float = 5.0
 
     # Apps.
     host: str = "127.0.0.1"
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     # larger produce requests (measured: 5 ms 2,900, 20 ms 3,600 single-fix requests/s), at the
     # cost of that much latency for a lone request.
     ingest_linger_ms: float = 20.0
+    # How long ingest trusts a cached device/gateway/camera lookup. While the database is unreachable an
+    # expired entry is still used (stale beats refusing a known device's fixes).
+    ingest_directory_ttl_s: float = 30.0
 
     # Security. The embedded setup generates these into .run/secrets.env; production sets them.
     secret_key: str = ""

@@ -6,8 +6,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy import MetaData, create_engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -30,7 +32,10 @@ class Base(DeclarativeBase):
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine; connections are checked before use so a database restart heals."""
-    return create_engine(get_settings().db_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    settings = get_settings()
+    # A bounded connect: an unreachable host must fail in seconds, so callers can back off or serve stale.
+    connect_args = {"connect_timeout": max(1, round(settings.db_connect_timeout_s))}
+    return create_engine(settings.db_url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
 
 
 @lru_cache
@@ -54,6 +59,30 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# SQLSTATEs that mean "the server is going away or refuses connections", not "this statement is wrong":
+# connection exceptions (08), admin/crash shutdown and "cannot connect now" (57P01-57P03), too many
+# connections (53300).
+_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached, rather than that a
+    statement failed: retry later, never blame the data."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError | ConnectionError):
+            return True
+        if isinstance(exc, psycopg.OperationalError):
+            state = exc.sqlstate
+            if state is None or state.startswith(_UNREACHABLE_STATES):
+                return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 def copy_binary(session: Session, table: str, payload: bytes) -> None:

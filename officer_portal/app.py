@@ -14,8 +14,8 @@ from caseload import sources_api
 from core import bus
 from core.web import beat_forever, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
+from officer_portal import admin_api, live, pages
 from officer_portal import api as portal_api
-from officer_portal import live, pages
 from tracker_ingest import portal_api as positions_api
 
 
@@ -41,7 +41,14 @@ install_error_handlers(app)
 install_health_routes(app)
 
 api = APIRouter(prefix="/api/v1")
-for router in (caseload_api.router, sources_api.router, geofence_api.router, positions_api.router, portal_api.router):
+for router in (
+    caseload_api.router,
+    sources_api.router,
+    geofence_api.router,
+    positions_api.router,
+    portal_api.router,
+    admin_api.router,
+):
     api.include_router(router)
 # The alerts API does not publish officers' own transitions; the portal does, so the live stream shows them.
 api.include_router(alerts_api.router, dependencies=[Depends(live.announce_officer_actions)])

@@ -1,15 +1,17 @@
 """``./ewall``: set up, run, test, seed, simulate and benchmark the platform."""
 
 import argparse
+import getpass
 import importlib
 import subprocess
 import sys
 
 import kafka.errors
+import orjson
 import psycopg
 import sqlalchemy.exc
 
-from core import audit, bus, health
+from core import audit, bus, dlq, health
 from core.config import REPO_ROOT, get_settings
 from core.db import session_scope
 from ops import embedded, seed, stack
@@ -163,6 +165,54 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _source_offset(text: str) -> tuple[int | None, int]:
+    partition, _, offset = text.rpartition(":")
+    try:
+        return (int(partition) if partition else None), int(offset)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not OFFSET or PARTITION:OFFSET") from None
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    try:
+        topics = dlq.topics_named(args.topic)
+    except ValueError as exc:
+        _say(str(exc))
+        return 2
+    with session_scope() as session:
+        entries = dlq.list_entries(session=session, topics=topics)
+        if args.action == "list":
+            for entry in entries:
+                _print_entry(entry, as_json=args.json)
+            _say(f"{len(entries)} dead-lettered record(s) in {', '.join(bus.dlq(t) for t in topics)}")
+            return 0
+        chosen = dlq.select_entries(entries, offsets=None if args.all else args.offset)
+        publisher = bus.Publisher()
+        try:
+            result, _ = dlq.replay(
+                session=session, publisher=publisher, entries=chosen, actor=f"cli:{getpass.getuser()}"
+            )
+        finally:
+            publisher.close()
+    _say(
+        f"replayed {result.replayed} record(s) to their source topics; "
+        f"{result.already} of the {result.matched} selected had been replayed before and were skipped"
+    )
+    return 0 if result.matched else 1
+
+
+def _print_entry(entry: dlq.Entry, *, as_json: bool) -> None:
+    if as_json:
+        print(orjson.dumps(entry.as_dict()).decode())
+        return
+    replayed = f"replayed {entry.replayed_at:%Y-%m-%d %H:%M:%S} by {entry.replayed_by}" if entry.replayed_at else "new"
+    print(
+        f"{entry.topic} {entry.partition}:{entry.offset}  group={entry.group}  failed_at={entry.failed_at}  {replayed}"
+    )
+    print(f"    error: {entry.error}")
+    print(f"    key={entry.as_dict()['key']}  value: {dlq.preview(entry.value)}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ewall", description="ewall community-corrections supervision platform")
     sub = p.add_subparsers(dest="command", required=True)
@@ -187,7 +237,28 @@ def parser() -> argparse.ArgumentParser:
     auditing = sub.add_parser("audit", help="audit-log tools")
     auditing.add_argument("action", choices=["verify"])
     auditing.set_defaults(func=cmd_audit)
+    _dlq_parser(sub)
     return p
+
+
+def _dlq_parser(sub) -> None:
+    dead = sub.add_parser("dlq", help="dead-lettered records: list them, replay them after a fix")
+    actions = dead.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list dead-lettered records with their error")
+    listing.add_argument("--topic", help=f"one source topic ({', '.join(bus.TOPICS)}); default: all")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line (value in base64)")
+    replaying = actions.add_parser("replay", help="republish dead-lettered records to their source topic, once")
+    replaying.add_argument("--topic", help="one source topic; default: all")
+    which = replaying.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--offset",
+        type=_source_offset,
+        nargs="+",
+        metavar="[PARTITION:]OFFSET",
+        help="the source offsets shown by 'dlq list'",
+    )
+    which.add_argument("--all", action="store_true", help="every record not replayed yet")
+    dead.set_defaults(func=cmd_dlq)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,16 +22,52 @@ RETRY_AFTER_S = "5"
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+def directory_down(exc: service.DirectoryUnavailable) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"{exc}; nothing was stored, retry later",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
 async def cached(cache: service.TtlCache, key):
-    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread."""
+    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread.
+    503 (Retry-After) when the database is unreachable and nothing cached answers for ``key``."""
     found, value = cache.cached(key)
-    return value if found else await run_in_threadpool(cache.get, key)
+    if found:
+        return value
+    try:
+        return await run_in_threadpool(cache.get, key)
+    except service.DirectoryUnavailable as exc:
+        raise directory_down(exc) from exc
 
 
 async def cached_many(cache: service.TtlCache, keys: set) -> dict:
     """``cached`` for many keys: all hits stay on the event loop, any misses go in one query."""
     answers, complete = cache.cached_many(keys)
-    return answers if complete else await run_in_threadpool(cache.get_many, keys)
+    if complete:
+        return answers
+    try:
+        return await run_in_threadpool(cache.get_many, keys)
+    except service.DirectoryUnavailable as exc:
+        raise directory_down(exc) from exc
+
+
+async def first_known(*lookups: tuple[service.TtlCache, object]):
+    """The first lookup that finds something, else None; 503 only if none found anything and one of
+    them could not be checked (a cached gateway is still accepted when the device cache cannot answer)."""
+    unavailable: HTTPException | None = None
+    for cache, key in lookups:
+        try:
+            if (found := await cached(cache, key)) is not None:
+                return found
+        except HTTPException as exc:
+            if exc.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
+                raise
+            unavailable = exc
+    if unavailable is not None:
+        raise unavailable
+    return None
 
 
 def directory(request: Request) -> service.Directory:
@@ -47,7 +83,7 @@ async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity |
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <device or gateway token>'")
     token = credentials.credentials
-    sender = await cached(directory(request).devices, token) or await cached(directory(request).gateways, token)
+    sender = await first_known((directory(request).devices, token), (directory(request).gateways, token))
     if sender is None:
         raise _unauthorized("unknown or deactivated token; ask the officer to register the device or gateway")
     return sender

@@ -9,6 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from core import bus
 from core.config import get_settings
+from core.db import is_unreachable
+from core.heartbeat import first_line
 from core.logs import configure
 from core.web import beat_forever, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service
@@ -19,12 +21,23 @@ UNKNOWN_DEVICE_FLUSH_S = 10.0
 
 
 async def _flush_unknown_devices(unknown: service.UnknownDevices) -> None:
+    failing = False
     while True:
         await asyncio.sleep(UNKNOWN_DEVICE_FLUSH_S)
         try:
             await run_in_threadpool(unknown.flush)
-        except Exception:
-            log.exception("could not record unknown devices; will retry")
+        except Exception as exc:
+            # Kept in memory and retried; one line when this starts failing, one when it works again.
+            if not failing:
+                if is_unreachable(exc):
+                    log.warning("unknown devices not recorded (%s); kept for the next try", first_line(exc))
+                else:
+                    log.exception("could not record unknown devices; kept for the next try")
+            failing = True
+        else:
+            if failing:
+                log.info("unknown devices recorded again")
+            failing = False
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.timezones import utcnow
 from tracker_ingest import service, validation
-from tracker_ingest.api import broker_down, cached, directory
+from tracker_ingest.api import broker_down, cached, directory, first_known
 from tracker_ingest.protocols import osmand, owntracks
 from tracker_ingest.protocols.common import ProtocolError, RawFix
 
@@ -125,9 +125,8 @@ async def owntracks_report(request: Request) -> JSONResponse:
             identity = None
     else:
         user = credentials[0] if credentials else user
-        for key in filter(None, (f"{user}/{device}" if user and device else None, user, device)):
-            if identity := await cached(directory(request).device_keys, key):
-                break
+        keys = filter(None, (f"{user}/{device}" if user and device else None, user, device))
+        identity = await first_known(*((directory(request).device_keys, key) for key in keys))
     if identity is None:
         raise _unknown(
             request.app.state,

@@ -1,9 +1,12 @@
 """Ingest flows: authenticate devices, validate a batch, hand the fixes to the bus.
 
 Nothing here touches the database on the hot path: device identities are cached, and a miss
-is one indexed lookup."""
+is one indexed lookup. While the database is unreachable, ingest goes on with what it has cached
+(expired entries included) and answers 503 for senders it cannot check."""
 
 import asyncio
+import logging
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +19,9 @@ from caseload import sources
 from caseload.service import DeviceIdentity
 from core import bus
 from core.bus import BrokerUnavailable
-from core.db import session_scope
+from core.config import get_settings
+from core.db import is_unreachable, session_scope
+from core.heartbeat import first_line
 from core.timezones import utcnow
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
@@ -25,27 +30,69 @@ from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.
 FIXES_PER_RECORD = 5000
+# Unregistered devices remembered while their attempts cannot be written (a database outage).
+MAX_PENDING_UNKNOWN = 10_000
 Key = TypeVar("Key", bound=Hashable)
 Value = TypeVar("Value")
+log = logging.getLogger("ewall.ingest")
+
+
+class DirectoryUnavailable(RuntimeError):
+    """The database is unreachable and the cache cannot answer for this key: ask the sender to retry."""
+
+
+class DatabaseGate:
+    """Whether lookups should try the database now. After a failure they do not for ``retry_s``, so
+    while it is down a request costs no connection attempt; logged once when it goes and comes back."""
+
+    def __init__(self, retry_s: float = 2.0):
+        self._retry_s = retry_s
+        self._closed_until = 0.0
+        self._down_since: float | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> bool:
+        return time.monotonic() >= self._closed_until
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._closed_until = time.monotonic() + self._retry_s
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("database unreachable: %s; serving cached devices, 503 for the others", first_line(exc))
+
+    def succeeded(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            if self._down_since is not None:
+                log.info("database back after %.0f s", time.monotonic() - self._down_since)
+            self._down_since = None
 
 
 class TtlCache(Generic[Key, Value]):
     """Key → value (or None for "no such thing"), each for a short time, so a deactivated token
-    stops working within the TTL and unknown keys do not hammer the database."""
+    stops working within the TTL and unknown keys do not hammer the database.
+
+    When the database cannot be reached an expired entry is used anyway (a known device's fixes are
+    accepted stale rather than refused); a key with no entry, or an expired "no such thing", raises
+    DirectoryUnavailable: it cannot be checked."""
 
     def __init__(
         self,
         load: Callable[[Session, Key], Value | None] | None = None,
         *,
         load_many: Callable[[Session, list[Key]], dict[Key, Value]] | None = None,
-        ttl_s: float = 30.0,
+        ttl_s: float | None = None,
         max_entries: int = 200_000,
+        gate: DatabaseGate | None = None,
     ):
         self._load = load or (lambda session, key: load_many(session, [key]).get(key))
         self._load_many = load_many
-        self._ttl_s = ttl_s
+        self._ttl_s = ttl_s if ttl_s is not None else get_settings().ingest_directory_ttl_s
         self._max_entries = max_entries
         self._entries: dict[Key, tuple[Value | None, float]] = {}
+        self._gate = gate or DatabaseGate()
 
     def cached(self, key: Key) -> tuple[bool, Value | None]:
         hit = self._entries.get(key)
@@ -58,10 +105,7 @@ class TtlCache(Generic[Key, Value]):
         found, value = self.cached(key)
         if found:
             return value
-        with session_scope() as session:
-            value = self._load(session, key)
-        self._keep({key: value})
-        return value
+        return self._from_database([key], lambda session: {key: self._load(session, key)})[key]
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Value | None]:
         """``get`` for many keys, the missing ones in one query (needs ``load_many``; blocking)."""
@@ -69,12 +113,30 @@ class TtlCache(Generic[Key, Value]):
         answers, complete = self.cached_many(keys)
         if not complete:
             missing = list(keys - answers.keys())
-            with session_scope() as session:
-                loaded = self._load_many(session, missing)
-            fresh = {key: loaded.get(key) for key in missing}
-            self._keep(fresh)
-            answers |= fresh
+            answers |= self._from_database(missing, lambda session: self._load_many(session, missing))
         return answers
+
+    def _from_database(self, keys: list[Key], load: Callable[[Session], dict]) -> dict[Key, Value | None]:
+        if self._gate.open():
+            try:
+                with session_scope() as session:
+                    loaded = load(session)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                self._gate.failed(exc)
+            else:
+                self._gate.succeeded()
+                fresh = {key: loaded.get(key) for key in keys}
+                self._keep(fresh)
+                return fresh
+        return {key: self._stale(key) for key in keys}
+
+    def _stale(self, key: Key) -> Value:
+        hit = self._entries.get(key)
+        if hit is None or hit[0] is None:
+            raise DirectoryUnavailable("the device directory cannot be checked right now (database unreachable)")
+        return hit[0]
 
     def cached_many(self, keys: Iterable[Key]) -> tuple[dict[Key, Value | None], bool]:
         """What is cached of these keys, and whether that is all of them (without leaving the loop)."""
@@ -96,28 +158,26 @@ class TtlCache(Generic[Key, Value]):
 
 @dataclass
 class Directory:
-    """Everything ingest needs to know about senders, cached."""
+    """Everything ingest needs to know about senders, cached; one database gate for all of it."""
 
-    devices: TtlCache[str, DeviceIdentity] = field(
-        default_factory=lambda: TtlCache(lambda session, token: sources.device_by_token(session=session, token=token))
-    )
-    device_keys: TtlCache[str, DeviceIdentity] = field(
-        default_factory=lambda: TtlCache(lambda session, key: sources.device_by_secret_key(session=session, key=key))
-    )
-    gateways: TtlCache[str, sources.GatewayIdentity] = field(
-        default_factory=lambda: TtlCache(lambda session, token: sources.gateway_by_token(session=session, token=token))
-    )
-    gateway_devices: TtlCache[tuple[tuple[int, ...], str], DeviceIdentity] = field(
-        default_factory=lambda: TtlCache(load_many=_gateway_devices)
-    )
-    cameras: TtlCache[str, sources.CameraIdentity] = field(
-        default_factory=lambda: TtlCache(lambda session, token: sources.camera_by_token(session=session, token=token))
-    )
-    people: TtlCache[tuple[tuple[int, ...], str], int] = field(
-        default_factory=lambda: TtlCache(
-            lambda session, key: sources.supervisee_by_code(session=session, code=key[1], district_ids=key[0])
+    gate: DatabaseGate = field(default_factory=DatabaseGate)
+    devices: TtlCache[str, DeviceIdentity] = field(init=False)
+    device_keys: TtlCache[str, DeviceIdentity] = field(init=False)
+    gateways: TtlCache[str, sources.GatewayIdentity] = field(init=False)
+    gateway_devices: TtlCache[tuple[tuple[int, ...], str], DeviceIdentity] = field(init=False)
+    cameras: TtlCache[str, sources.CameraIdentity] = field(init=False)
+    people: TtlCache[tuple[tuple[int, ...], str], int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        gate = self.gate
+        self.devices = TtlCache(lambda s, token: sources.device_by_token(session=s, token=token), gate=gate)
+        self.device_keys = TtlCache(lambda s, key: sources.device_by_secret_key(session=s, key=key), gate=gate)
+        self.gateways = TtlCache(lambda s, token: sources.gateway_by_token(session=s, token=token), gate=gate)
+        self.gateway_devices = TtlCache(load_many=_gateway_devices, gate=gate)
+        self.cameras = TtlCache(lambda s, token: sources.camera_by_token(session=s, token=token), gate=gate)
+        self.people = TtlCache(
+            lambda s, key: sources.supervisee_by_code(session=s, code=key[1], district_ids=key[0]), gate=gate
         )
-    )
 
 
 def _gateway_devices(session: Session, keys: list[tuple[tuple[int, ...], str]]) -> dict:
@@ -141,15 +201,28 @@ class UnknownDevices:
 
     def note(self, protocol: str, key: str, remote_addr: str | None) -> None:
         now = utcnow()
-        entry = self._pending.setdefault((protocol, key[:128]), [now, now, 0, remote_addr])
+        slot = (protocol, key[:128])
+        if slot not in self._pending and len(self._pending) >= MAX_PENDING_UNKNOWN:
+            return  # the database has been away a long time: memory stays bounded, counts are a courtesy
+        entry = self._pending.setdefault(slot, [now, now, 0, remote_addr])
         entry[1], entry[2], entry[3] = now, entry[2] + 1, remote_addr
 
     def flush(self) -> int:
-        """Write what was noted (blocking); returns how many devices."""
+        """Write what was noted (blocking); returns how many devices. If writing fails the attempts
+        are kept, merged with those noted meanwhile, for the next flush."""
         pending, self._pending = self._pending, {}
         if pending:
-            with session_scope() as session:
-                positions.record_unknown_devices(session, pending)
+            try:
+                with session_scope() as session:
+                    positions.record_unknown_devices(session, pending)
+            except BaseException:
+                for slot, (first, last, attempts, addr) in pending.items():
+                    newer = self._pending.get(slot)
+                    if newer is None:
+                        self._pending[slot] = [first, last, attempts, addr]
+                    else:
+                        newer[0], newer[2] = first, newer[2] + attempts
+                raise
         return len(pending)
 
 

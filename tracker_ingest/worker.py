@@ -24,10 +24,11 @@ class PersistHandler:
         self._topics = {self._settings.topic(name): name for name in (bus.FIXES, bus.RADIO, bus.SIGHTINGS)}
         self._retention_at = 0.0
 
-    def __call__(self, records: list[ConsumerRecord]) -> None:
+    def __call__(self, records: list[ConsumerRecord]) -> list[tuple[ConsumerRecord, str]]:
+        """Store the batch in one transaction; returns the undecodable records for the DLQ."""
         fixes: list[FixRecord] = []
         other: dict[str, list[dict]] = {bus.RADIO: [], bus.SIGHTINGS: []}
-        failures: dict[str, list] = {name: [] for name in self._topics.values()}
+        failures = []
         for record in records:
             topic = self._topics[record.topic]
             try:
@@ -36,15 +37,13 @@ class PersistHandler:
                 else:
                     other[topic].append(bus.decode(record.value))
             except (UndecodableRecord, ValueError) as exc:
-                log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-                failures[topic].append((record, str(exc)))
-        for topic, failed in failures.items():
-            bus.dead_letter(self._publisher, topic, failed)
+                failures.append((record, f"undecodable: {exc}"))
         with session_scope() as session:
             positions.store(session, fixes, self._partitions)
             positions.store_radio_reports(session, other[bus.RADIO])
             positions.store_sightings(session, other[bus.SIGHTINGS])
         self._apply_retention()
+        return failures
 
     def _apply_retention(self) -> None:
         if time.monotonic() - self._retention_at < RETENTION_EVERY_S:

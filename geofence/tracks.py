@@ -268,11 +268,14 @@ class Tracks:
                 )
             )
             self._is_active[slot[n]] = track.violating or track.run_fixes > 0
+            # The latest of the two wins: a track is either snapshotted or left as a tombstone.
             if self._is_active[slot[n]]:
                 self.active[k] = track
                 self.changed.add(k)
+                self.dropped.pop(k, None)
             elif self.active.pop(k, None) is not None:
                 self.dropped[k] = track.last_us
+                self.changed.discard(k)
         self._last_us[slot] = np.maximum(self._last_us[slot], np.maximum.reduceat(obs.ts_us, starts))
         events.extend(self._end_superseded(index, obs, exclusion[seg_of]))
         return events
@@ -447,6 +450,6 @@ class Tracks:
         """The tracks to snapshot, and those gone quiet with the fix time they reached, since the
         last call."""
         changed = {(k >> 32, k & 0xFFFFFFFF): self.active[k] for k in self.changed if k in self.active}
-        dropped = {(k >> 32, k & 0xFFFFFFFF): v for k, v in self.dropped.items() if k not in self.changed}
+        dropped = {(k >> 32, k & 0xFFFFFFFF): v for k, v in self.dropped.items()}
         self.changed, self.dropped = set(), {}
         return changed, dropped

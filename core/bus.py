@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
@@ -259,6 +259,7 @@ def run_consumer(
     gather_bytes: int = 1,
     settings: Settings | None = None,
     publisher: Publisher | None = None,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> None:
     """Poll batches and hand them to ``handle``; commit offsets only after it returned.
 
@@ -274,13 +275,18 @@ def run_consumer(
     ``gather_bytes`` > 1 lets the broker gather that much (or 100 ms) per fetch, for high-volume
     topics where every batch costs a database transaction; otherwise a fetch returns as soon as
     anything arrives, and an idle consumer waits 500 ms per poll instead of spinning.
+
+    ``listener`` hears which partitions the group gives this process and takes away. kafka-python
+    calls it from inside ``poll`` (and ``close``), never while ``handle`` runs: a batch is finished
+    before its partitions are revoked. It runs on the consumer's IO loop, which also beats the
+    group's heartbeats, so it must be quick (no database): note what changed and act on it in
+    the next ``handle``.
     """
     settings = settings or get_settings()
     log = configure(f"ewall.worker.{group}")
     own_publisher = publisher is None
     publisher = publisher or Publisher(settings)
     consumer = KafkaConsumer(
-        *[settings.topic(t) for t in topics],
         bootstrap_servers=settings.bootstrap_servers,
         group_id=settings.topic(group),
         enable_auto_commit=False,
@@ -290,6 +296,7 @@ def run_consumer(
         fetch_max_wait_ms=100 if gather_bytes > 1 else 500,
         **GROUP_TIMEOUTS,
     )
+    consumer.subscribe(topics=[settings.topic(t) for t in topics], listener=listener)
     log.info("consuming %s as group %s", ", ".join(topics), settings.topic(group))
     heartbeat = Heartbeat(group, settings)
     logical = {settings.topic(t): t for t in topics}
@@ -398,8 +405,10 @@ def serve(
 ) -> None:
     """A worker process's main loop: one publisher for its output, stop on SIGTERM/SIGINT.
 
-    A handler that reads state at start (the geofence worker) waits for an unreachable database
-    with the same back-off as a batch, instead of crashing the process."""
+    A handler that reads state at start waits for an unreachable database with the same back-off
+    as a batch, instead of crashing the process. A handler that is also a ``ConsumerRebalanceListener``
+    hears of the group's rebalances (see ``run_consumer``): a worker keeping per-partition state
+    loads and drops it with its partitions."""
     publisher = Publisher()
     stop = StopFlag().install()
     log = configure(f"ewall.worker.{group}")
@@ -417,6 +426,7 @@ def serve(
             max_records=max_records,
             gather_bytes=gather_bytes,
             publisher=publisher,
+            listener=handler if isinstance(handler, ConsumerRebalanceListener) else None,
         )
     finally:
         publisher.close()

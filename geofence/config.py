@@ -23,6 +23,9 @@ class GeofenceSettings(BaseSettings):
     return_confirm_s: float = 30.0
     # While a violation lasts, fresh evidence (position, distance) is sent at most this often.
     evidence_interval_s: float = 60.0
+    # A quiet track's snapshot row stays this long after its last write, so that a worker finishing
+    # a late batch for people it no longer owns cannot bring back a state their new owner ended.
+    tombstone_keep_s: float = 3600.0
 
 
 @lru_cache

@@ -62,7 +62,13 @@ class Zone(Base):
 
 class GeofenceState(Base):
     """The engine's per-person, per-zone state machine, snapshotted after every batch so that a
-    restarted worker continues where it was instead of re-raising or missing episodes."""
+    restarted worker continues where it was instead of re-raising or missing episodes.
+
+    ``last_fix_us`` (the fix time the track has consumed up to; it never goes back) versions the
+    row: a write with an older one is refused, so a worker that lost the person's partition to
+    another and finishes a late batch cannot roll the new owner's snapshot back. A track that went
+    quiet is not deleted but left ``active`` false (a tombstone with its version) for the same
+    reason; old tombstones are purged."""
 
     __tablename__ = "geofence_state"
 
@@ -70,4 +76,5 @@ class GeofenceState(Base):
     zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id", ondelete="CASCADE"), primary_key=True)
     last_fix_us: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[dict] = mapped_column(JSONB)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

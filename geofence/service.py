@@ -1,14 +1,14 @@
 """Zones: validation of geometry, CRUD with caseload scoping, and what the engine loads."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from sqlalchemy import delete as delete_rows
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -210,33 +210,70 @@ def load_rule_zones(*, session: Session) -> list[RuleZone]:
     ]
 
 
-def load_states(*, session: Session) -> dict[tuple[int, int], dict]:
-    """The engine's last snapshot: (supervisee, zone) → state."""
-    rows = session.execute(select(GeofenceState.supervisee_id, GeofenceState.zone_id, GeofenceState.state))
-    return {(person, zone): state for person, zone, state in rows}
+@dataclass(frozen=True)
+class SavedStates:
+    """The snapshots of some people: live tracks' states, and the fix time quiet tracks reached."""
+
+    active: dict[tuple[int, int], dict]
+    quiet: dict[tuple[int, int], int]
 
 
-def save_states(*, session: Session, changed: dict[tuple[int, int], dict], dropped: set[tuple[int, int]]) -> None:
-    """Snapshot the tracks that changed and forget the dropped ones, in the caller's transaction."""
-    if dropped:
-        keys = sorted(dropped)
-        session.execute(
-            delete_rows(GeofenceState).where(tuple_(GeofenceState.supervisee_id, GeofenceState.zone_id).in_(keys))
+def load_states(
+    *, session: Session, partitions: Collection[int] | None = None, partition_count: int = 1
+) -> SavedStates:
+    """The engine's last snapshots, (supervisee, zone) → state: of everyone, or of the people whose
+    fixes land on these partitions (supervisee id mod ``partition_count``)."""
+    query = select(GeofenceState.supervisee_id, GeofenceState.zone_id, GeofenceState.active, GeofenceState.state)
+    if partitions is not None:
+        query = query.where((GeofenceState.supervisee_id % partition_count).in_(sorted(partitions)))
+    active, quiet = {}, {}
+    for person, zone, is_active, state in session.execute(query):
+        if is_active:
+            active[(person, zone)] = state
+        else:
+            quiet[(person, zone)] = state["last_us"]
+    return SavedStates(active, quiet)
+
+
+def save_states(*, session: Session, changed: dict[tuple[int, int], dict], dropped: dict[tuple[int, int], int]) -> int:
+    """Snapshot the tracks that changed and leave tombstones for the dropped ones (key → the fix
+    time they reached), in the caller's transaction. A row already saved with a later fix time
+    stays: another worker owns the person now. Returns how many were refused for that."""
+    rows = [
+        {"supervisee_id": person, "zone_id": zone, "last_fix_us": state["last_us"], "state": state, "active": True}
+        for (person, zone), state in changed.items()
+    ] + [
+        {"supervisee_id": person, "zone_id": zone, "last_fix_us": at_us, "state": {"last_us": at_us}, "active": False}
+        for (person, zone), at_us in dropped.items()
+        if (person, zone) not in changed
+    ]
+    if not rows:
+        return 0
+    # In key order, so that two workers' overlapping writes cannot deadlock.
+    rows.sort(key=lambda row: (row["supervisee_id"], row["zone_id"]))
+    statement = insert(GeofenceState).values(rows)
+    written = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[GeofenceState.supervisee_id, GeofenceState.zone_id],
+            set_={
+                "last_fix_us": statement.excluded.last_fix_us,
+                "state": statement.excluded.state,
+                "active": statement.excluded.active,
+                "updated_at": func.now(),
+            },
+            # Equal versions are written: a replay, or a track ended without a fix of its own.
+            where=GeofenceState.last_fix_us <= statement.excluded.last_fix_us,
+        ).returning(GeofenceState.supervisee_id)
+    )
+    return len(rows) - len(written.all())
+
+
+def purge_tombstones(*, session: Session, older_than_s: float) -> int:
+    """Delete the quiet tracks' rows not written for this long: no late batch is that late."""
+    result = session.execute(
+        delete_rows(GeofenceState).where(
+            GeofenceState.active.is_(False),
+            GeofenceState.updated_at < func.now() - timedelta(seconds=older_than_s),
         )
-    if changed:
-        statement = insert(GeofenceState).values(
-            [
-                {"supervisee_id": person, "zone_id": zone, "last_fix_us": state["last_us"], "state": state}
-                for (person, zone), state in sorted(changed.items())
-            ]
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[GeofenceState.supervisee_id, GeofenceState.zone_id],
-                set_={
-                    "last_fix_us": statement.excluded.last_fix_us,
-                    "state": statement.excluded.state,
-                    "updated_at": func.now(),
-                },
-            )
-        )
+    )
+    return result.rowcount

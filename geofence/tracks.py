@@ -9,6 +9,7 @@ arrays and only the tracks with something to decide run the Python state machine
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -180,17 +181,46 @@ class Tracks:
 
     def __init__(self, thresholds: Thresholds, active: dict[tuple[int, int], Track] | None = None):
         self.thresholds = thresholds
-        self.active = {_key(*key): track for key, track in (active or {}).items()}
+        self.active: dict[int, Track] = {}
         self._keys = np.empty(0, dtype=np.int64)
         self._last_us = np.empty(0, dtype=np.int64)
         self._is_active = np.empty(0, dtype=bool)
-        self._insert(np.fromiter(self.active, dtype=np.int64, count=len(self.active)))
-        for key, track in self.active.items():
-            slot = int(np.searchsorted(self._keys, key))
-            self._last_us[slot], self._is_active[slot] = track.last_us, True
         self.changed: set[int] = set()
-        self.dropped: set[int] = set()
+        self.dropped: dict[int, int] = {}  # key → the fix time the track had reached (its version)
         self.noise = DeviceNoise()
+        self.restore(active or {})
+
+    def restore(self, active: dict[tuple[int, int], Track], quiet: dict[tuple[int, int], int] | None = None) -> None:
+        """Take saved tracks over, replacing these keys' tracks in memory: live ones, and quiet ones
+        as the fix time they reached (so that older fixes replayed to them are still skipped)."""
+        saved = {_key(*key): (track, track.last_us) for key, track in active.items()}
+        saved |= {_key(*key): (None, last_us) for key, last_us in (quiet or {}).items() if _key(*key) not in saved}
+        if not saved:
+            return
+        keys = np.fromiter(saved, dtype=np.int64, count=len(saved))
+        self._insert(keys)
+        slots = np.searchsorted(self._keys, keys)
+        self._last_us[slots] = [last_us for _, last_us in saved.values()]
+        self._is_active[slots] = [track is not None for track, _ in saved.values()]
+        for key, (track, _) in saved.items():
+            if track is None:
+                self.active.pop(key, None)
+            else:
+                self.active[key] = track
+            self.changed.discard(key)
+            self.dropped.pop(key, None)
+
+    def forget_people(self, chosen: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Drop every track of the people ``chosen`` says (a mask over an array of supervisee ids):
+        their fixes go to another worker now."""
+        gone = chosen(self._keys >> 32)
+        if not gone.any():
+            return
+        for key in self._keys[gone].tolist():
+            self.active.pop(key, None)
+            self.changed.discard(key)
+            self.dropped.pop(key, None)
+        self._keys, self._last_us, self._is_active = self._keys[~gone], self._last_us[~gone], self._is_active[~gone]
 
     def get(self, supervisee_id: int, zone_id: int) -> Track | None:
         """The active track of a person and zone, if any."""
@@ -238,11 +268,14 @@ class Tracks:
                 )
             )
             self._is_active[slot[n]] = track.violating or track.run_fixes > 0
+            # The latest of the two wins: a track is either snapshotted or left as a tombstone.
             if self._is_active[slot[n]]:
                 self.active[k] = track
                 self.changed.add(k)
+                self.dropped.pop(k, None)
             elif self.active.pop(k, None) is not None:
-                self.dropped.add(k)
+                self.dropped[k] = track.last_us
+                self.changed.discard(k)
         self._last_us[slot] = np.maximum(self._last_us[slot], np.maximum.reduceat(obs.ts_us, starts))
         events.extend(self._end_superseded(index, obs, exclusion[seg_of]))
         return events
@@ -287,7 +320,7 @@ class Tracks:
         for k in open_inclusion:
             row = latest.get(k >> 32)
             if row is not None and int(obs.zone_id[row]) != k & 0xFFFFFFFF:
-                events.extend(self._end(k, int(obs.ts_us[row]), "another zone binds now"))
+                events.extend(self._end(k, int(obs.ts_us[row]), "another zone binds now", moved_on=True))
         return events
 
     def _run(self, index, track: Track, key, exclusion: bool, obs: Observations, s: int, e: int, fixes) -> list:
@@ -385,12 +418,16 @@ class Tracks:
             reason=reason,
         )
 
-    def _end(self, key: int, at_us: int, reason: str) -> list[ZoneEvent]:
-        """Drop an active track; if it was violating, its episode is over."""
+    def _end(self, key: int, at_us: int, reason: str, moved_on: bool = False) -> list[ZoneEvent]:
+        """Drop an active track; if it was violating, its episode is over. ``moved_on``: ``at_us`` is
+        the time of the fix that ended it, which the track has now reached too."""
         track = self.active.pop(key)
-        self.dropped.add(key)
+        slot = np.searchsorted(self._keys, key)
+        if moved_on:
+            self._last_us[slot] = max(int(self._last_us[slot]), at_us)
+        self.dropped[key] = int(self._last_us[slot])
         self.changed.discard(key)
-        self._is_active[np.searchsorted(self._keys, key)] = False
+        self._is_active[slot] = False
         if not track.violating:
             return []
         level = AlertLevel.red if track.red else AlertLevel.yellow
@@ -409,9 +446,10 @@ class Tracks:
             events.extend(self._end(key, at_us, "zone removed"))
         return events
 
-    def take_changes(self) -> tuple[dict[tuple[int, int], Track], set[tuple[int, int]]]:
-        """The tracks to snapshot and to delete since the last call."""
+    def take_changes(self) -> tuple[dict[tuple[int, int], Track], dict[tuple[int, int], int]]:
+        """The tracks to snapshot, and those gone quiet with the fix time they reached, since the
+        last call."""
         changed = {(k >> 32, k & 0xFFFFFFFF): self.active[k] for k in self.changed if k in self.active}
-        dropped = {(k >> 32, k & 0xFFFFFFFF) for k in self.dropped - self.changed}
-        self.changed, self.dropped = set(), set()
+        dropped = {(k >> 32, k & 0xFFFFFFFF): v for k, v in self.dropped.items()}
+        self.changed, self.dropped = set(), {}
         return changed, dropped

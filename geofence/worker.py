@@ -1,9 +1,17 @@
 """Geofence worker: fixes.v1 → zone tests → per-person state machines → zone-events.v1 (keyed by
 supervisee). The state machines are snapshotted after every batch that changed one, before the
-offsets are committed, so a restarted worker continues where it was."""
+offsets are committed, so a restarted worker continues where it was.
+
+Several workers share the partitions of fixes.v1 in one consumer group; a person's fixes all land on
+partition ``supervisee_id % partitions``, so each worker keeps the tracks of the people of its own
+partitions only. When a rebalance gives it partitions it loads their people's snapshots before it
+reads their fixes, and when one is taken away it forgets their people: the new owner goes on from
+the snapshot. Snapshots are versioned by fix time (see ``service.save_states``)."""
 
 import time
 
+import numpy as np
+from kafka import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
 
 from core import bus
@@ -30,21 +38,72 @@ def thresholds(settings: GeofenceSettings) -> Thresholds:
     )
 
 
-class GeofenceHandler:
+class GeofenceHandler(ConsumerRebalanceListener):
     def __init__(self, publisher: bus.Publisher):
         self._publisher = publisher
         self._settings = get_geofence_settings()
         self._tz = get_settings().display_tz
+        self._topic = get_settings().topic(bus.FIXES)
         self._index = engine.ZoneIndex((), self._tz)
         self._version: tuple | None = None
         self._checked_at = 0.0
-        self._tracks = self._restore()
+        self._purged_at = time.monotonic()
+        self._tracks = Tracks(thresholds(self._settings))
+        # The fixes.v1 partitions this worker owns, those whose people are not loaded yet, and those
+        # taken away whose people are not forgotten yet. None until the group assigns some: a
+        # handler used without a group owns everyone.
+        self._owned: set[int] | None = None
+        self._unloaded: set[int] | None = None
+        self._revoked: set[int] = set()
 
-    def _restore(self) -> Tracks:
-        with session_scope() as session:
-            saved = service.load_states(session=session)
-        log.info("geofence state restored: %d tracks", len(saved))
-        return Tracks(thresholds(self._settings), {key: Track(**state) for key, state in saved.items()})
+    # The group's rebalance listener. kafka-python calls these inside ``poll``, between batches, on
+    # its IO loop, which also beats the heartbeats: they only note the change, and the next batch
+    # forgets and loads people before anything else.
+    def on_partitions_revoked(self, revoked) -> None:
+        partitions = {tp.partition for tp in revoked if tp.topic == self._topic}
+        if self._owned is None or not partitions:
+            return
+        self._owned -= partitions
+        self._unloaded -= partitions
+        self._revoked |= partitions
+        log.info("partitions %s revoked; this worker owns %s", sorted(partitions), sorted(self._owned))
+
+    def on_partitions_assigned(self, assigned) -> None:
+        partitions = {tp.partition for tp in assigned if tp.topic == self._topic}
+        if self._owned is None:  # from owning everyone to owning partitions: start empty
+            self._tracks = Tracks(thresholds(self._settings))
+            self._owned, self._unloaded = set(), set()
+        self._owned |= partitions
+        self._unloaded |= partitions
+        log.info("partitions %s assigned; this worker owns %s", sorted(partitions), sorted(self._owned))
+
+    def _take_over(self) -> list[ZoneEvent]:
+        """Forget the people of the partitions taken away, and load the snapshots of those of the
+        partitions given since the last batch, replacing what memory holds of them (another worker
+        may have moved them on since). Episodes of zones removed meanwhile end."""
+        if not self._revoked and self._unloaded is not None and not self._unloaded:
+            return []
+        if self._unloaded is None:
+            with session_scope() as session:
+                saved = service.load_states(session=session)
+        else:
+            count = self._publisher.partition_count(bus.FIXES)
+            moved = list(self._revoked | self._unloaded)
+            self._tracks.forget_people(lambda people: np.isin(people % count, moved))
+            self._revoked = set()
+            with session_scope() as session:
+                saved = service.load_states(session=session, partitions=self._unloaded, partition_count=count)
+        self._tracks.restore({key: Track(**state) for key, state in saved.active.items()}, saved.quiet)
+        log.info(
+            "geofence state restored for partitions %s: %d tracks, %d quiet",
+            "all" if self._unloaded is None else sorted(self._unloaded),
+            len(saved.active),
+            len(saved.quiet),
+        )
+        self._unloaded = set()
+        if self._version is None:  # no zones loaded yet: the first reload forgets them
+            return []
+        return self._tracks.forget_zones(self._index, int(time.time() * 1e6))
 
     def _refresh_zones(self) -> list[ZoneEvent]:
         # Zone edits take effect within the reload interval, without a restart.
@@ -65,8 +124,10 @@ class GeofenceHandler:
         try:
             self._handle(records)
         except Exception:
-            # The batch will be replayed from the last commit: so must the state machines be.
-            self._tracks = self._restore()
+            # The batch will be replayed from the last commit: so must the state machines be, from
+            # the snapshots (loaded before the replay).
+            self._tracks = Tracks(thresholds(self._settings))
+            self._unloaded = None if self._owned is None else set(self._owned)
             raise
 
     def _handle(self, records: list[ConsumerRecord]) -> None:
@@ -76,7 +137,8 @@ class GeofenceHandler:
                 decoded.append(decode_fix_record(record.value))
             except UndecodableRecord:
                 continue  # the persist worker dead-letters it
-        events = self._refresh_zones()
+        events = self._take_over()
+        events += self._refresh_zones()
         if decoded:
             fixes = fix_arrays(decoded)
             observations = engine.observe(self._index, fixes, self._settings.default_accuracy_m)
@@ -88,9 +150,20 @@ class GeofenceHandler:
             # After the events are acknowledged: a crash in between replays the batch, and a replayed
             # event is recognised by the alerts worker; a snapshot ahead of its events would lose them.
             with session_scope() as session:
-                service.save_states(
+                refused = service.save_states(
                     session=session, changed={k: t.snapshot() for k, t in changed.items()}, dropped=dropped
                 )
+            if refused:
+                log.warning("%d snapshots older than the saved ones not written: another worker moved on", refused)
+        self._purge_tombstones()
+
+    def _purge_tombstones(self) -> None:
+        if time.monotonic() - self._purged_at < self._settings.tombstone_keep_s / 4:
+            return
+        with session_scope() as session:
+            purged = service.purge_tombstones(session=session, older_than_s=self._settings.tombstone_keep_s)
+        self._purged_at = time.monotonic()
+        log.info("%d quiet tracks' tombstones purged", purged)
 
 
 def main() -> None:

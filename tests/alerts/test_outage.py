@@ -172,7 +172,9 @@ def test_a_whole_caseload_silent_at_once_is_one_platform_alert(org, admin_api, t
         _round()
         ended = admin_api.call("GET", f"/alerts/{alert['id']}")
         assert ended["ended_at"] is not None
-        assert [e.action for e in audit_entries("alert", alert["id"])] == ["alert.opened", "alert.ended"]
+        # (Opened 80 minutes "ago", it is overdue at once: the platform's watchdog may escalate it.)
+        actions = [e.action for e in audit_entries("alert", alert["id"]) if e.action != "alert.escalated"]
+        assert actions == ["alert.opened", "alert.ended"]
         assert audit_problems() == []
         for person in org.people:
             assert _alerts(admin_api, person["id"]) == []

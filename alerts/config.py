@@ -28,6 +28,15 @@ class AlertSettings(BaseSettings):
     ack_sla_red_min: PositiveInt = 15
     ack_sla_yellow_min: PositiveInt = 24 * 60
 
+    # A whole gateway or district silent at once (one platform alert to command staff instead of a
+    # personal one each): at least this share, and at least this many, of its active monitored people
+    # whose last fixes all fall within this span, and quiet for at least this long since the newest.
+    group_silent_share_pct: PositiveFloat = 80.0
+    group_silent_min_people: PositiveInt = 5
+    group_silent_window_min: PositiveInt = 10
+    group_silent_after_min: PositiveInt = 10
+    # (Platform outages use core's thresholds: ready_heartbeat_max_age_s, ready_max_lag_records.)
+
     # A suspension of a person's alerts may reach at most this far ahead; longer needs a renewal.
     suspension_max_days: PositiveInt = 7
 

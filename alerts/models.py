@@ -71,10 +71,15 @@ class Alert(Base):
         ),
         # The response-times report, per officer and period.
         Index("ix_alert_assignee_started", "assignee_id", "started_at"),
+        CheckConstraint("supervisee_id IS NOT NULL OR district_id IS NOT NULL", name="about_someone"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    # Empty for a platform alert (a whole gateway or district gone silent): it names the district,
+    # whose command staff see it, instead.
+    supervisee_id: Mapped[int | None] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"), index=True)
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("gateway.id", ondelete="SET NULL"))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="SET NULL"))
     rule: Mapped[str] = mapped_column(String(40))
     level: Mapped[AlertLevel] = mapped_column(pg_enum(AlertLevel, "alert_level", create_type=False))
@@ -153,3 +158,39 @@ class AlertSuspension(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
     suppressed: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class PlatformOutage(Base):
+    """A stretch of time when the platform itself could not take or store positions (ingest or
+    persist down, persist behind, the broker unreachable, or declared maintenance): a supervisee's
+    silence over it is not theirs, and acknowledgement clocks stop over it. At most one window per
+    cause is open (``ended_at`` empty); the watchdog opens, extends and closes those it observes."""
+
+    __tablename__ = "platform_outage"
+    __table_args__ = (
+        UniqueConstraint("cause", "started_at", name="uq_platform_outage_cause_started_at"),
+        Index("uq_platform_outage_open_cause", "cause", unique=True, postgresql_where=text("ended_at IS NULL")),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # ingest_down, persist_down, persist_behind, broker_down, or one an operator declares (maintenance).
+    cause: Mapped[str] = mapped_column(String(40))
+    # Whom it concerns: the whole platform, for now.
+    scope: Mapped[str] = mapped_column(String(60), default="platform", server_default="platform")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WatchdogRound(Base):
+    """When the watchdog last looked at the platform: the start of the stretch its next look covers,
+    even if it was down itself meanwhile."""
+
+    __tablename__ = "watchdog_round"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import policy, sla
+from alerts import sla
 from alerts.models import Alert, AlertStatus
 from caseload import service as caseload_service
 from caseload.models import Officer
@@ -41,7 +41,7 @@ def response_times(
     people = session.scalars(select(Alert.supervisee_id).where(*in_window).distinct()).all()
     if not people:
         return []
-    deadlines = sla.sla_table(policy.policies_for(session=session, supervisee_ids=people))
+    deadlines = sla.sla_table(sla.policies(session=session, supervisee_ids=people))
     answered_at = func.coalesce(Alert.acknowledged_at, Alert.resolved_at)
     answered = (
         select(
@@ -49,9 +49,9 @@ def response_times(
             Alert.status,
             Alert.escalated_at,
             (func.extract("epoch", answered_at - Alert.started_at) / 60).label("minutes"),
-            (answered_at <= sla.ack_due_at(deadlines)).label("in_time"),
+            (answered_at <= sla.ack_due_at(deadlines, until=func.coalesce(answered_at, func.now()))).label("in_time"),
         )
-        .join(deadlines, deadlines.c.supervisee_id == Alert.supervisee_id)
+        .join(deadlines, sla.joins(deadlines))
         .where(*in_window)
         .subquery()
     )

@@ -14,6 +14,9 @@ INCLUSION_EXIT = "inclusion_exit"  # out of the electronic wall (电子墙)
 CURFEW_BREACH = "curfew_breach"  # away from home during a curfew
 EXCLUSION_ENTRY = "exclusion_entry"  # into a barred place, or its warning ring
 SIGNAL_LOST = "signal_lost"  # 脱管: no fix for too long
+# Platform alerts, to command staff: most of a gateway's or a district's people silent at once.
+GATEWAY_SILENT = "gateway_silent"
+DISTRICT_SILENT = "district_silent"
 REPEATED_YELLOW = "repeated_yellow"  # a reason, not a rule: the n-th yellow in d days is red
 US_PER_MIN = 60_000_000
 
@@ -54,3 +57,8 @@ def decide(event: dict, policy: Thresholds) -> Decision:
 
 def dedup_key(rule: str, supervisee_id: int, zone_id: int | None = None) -> str:
     return f"{rule}:{supervisee_id}:{zone_id if zone_id is not None else '-'}"
+
+
+def group_key(rule: str, group_id: int) -> str:
+    """The dedup key of a platform alert about one gateway or district."""
+    return f"{rule}:{group_id}"

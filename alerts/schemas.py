@@ -18,7 +18,9 @@ class AlertOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    supervisee_id: int
+    supervisee_id: int | None  # None for a platform alert (a gateway or district gone silent)
+    district_id: int | None  # a platform alert's district
+    gateway_id: int | None
     zone_id: int | None
     rule: str
     level: AlertLevel

@@ -5,12 +5,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from alerts import sla, suspension
 from alerts.models import LIVE_EPISODE, Alert, AlertEvent, AlertStatus, Disposition
+from caseload import monitoring
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
@@ -21,6 +22,8 @@ from core.timezones import utcnow
 
 SYSTEM = "system"
 HANDLERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
+# Who sees a platform alert (a whole gateway or district gone silent) of their districts.
+PLATFORM_VIEWERS = frozenset({Role.command, Role.admin, Role.auditor})
 LIVE = and_(Alert.ended_at.is_(None), Alert.status != AlertStatus.resolved)
 
 
@@ -29,7 +32,7 @@ class AlertChange:
     """What happened to an alert, for notifications (alerts.v1)."""
 
     alert_id: int
-    supervisee_id: int
+    supervisee_id: int | None  # None for a platform alert
     kind: str
     level: str
 
@@ -45,7 +48,13 @@ def _record(session: Session, alert: Alert, kind: str, actor: str, detail: dict 
         action=f"alert.{kind}",
         entity="alert",
         entity_id=alert.id,
-        detail={"supervisee_id": alert.supervisee_id, "rule": alert.rule, "level": alert.level.value, **(detail or {})},
+        detail={
+            "supervisee_id": alert.supervisee_id,
+            **({"district_id": alert.district_id} if alert.supervisee_id is None else {}),
+            "rule": alert.rule,
+            "level": alert.level.value,
+            **(detail or {}),
+        },
     )
     return AlertChange(alert.id, alert.supervisee_id, kind, alert.level.value)
 
@@ -96,7 +105,7 @@ class EpisodeBook:
 def raise_alert(
     *,
     session: Session,
-    supervisee_id: int,
+    supervisee_id: int | None,
     zone_id: int | None,
     rule: str,
     level: AlertLevel,
@@ -104,17 +113,24 @@ def raise_alert(
     at: datetime,
     evidence: dict,
     book: EpisodeBook | None = None,
+    district_id: int | None = None,
+    gateway_id: int | None = None,
 ) -> AlertChange | None:
     """Open an episode, or add evidence to the live one. Replays of evidence that belongs to an
     episode already ended or resolved change nothing. While the person's alerts are suspended no
-    episode opens: the evidence is kept on the suspension instead (see alerts.suspension)."""
+    episode opens: the evidence is kept on the suspension instead (see alerts.suspension). A platform
+    alert names a district (and gateway) instead of a person and goes to the district's command staff."""
     book = book or EpisodeBook(session, [key])
     finished = book.finished_until(key)
     if finished is not None and finished >= at:
         return None
     live = book.live(key)
     if live is None:
-        held = suspension.covering(session=session, supervisee_id=supervisee_id, at=at)
+        held = (
+            suspension.covering(session=session, supervisee_id=supervisee_id, at=at)
+            if supervisee_id is not None
+            else None
+        )
         if held is not None:
             suspension.note_suppressed(
                 session=session, suspension=held, key=key, rule=rule, level=level, at=at, evidence=evidence
@@ -131,7 +147,9 @@ def raise_alert(
                 started_at=at,
                 last_evidence_at=at,
                 evidence={"first": evidence, "last": evidence, "count": 1},
-                assignee_id=caseload_service.assigned_officer_id(session=session, supervisee_id=supervisee_id),
+                district_id=district_id,
+                gateway_id=gateway_id,
+                assignee_id=_assignee(session, supervisee_id, district_id),
             )
             .on_conflict_do_nothing(index_elements=[Alert.dedup_key], index_where=text(LIVE_EPISODE))
             .returning(Alert)
@@ -150,6 +168,12 @@ def raise_alert(
         live.level = AlertLevel.red
         change = _record(session, live, "level_raised", SYSTEM, {"evidence": evidence})
     return change
+
+
+def _assignee(session: Session, supervisee_id: int | None, district_id: int | None) -> int | None:
+    if supervisee_id is not None:
+        return caseload_service.assigned_officer_id(session=session, supervisee_id=supervisee_id)
+    return monitoring.command_officer_for(session=session, district_id=district_id)
 
 
 def end_episode(
@@ -186,6 +210,7 @@ def list_alerts(
         or_(
             Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer)),
             Alert.escalated_to == viewer.id,
+            _platform_alerts_seen_by(session, viewer),
         )
     )
     if status is not None:
@@ -201,12 +226,24 @@ def list_alerts(
     return session.scalars(query.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit).offset(offset)).all()
 
 
+def _platform_alerts_seen_by(session: Session, viewer: Officer) -> ColumnElement[bool]:
+    if viewer.role not in PLATFORM_VIEWERS:
+        return false()
+    districts = caseload_service.visible_district_ids(session=session, viewer=viewer)
+    return and_(Alert.supervisee_id.is_(None), true() if districts is None else Alert.district_id.in_(districts))
+
+
 def get(*, session: Session, viewer: Officer, alert_id: int) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"alert {alert_id} not found")
     # Whoever an alert was escalated to must be able to handle it, in their caseload or not.
-    if alert.escalated_to != viewer.id:
+    if alert.escalated_to == viewer.id:
+        return alert
+    if alert.supervisee_id is None:
+        if not session.scalar(select(_platform_alerts_seen_by(session, viewer)).where(Alert.id == alert.id)):
+            raise NotFound(f"alert {alert_id} not found")
+    else:
         caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=alert.supervisee_id)
     return alert
 
@@ -257,7 +294,11 @@ def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Di
 
 def _escalation_target(session: Session, alert: Alert, *, above: Officer | None = None) -> int | None:
     """The assignee's supervisor, or the one of ``above`` when that would be ``above`` themself (a
-    supervisor escalating their officer's alert passes it further up)."""
+    supervisor escalating their officer's alert passes it further up). A platform alert goes to the
+    next command officer up its district's chain."""
+    if alert.supervisee_id is None:
+        skip = above.id if above is not None else alert.assignee_id
+        return monitoring.command_officer_for(session=session, district_id=alert.district_id, exclude=skip)
     target = caseload_service.escalation_target(
         session=session, officer_id=alert.assignee_id, supervisee_id=alert.supervisee_id
     )
@@ -290,11 +331,13 @@ def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | No
 def escalate_overdue(*, session: Session, limit: int | None = None) -> list[AlertChange]:
     """Escalate the alerts left unacknowledged past their deadline (see alerts.sla), at most ``limit``."""
     now = utcnow()
-    targets: dict[tuple[int | None, int | None], int | None] = {}
+    targets: dict[tuple, int | None] = {}
     changes = []
     for alert, due_at in sla.overdue(session=session, now=now, limit=limit):
-        # Alerts of one assignee share a target; unassigned ones are looked up per person.
-        scope = (alert.assignee_id, None if alert.assignee_id is not None else alert.supervisee_id)
+        # Alerts of one assignee share a target (platform alerts apart); unassigned ones are looked up
+        # per person or district.
+        unassigned = (alert.supervisee_id, alert.district_id) if alert.assignee_id is None else None
+        scope = (alert.assignee_id, alert.supervisee_id is None, unassigned)
         if scope not in targets:
             targets[scope] = _escalation_target(session, alert)
         detail = {

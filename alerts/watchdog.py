@@ -2,13 +2,21 @@
 
 - Signal lost (脱管): no fix for over the person's ``signal_lost_yellow_min`` raises yellow, over
   ``signal_lost_red_min`` red; a new fix ends it.
-- Escalation: an alert left unacknowledged past its SLA goes to the officer's supervisor."""
+- Escalation: an alert left unacknowledged past its SLA goes to the officer's supervisor.
+
+The platform's own outages are not the supervisees' fault (issue #12): each round first records them
+(alerts.outage); silence is measured without them, no new signal-lost alert is raised while one is
+open, acknowledgement clocks stop over them (alerts.sla), and a whole gateway or district gone
+silent at once raises one platform alert instead of one per person (alerts.silence). A device that
+never reported counts as silent from its registration."""
 
 import time
 from datetime import datetime, timedelta
 
-from alerts import policy, rules, service, suspension
+from alerts import outage, policy, rules, service, silence, suspension
+from alerts.config import get_alert_settings
 from alerts.worker import publish_changes
+from caseload import monitoring
 from caseload import service as caseload_service
 from core import bus
 from core.config import get_settings
@@ -34,44 +42,84 @@ def _kept(session, changes: list[service.AlertChange], change: service.AlertChan
         session.commit()
 
 
-def _raise_silences(session, now: datetime, silent: dict[int, datetime], policies) -> list[service.AlertChange]:
-    due = {
-        sid: last_ts + timedelta(minutes=policies[sid].signal_lost_yellow_min)
-        for sid, last_ts in silent.items()
-        if now - last_ts > timedelta(minutes=policies[sid].signal_lost_yellow_min)
-    }
+def _raise_silences(
+    session, now: datetime, silent: dict[int, datetime], never: set[int], policies, outages: list[outage.Window]
+) -> list[service.AlertChange]:
+    """Signal-lost alerts for the people silent (since their last fix, or since their device was
+    registered if it never reported) for longer than their policy allows, not counting the time the
+    platform itself was out."""
+    due, red = {}, set()
+    for sid, since in silent.items():
+        due_at = outage.advance(since, timedelta(minutes=policies[sid].signal_lost_yellow_min), outages)
+        if due_at is not None and due_at < now:
+            due[sid] = due_at
+            red_at = outage.advance(since, timedelta(minutes=policies[sid].signal_lost_red_min), outages)
+            if red_at is not None and red_at < now:
+                red.add(sid)
     # A silence that outlasts a suspension is reported from the suspension's end; one still inside it
     # is reported at its own time, so that the suspension keeps a record of it.
     resume = suspension.resume_times(session=session, due=due)
     changes = []
     for supervisee_id, due_at in due.items():
-        last_ts = silent[supervisee_id]
-        red = now - last_ts > timedelta(minutes=policies[supervisee_id].signal_lost_red_min)
+        since = silent[supervisee_id]
+        excluded = outage.overlap(since, now, outages)
+        evidence = {
+            "device_registered_at" if supervisee_id in never else "last_fix_at": since.isoformat(),
+            "silent_min": int((now - since - excluded).total_seconds() // 60),
+        }
+        if excluded:
+            evidence["platform_outage_min"] = int(excluded.total_seconds() // 60)
         change = service.raise_alert(
             session=session,
             supervisee_id=supervisee_id,
             zone_id=None,
             rule=rules.SIGNAL_LOST,
-            level=AlertLevel.red if red else AlertLevel.yellow,
+            level=AlertLevel.red if supervisee_id in red else AlertLevel.yellow,
             key=rules.dedup_key(rules.SIGNAL_LOST, supervisee_id),
             at=resume[supervisee_id] if resume[supervisee_id] <= now else due_at,
-            evidence={"last_fix_at": last_ts.isoformat(), "silent_min": int((now - last_ts).total_seconds() // 60)},
+            evidence=evidence,
         )
         _kept(session, changes, change)
     return changes
 
 
+def check_platform(session) -> list[service.AlertChange]:
+    """Keep the platform's outage windows current (alerts.outage); changes no alert."""
+    was_open = set(outage.open_causes(session=session))
+    now_open = set(outage.observe(session=session))
+    for cause in sorted(now_open - was_open):
+        log.warning("platform outage: %s; no new signal-lost alerts until it is over", cause)
+    for cause in sorted(was_open - now_open):
+        log.info("platform outage over: %s", cause)
+    return []
+
+
 def check_signal_lost(session) -> list[service.AlertChange]:
     now = utcnow()
-    soonest = now - timedelta(minutes=policy.smallest(session=session, field="signal_lost_yellow_min"))
-    silent = dict(positions.silent_since(session, before=soonest))
-    active = caseload_service.active_supervisee_ids(session=session, supervisee_ids=list(silent))
-    silent = {sid: ts for sid, ts in silent.items() if sid in active}
+    yellow = timedelta(minutes=policy.smallest(session=session, field="signal_lost_yellow_min"))
+    together = timedelta(minutes=get_alert_settings().group_silent_after_min)
+    quiet = dict(positions.silent_since(session, before=now - min(yellow, together)))
+    never = monitoring.never_reported(
+        session=session, reported=positions.reported_ids(), registered_before=now - yellow
+    )
+    active = caseload_service.active_supervisee_ids(session=session, supervisee_ids=list(quiet | never))
+    quiet = {sid: ts for sid, ts in quiet.items() if sid in active}
+    never = {sid: at for sid, at in never.items() if sid in active}
+    outages = outage.windows(session=session, since=min([*quiet.values(), *never.values()], default=now), until=now)
+    # A platform outage going on: nobody's silence is theirs now; platform alerts only end.
+    platform_ok = not outage.is_open(outages)
+    changes, held = silence.check(
+        session=session, now=now, silent={s: t for s, t in quiet.items() if now - t > together}, allow_new=platform_ok
+    )
+    if changes:
+        session.commit()
+    silent = {sid: ts for sid, ts in (quiet | never).items() if now - ts > yellow and sid not in held}
     live = service.live_alerts(session=session, rule=rules.SIGNAL_LOST)
     policies = policy.policies_for(
         session=session, supervisee_ids=list(silent.keys() | {a.supervisee_id for a in live})
     )
-    changes = _raise_silences(session, now, silent, policies)
+    if platform_ok:
+        changes += _raise_silences(session, now, silent, set(never), policies, outages)
     latest = positions.last_fix_times(session, supervisee_ids=[a.supervisee_id for a in live])
     for alert in live:
         last_ts = latest.get(alert.supervisee_id)
@@ -96,7 +144,8 @@ def check_escalations(session) -> list[service.AlertChange]:
             return changes
 
 
-CHECKS = (check_signal_lost, check_escalations)
+# The platform's state first: the signal-lost round reads the outage windows it keeps.
+CHECKS = (check_platform, check_signal_lost, check_escalations)
 
 
 def main() -> None:

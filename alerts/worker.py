@@ -99,7 +99,8 @@ class AlertsHandler:
 
 def publish_changes(publisher: bus.Publisher, changes: list[AlertChange]) -> None:
     if changes:
-        publisher.publish(bus.ALERTS, [(str(c.supervisee_id), bus.encode(c.as_dict())) for c in changes])
+        # A person's changes stay in order on one partition; platform alerts share one key.
+        publisher.publish(bus.ALERTS, [(str(c.supervisee_id or "platform"), bus.encode(c.as_dict())) for c in changes])
         log.info("%d alert changes", len(changes))
 
 

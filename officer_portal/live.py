@@ -48,7 +48,9 @@ SYNC = "sync"
 
 
 def _notice(alert: Alert, kind: str, names: dict[int, tuple[str, str]]) -> AlertNotice:
-    code, name = names.get(alert.supervisee_id, ("?", "?"))
+    code, name = (
+        names.get(alert.supervisee_id, ("?", "?")) if alert.supervisee_id is not None else platform_label(alert)
+    )
     return AlertNotice(
         alert_id=alert.id,
         supervisee_id=alert.supervisee_id,
@@ -62,6 +64,11 @@ def _notice(alert: Alert, kind: str, names: dict[int, tuple[str, str]]) -> Alert
         supervisee_code=code,
         supervisee_name=name,
     )
+
+
+def platform_label(alert: Alert) -> tuple[str, str]:
+    """(code, name) shown for a platform alert, which is about a district's people, not one person."""
+    return f"district {alert.district_id}", "整片失联 whole gateway/district silent"
 
 
 def notices_for(

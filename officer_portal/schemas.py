@@ -13,7 +13,7 @@ class AlertNotice(BaseModel):
     queue shows of the alert now."""
 
     alert_id: int
-    supervisee_id: int
+    supervisee_id: int | None  # None for a platform alert (a gateway or district gone silent)
     # opened, level_raised, ended, acknowledged, escalated, resolved…; "sync" when re-sent on
     # reconnecting: the alert's current state, whatever happened to it meanwhile.
     kind: str

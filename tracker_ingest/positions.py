@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import psycopg
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,11 @@ def silent_since(session: Session, *, before: datetime) -> Sequence[tuple[int, d
     """(supervisee_id, last fix time) for everyone whose last fix is older than ``before``."""
     rows = session.execute(select(LastPosition.supervisee_id, LastPosition.ts).where(LastPosition.ts < before))
     return [(supervisee_id, ts) for supervisee_id, ts in rows]
+
+
+def reported_ids() -> Select:
+    """A subquery of everyone who has ever reported a position, for other domains' queries."""
+    return select(LastPosition.supervisee_id)
 
 
 def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[int, datetime]:

@@ -133,13 +133,13 @@ class Publisher:
     def publish(self, topic: str, records: Sequence[Record]) -> None:
         """Blocking publish, for workers and scripts."""
         producer, futures = self._send(topic, records)
-        producer.flush(timeout=self._settings.broker_timeout_s * 2)
-        for future in futures:
-            try:
+        try:
+            producer.flush(timeout=self._settings.broker_timeout_s * 2)
+            for future in futures:
                 future.get(timeout=self._settings.broker_timeout_s * 2)
-            except KafkaError as exc:
-                self._discard(producer)
-                raise BrokerUnavailable(f"broker did not acknowledge: {exc}") from exc
+        except KafkaError as exc:
+            self._discard(producer)
+            raise BrokerUnavailable(f"broker did not acknowledge: {exc}") from exc
 
     async def publish_async(self, topic: str, records: Sequence[Record]) -> None:
         """Publish without blocking the event loop; returns after the broker's acknowledgement."""

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,7 +102,7 @@ def _ready(settings) -> bool:
     return False
 
 
-def inject(settings, fault: str) -> float:
+def inject(settings, fault: str, instance: str) -> float:
     """Kill (or restart) one part of the platform; returns the seconds until it is ready again."""
     from ops import embedded, stack
     from ops.supervise import Supervisor
@@ -115,7 +116,7 @@ def inject(settings, fault: str) -> float:
         tansu = int(subprocess.check_output(["pgrep", "-P", str(victim.pid)]).split()[0])
         os.kill(tansu, signal.SIGKILL)
     else:
-        victim = stack.process(settings, common.INSTANCE, fault)
+        victim = stack.process(settings, instance, fault)
         os.kill(victim.pid, signal.SIGKILL)
     while time.monotonic() - began < READY_TIMEOUT_S:
         time.sleep(0.1)
@@ -205,7 +206,9 @@ def drain(settings, expected: int, supervisee_ids: list[int]) -> None:
     raise RuntimeError("the platform did not catch up within 10 minutes")
 
 
-def run(settings, registration, fixes: np.ndarray, rate: float, faults: tuple[str, ...]) -> dict:
+def run(
+    settings, registration, fixes: np.ndarray, rate: float, faults: tuple[str, ...], instance: str = common.INSTANCE
+) -> dict:
     """Stream the fixes; inject the faults one after another once the stream is under way."""
     stream = Stream()
     url = f"http://{settings.host}:{settings.ingest_port}"
@@ -218,13 +221,15 @@ def run(settings, registration, fixes: np.ndarray, rate: float, faults: tuple[st
             if stream.done.is_set():
                 raise RuntimeError(f"the stream ended before the {fault} fault: make it longer")
             kills[fault] = time.time()
-            restarts[fault] = inject(settings, fault)
+            restarts[fault] = inject(settings, fault, instance)
             print(f"{fault}: ready again after {restarts[fault]:.1f} s", file=sys.stderr)
             time.sleep(2)
 
     injector = threading.Thread(target=faulting, daemon=True)
     injector.start()
-    asyncio.run(post_stream(url, registration, fixes, rate, stream))
+    # On a thread of its own: a caller's thread may hold an event loop (Playwright's, in the tests).
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, post_stream(url, registration, fixes, rate, stream)).result()
     injector.join()
     keys = np.concatenate(stream.keys)
     acked_at = np.concatenate(stream.acked_at)

@@ -36,10 +36,7 @@ async def cached(cache: service.TtlCache, key):
     found, value = cache.cached(key)
     if found:
         return value
-    try:
-        return await run_in_threadpool(cache.get, key)
-    except service.DirectoryUnavailable as exc:
-        raise directory_down(exc) from exc
+    return await _from_database(cache.get, key)
 
 
 async def cached_many(cache: service.TtlCache, keys: set) -> dict:
@@ -47,8 +44,12 @@ async def cached_many(cache: service.TtlCache, keys: set) -> dict:
     answers, complete = cache.cached_many(keys)
     if complete:
         return answers
+    return await _from_database(cache.get_many, keys)
+
+
+async def _from_database(lookup, keys):
     try:
-        return await run_in_threadpool(cache.get_many, keys)
+        return await run_in_threadpool(lookup, keys)
     except service.DirectoryUnavailable as exc:
         raise directory_down(exc) from exc
 

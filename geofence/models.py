@@ -5,7 +5,7 @@ from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 import caseload.models
@@ -78,3 +78,22 @@ class GeofenceState(Base):
     state: Mapped[dict] = mapped_column(JSONB)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# What is learned per person (geofence.noise): the snapshot's columns; ``last_us`` versions it.
+NOISE_FIELDS = ("last_us", "last_lat", "last_lon", "last_var", "median", "pairs")
+
+
+class PhoneNoise(Base):
+    """What the engine learned of a person's phone's real scatter (``geofence.noise``), snapshotted with
+    the tracks; versioned by ``last_us`` as they are by ``last_fix_us``."""
+
+    __tablename__ = "geofence_noise"
+
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), primary_key=True)
+    last_us: Mapped[int] = mapped_column(BigInteger)
+    last_lat: Mapped[float] = mapped_column(DOUBLE_PRECISION)
+    last_lon: Mapped[float] = mapped_column(DOUBLE_PRECISION)
+    last_var: Mapped[float] = mapped_column(DOUBLE_PRECISION)
+    median: Mapped[float] = mapped_column(DOUBLE_PRECISION)
+    pairs: Mapped[int] = mapped_column(BigInteger)

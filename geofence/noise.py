@@ -9,14 +9,17 @@ mean of its logarithm over a phone's first pairs (clipped, so that a trip weighs
 running median (a small step up or down per pair, which moving pairs can only push so far).
 
 Every fix of every phone goes through here, so the update is a handful of array passes per batch.
-The estimates live in memory only: after a restart each phone is learned again from scratch, and
-until then the state machines judge its runs by their own spread, as they would with no estimate."""
+The worker snapshots what it learned of the batch's phones with the tracks (``state``/``restore``),
+so a restarted worker, or one taking a partition over, judges each phone as the one before it did:
+learning it again from scratch changed decisions, and alerts, after every restart."""
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from geofence.engine import BAND_M, METRES_PER_DEGREE, person_then_time
+from geofence.models import NOISE_FIELDS as FIELDS
 
 SIGMA_PER_ACCURACY = 1 / 1.515
 MEDIAN_CHI2_2 = 2 * math.log(2)
@@ -104,6 +107,27 @@ class DeviceNoise:
         last = np.r_[first[1:] - 1, len(person) - 1]
         self.last_us[before], self.last_lat[before] = ts[last], lat[last]
         self.last_lon[before], self.last_var[before] = lon[last], var[last]
+
+    def state(self, people: np.ndarray) -> dict[str, np.ndarray]:
+        """What has been learned of these people's phones (those it has seen a fix of), for a snapshot."""
+        people = np.unique(people)
+        people = people[people < len(self.pairs)]
+        people = people[self.last_us[people] >= 0]
+        return {"supervisee_id": people} | {name: getattr(self, name)[people] for name in FIELDS}
+
+    def restore(self, saved: dict[str, np.ndarray]) -> None:
+        """Take a snapshot's estimates over, replacing these people's."""
+        people = saved["supervisee_id"]
+        if not len(people):
+            return
+        self._grow(int(people.max()))
+        for name in FIELDS:
+            getattr(self, name)[people] = saved[name]
+
+    def forget(self, chosen: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Unlearn the people ``chosen`` says (a mask over supervisee ids): another worker has them now."""
+        gone = chosen(np.arange(len(self.pairs)))
+        self.last_us[gone], self.median[gone], self.pairs[gone] = -1, MEDIAN_CHI2_2, 0
 
     def scales(self, supervisee_id: np.ndarray) -> np.ndarray:
         """How many times its claimed accuracy each phone may really scatter (at least 1), NaN while

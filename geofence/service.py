@@ -4,11 +4,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from sqlalchemy import delete as delete_rows
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role
 from core.timezones import utcnow
 from geofence import schemas
-from geofence.models import GeofenceState, Zone, ZoneKind
+from geofence.models import NOISE_FIELDS, GeofenceState, PhoneNoise, Zone, ZoneKind
 
 DISTRICT_ZONE_EDITORS = frozenset({Role.supervisor, Role.command, Role.admin})
 
@@ -266,6 +267,41 @@ def save_states(*, session: Session, changed: dict[tuple[int, int], dict], dropp
         ).returning(GeofenceState.supervisee_id)
     )
     return len(rows) - len(written.all())
+
+
+def load_noise(
+    *, session: Session, partitions: Collection[int] | None = None, partition_count: int = 1
+) -> dict[str, np.ndarray]:
+    """What was learned of the phones' scatter: everyone's, or that of these partitions' people."""
+    columns = [PhoneNoise.supervisee_id, *(getattr(PhoneNoise, name) for name in NOISE_FIELDS)]
+    query = select(*columns)
+    if partitions is not None:
+        query = query.where((PhoneNoise.supervisee_id % partition_count).in_(sorted(partitions)))
+    rows = session.execute(query).all()
+    names = ["supervisee_id", *NOISE_FIELDS]
+    integral = {"supervisee_id", "last_us", "pairs"}
+    return {
+        name: np.array([row[i] for row in rows], dtype=np.int64 if name in integral else float)
+        for i, name in enumerate(names)
+    }
+
+
+def save_noise(*, session: Session, learned: dict[str, np.ndarray]) -> None:
+    """Snapshot what was learned of these phones, in the caller's transaction; a later one stays."""
+    if not len(learned["supervisee_id"]):
+        return
+    names = ["supervisee_id", *NOISE_FIELDS]
+    types = {"supervisee_id": "int", "last_us": "bigint", "pairs": "bigint"}
+    # One statement over arrays, whatever the batch's number of people (thousands per batch).
+    arrays = ", ".join(f"CAST(:{n} AS {types.get(n, 'float8')}[])" for n in names)
+    updates = ", ".join(f"{n} = excluded.{n}" for n in NOISE_FIELDS)
+    session.execute(
+        text(
+            f"INSERT INTO geofence_noise ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT (supervisee_id) DO UPDATE SET {updates} WHERE geofence_noise.last_us <= excluded.last_us"
+        ),
+        {name: learned[name].tolist() for name in names},
+    )
 
 
 def purge_tombstones(*, session: Session, older_than_s: float) -> int:

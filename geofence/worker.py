@@ -84,16 +84,19 @@ class GeofenceHandler(ConsumerRebalanceListener):
         if not self._revoked and self._unloaded is not None and not self._unloaded:
             return []
         if self._unloaded is None:
-            with session_scope() as session:
-                saved = service.load_states(session=session)
+            scope = {}
         else:
             count = self._publisher.partition_count(bus.FIXES)
             moved = list(self._revoked | self._unloaded)
             self._tracks.forget_people(lambda people: np.isin(people % count, moved))
+            self._tracks.noise.forget(lambda people: np.isin(people % count, moved))
             self._revoked = set()
-            with session_scope() as session:
-                saved = service.load_states(session=session, partitions=self._unloaded, partition_count=count)
+            scope = {"partitions": self._unloaded, "partition_count": count}
+        with session_scope() as session:
+            saved = service.load_states(session=session, **scope)
+            learned = service.load_noise(session=session, **scope)
         self._tracks.restore({key: Track(**state) for key, state in saved.active.items()}, saved.quiet)
+        self._tracks.noise.restore(learned)
         log.info(
             "geofence state restored for partitions %s: %d tracks, %d quiet",
             "all" if self._unloaded is None else sorted(self._unloaded),
@@ -146,13 +149,16 @@ class GeofenceHandler(ConsumerRebalanceListener):
         if events:
             self._publisher.publish(bus.ZONE_EVENTS, [(str(e.supervisee_id), bus.encode(e.as_dict())) for e in events])
         changed, dropped = self._tracks.take_changes()
-        if changed or dropped:
+        learned = self._tracks.noise.state(fixes["supervisee_id"]) if decoded else None
+        if changed or dropped or learned is not None:
             # After the events are acknowledged: a crash in between replays the batch, and a replayed
             # event is recognised by the alerts worker; a snapshot ahead of its events would lose them.
             with session_scope() as session:
                 refused = service.save_states(
                     session=session, changed={k: t.snapshot() for k, t in changed.items()}, dropped=dropped
                 )
+                if learned is not None:
+                    service.save_noise(session=session, learned=learned)
             if refused:
                 log.warning("%d snapshots older than the saved ones not written: another worker moved on", refused)
         self._purge_tombstones()

@@ -7,6 +7,7 @@ import pytest
 
 from geofence import service
 from geofence.engine import ZoneIndex, observe
+from geofence.noise import DeviceNoise
 from geofence.tracks import Track, Tracks
 from tests.geofence.test_engine import PERSON, THRESHOLDS, fixes, run, zone
 
@@ -106,3 +107,31 @@ def test_forgetting_people_keeps_the_others_tracks():
     assert tracks.get(PERSON, 1) is not None and tracks.get(PERSON + 1, 1) is None
     tracks.forget_people(lambda people: np.isin(people, [PERSON]))
     assert not tracks.active
+
+
+def test_what_was_learned_of_a_phone_goes_with_its_snapshot_and_only_forward(db, person_and_zone):
+    person, _ = person_and_zone
+    learned = DeviceNoise()
+    at = np.arange(40, dtype=np.int64) * 30_000_000
+    rng = np.random.default_rng(3)
+    learned.update(
+        {
+            "supervisee_id": np.full(40, person),
+            "ts_us": at,
+            "lat": 41.3 + rng.normal(0, 1e-4, 40),
+            "lon": 123.77 + rng.normal(0, 1e-4, 40),
+            "accuracy_m": np.full(40, 5.0),
+        }
+    )
+    assert learned.scale(person) is not None
+    service.save_noise(session=db, learned=learned.state(np.array([person])))
+    taken_over = DeviceNoise()
+    taken_over.restore(service.load_noise(session=db, partitions=[person % 4], partition_count=4))
+    assert taken_over.scale(person) == learned.scale(person)
+    # An older estimate (a late batch of a worker that lost the person) does not replace it.
+    older = learned.state(np.array([person])) | {"last_us": np.array([0]), "pairs": np.array([1])}
+    service.save_noise(session=db, learned=older)
+    saved = service.load_noise(session=db)
+    assert saved["pairs"][saved["supervisee_id"] == person].tolist() == [learned.pairs[person]]
+    taken_over.forget(lambda people: people == person)
+    assert taken_over.scale(person) is None

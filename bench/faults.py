@@ -102,8 +102,9 @@ def _ready(settings) -> bool:
     return False
 
 
-def inject(settings, fault: str, instance: str) -> float:
-    """Kill (or restart) one part of the platform; returns the seconds until it is ready again."""
+def inject(settings, fault: str, instance: str, unconsumed: dict[str, int]) -> float:
+    """Kill (or restart) one part of the platform; returns the seconds until it is ready again. For the
+    broker, ``unconsumed`` gets each consumer group's records not yet consumed when it was killed."""
     from ops import embedded, stack
     from ops.supervise import Supervisor
 
@@ -112,6 +113,10 @@ def inject(settings, fault: str, instance: str) -> float:
         embedded.restart_postgres(settings)
         victim = None
     elif fault == "broker":
+        from core import health
+
+        # What the broker holds unconsumed when it dies is its loss: each group's lag just before.
+        unconsumed.update(health.group_lags(settings))
         victim = Supervisor(settings).process(embedded.BROKER_GROUP, f"{embedded.BROKER_GROUP}-tansu")
         tansu = int(subprocess.check_output(["pgrep", "-P", str(victim.pid)]).split()[0])
         os.kill(tansu, signal.SIGKILL)
@@ -214,6 +219,7 @@ def run(
     url = f"http://{settings.host}:{settings.ingest_port}"
     restarts: dict[str, float] = {}
     kills: dict[str, float] = {}
+    unconsumed: dict[str, int] = {}
 
     def faulting() -> None:
         time.sleep(LEAD_S)
@@ -221,7 +227,7 @@ def run(
             if stream.done.is_set():
                 raise RuntimeError(f"the stream ended before the {fault} fault: make it longer")
             kills[fault] = time.time()
-            restarts[fault] = inject(settings, fault, instance)
+            restarts[fault] = inject(settings, fault, instance, unconsumed)
             print(f"{fault}: ready again after {restarts[fault]:.1f} s", file=sys.stderr)
             time.sleep(2)
 
@@ -249,6 +255,7 @@ def run(
         "acked": len(np.unique(keys)),
         "lost": len(np.unique(keys[lost & ~by_broker])),
         "broker_lost": len(np.unique(keys[by_broker])),
+        "broker_unconsumed_records": unconsumed,
         "broker_lost_oldest_s": round(float(kills["broker"] - acked_at[by_broker].min()), 2) if by_broker.any() else 0,
         "duplicate_fixes": duplicate_rows,
         "duplicate_episodes": repeated,
@@ -325,6 +332,7 @@ def main(quick: bool = False) -> int:
                 "zone_episodes_extra": len(extra),
                 "broker_lost_fixes": faulty["broker_lost"],
                 "broker_lost_oldest_acked_before_kill_s": faulty["broker_lost_oldest_s"],
+                "broker_unconsumed_records_at_kill": faulty["broker_unconsumed_records"],
                 "refused_requests_retried": faulty["refused_requests"],
                 "restart_to_ready_s": faulty["restart_s"],
                 "lost_after_fault_s": faulty["lost_after"],

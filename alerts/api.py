@@ -5,10 +5,11 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from sqlalchemy.orm import Session
 
-from alerts import policy, report, schemas, service, suspension
-from alerts.models import AlertStatus
+from alerts import policy, publish, report, schemas, service, suspension
+from alerts.models import Alert, AlertStatus
 from caseload.auth import CurrentOfficer
 from core.db import AlertLevel
 from core.timezones import utcnow
@@ -55,30 +56,57 @@ def alert_events(alert_id: int, session: SessionDep, viewer: CurrentOfficer):
     return service.list_events(session=session, viewer=viewer, alert_id=alert_id)
 
 
-@router.post("/alerts/{alert_id}/ack", response_model=schemas.AlertOut)
-def acknowledge(alert_id: int, data: schemas.AckIn, session: SessionDep, viewer: CurrentOfficer):
-    """Acknowledge an open alert, with an optional note."""
-    alert = service.acknowledge(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+def _committed(session: Session, request: Request, later: BackgroundTasks, handled: service.Handled) -> Alert:
+    """Commit an officer's action; once the answer is sent, publish what it changed to alerts.v1 so
+    that every portal's live stream shows it."""
+    alert, changes = handled
     session.commit()
+    later.add_task(publish.announce, request.app.state.publisher, changes)
     return alert
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=schemas.AlertOut)
+def acknowledge(
+    alert_id: int,
+    data: schemas.AckIn,
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    request: Request,
+    later: BackgroundTasks,
+):
+    """Acknowledge an open alert, with an optional note."""
+    handled = service.acknowledge(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+    return _committed(session, request, later, handled)
 
 
 @router.post("/alerts/{alert_id}/escalate", response_model=schemas.AlertOut)
-def escalate(alert_id: int, data: schemas.EscalateIn, session: SessionDep, viewer: CurrentOfficer):
+def escalate(
+    alert_id: int,
+    data: schemas.EscalateIn,
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    request: Request,
+    later: BackgroundTasks,
+):
     """Pass an open or acknowledged alert up to the supervisor, with an optional note."""
-    alert = service.escalate(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
-    session.commit()
-    return alert
+    handled = service.escalate(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+    return _committed(session, request, later, handled)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=schemas.AlertOut)
-def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer: CurrentOfficer):
+def resolve(
+    alert_id: int,
+    data: schemas.ResolveIn,
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    request: Request,
+    later: BackgroundTasks,
+):
     """Resolve an alert with a disposition."""
-    alert = service.resolve(
+    handled = service.resolve(
         session=session, viewer=viewer, alert_id=alert_id, disposition=data.disposition, note=data.note
     )
-    session.commit()
-    return alert
+    return _committed(session, request, later, handled)
 
 
 @router.get("/alert-policies", response_model=list[schemas.AlertPolicyOut], tags=["alert policies"])

@@ -40,6 +40,10 @@ class AlertChange:
         return {"alert_id": self.alert_id, "supervisee_id": self.supervisee_id, "kind": self.kind, "level": self.level}
 
 
+# What an officer's action returns: the alert as it now is, and the changes to publish after commit.
+Handled = tuple[Alert, list[AlertChange]]
+
+
 def _record(session: Session, alert: Alert, kind: str, actor: str, detail: dict | None = None) -> AlertChange:
     session.add(AlertEvent(alert_id=alert.id, kind=kind, actor=actor, detail=detail or {}))
     audit.append(
@@ -261,7 +265,7 @@ def _handle(session: Session, viewer: Officer, alert_id: int) -> Alert:
     return alert
 
 
-def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Handled:
     """open → acknowledged."""
     alert = _handle(session, viewer, alert_id)
     if alert.status != AlertStatus.open:
@@ -271,11 +275,10 @@ def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str |
     alert.acknowledged_by = viewer.id
     alert.ack_note = note
     session.flush()
-    _record(session, alert, "acknowledged", caseload_service.actor(viewer), {"note": note})
-    return alert
+    return alert, [_record(session, alert, "acknowledged", caseload_service.actor(viewer), {"note": note})]
 
 
-def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Disposition, note: str | None) -> Alert:
+def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Disposition, note: str | None) -> Handled:
     """open or acknowledged → resolved, with a disposition."""
     alert = _handle(session, viewer, alert_id)
     if alert.status == AlertStatus.resolved:
@@ -286,10 +289,8 @@ def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Di
     alert.disposition = disposition
     alert.resolution_note = note
     session.flush()
-    _record(
-        session, alert, "resolved", caseload_service.actor(viewer), {"disposition": disposition.value, "note": note}
-    )
-    return alert
+    detail = {"disposition": disposition.value, "note": note}
+    return alert, [_record(session, alert, "resolved", caseload_service.actor(viewer), detail)]
 
 
 def _escalation_target(session: Session, alert: Alert, *, above: Officer | None = None) -> int | None:
@@ -316,7 +317,7 @@ def _mark_escalated(session: Session, alert: Alert, target: int | None, actor: s
     return _record(session, alert, "escalated", actor, {"to": target, **detail})
 
 
-def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Handled:
     """open or acknowledged → escalated to the supervisor, by hand."""
     alert = _handle(session, viewer, alert_id)
     if alert.status == AlertStatus.resolved:
@@ -324,8 +325,7 @@ def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | No
     if alert.escalated_at is not None:
         raise Conflict(f"alert {alert_id} was already escalated at {alert.escalated_at:%Y-%m-%d %H:%M} UTC")
     target = _escalation_target(session, alert, above=viewer)
-    _mark_escalated(session, alert, target, caseload_service.actor(viewer), {"note": note})
-    return alert
+    return alert, [_mark_escalated(session, alert, target, caseload_service.actor(viewer), {"note": note})]
 
 
 def escalate_overdue(*, session: Session, limit: int | None = None) -> list[AlertChange]:

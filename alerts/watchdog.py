@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from alerts import outage, policy, rules, service, silence, suspension
 from alerts.config import get_alert_settings
-from alerts.worker import publish_changes
+from alerts.publish import publish_changes
 from caseload import monitoring
 from caseload import service as caseload_service
 from core import bus

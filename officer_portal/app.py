@@ -4,7 +4,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
@@ -48,10 +48,9 @@ for router in (
     positions_api.router,
     portal_api.router,
     admin_api.router,
+    alerts_api.router,
 ):
     api.include_router(router)
-# The alerts API does not publish officers' own transitions; the portal does, so the live stream shows them.
-api.include_router(alerts_api.router, dependencies=[Depends(live.announce_officer_actions)])
 app.include_router(api)
 app.include_router(pages.router)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from alerts import policy, publish, report, schemas, service, suspension
 from alerts.models import Alert, AlertStatus
 from caseload.auth import CurrentOfficer
-from core.db import AlertLevel
 from core.timezones import utcnow
 from core.web import SessionDep
+from core.wire import AlertLevel
 
 router = APIRouter(tags=["alerts"])
 

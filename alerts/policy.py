@@ -16,9 +16,9 @@ from alerts.config import get_alert_settings
 from alerts.models import AlertPolicy
 from caseload import service as caseload_service
 from caseload.models import Officer, RiskLevel
-from core.db import AlertLevel
 from core.errors import Forbidden, NotFound
 from core.security import Role
+from core.wire import AlertLevel
 
 EDITORS = frozenset({Role.supervisor, Role.command, Role.admin})
 

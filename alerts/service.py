@@ -15,10 +15,10 @@ from caseload import monitoring
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
-from core.db import AlertLevel
 from core.errors import Conflict, Forbidden, NotFound
 from core.security import Role
 from core.timezones import utcnow
+from core.wire import AlertLevel
 
 SYSTEM = "system"
 HANDLERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})

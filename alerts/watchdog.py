@@ -20,10 +20,11 @@ from caseload import monitoring
 from caseload import service as caseload_service
 from core import bus
 from core.config import get_settings
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
 from core.heartbeat import Heartbeat
 from core.logs import configure
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tracker_ingest import positions
 
 log = configure("ewall.watchdog")

@@ -9,7 +9,8 @@ from alerts.policy import Policy
 from alerts.publish import publish_changes
 from alerts.service import AlertChange
 from core import bus
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
+from core.wire import AlertLevel
 
 
 def _evidence(event: dict, at: datetime, reason: str) -> dict:

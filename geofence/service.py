@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from caseload import service as caseload_service
 from caseload.models import Officer
-from core.db import AlertLevel
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from geofence import schemas
 from geofence.models import GeofenceState, Zone, ZoneKind
 

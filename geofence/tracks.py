@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
 from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import SIGMA_PER_ACCURACY, DeviceNoise

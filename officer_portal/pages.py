@@ -13,10 +13,10 @@ from caseload import service as caseload_service
 from caseload.auth import SESSION_COOKIE, current_officer
 from caseload.models import Officer
 from core.config import get_settings
-from core.db import AlertLevel
 from core.security import create_access_token
 from core.timezones import to_display, utcnow
 from core.web import SessionDep
+from core.wire import AlertLevel
 from geofence import service as geofence_service
 from officer_portal import maps
 from tracker_ingest import positions

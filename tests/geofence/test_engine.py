@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
 from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import DeviceNoise

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Select, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from caseload import schemas
-from caseload.models import Datum, Device, District, Officer, RiskLevel, Supervisee
+from caseload.models import Datum, Device, District, Gateway, Officer, RiskLevel, Supervisee
 from core import audit
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
@@ -274,14 +274,19 @@ def update_supervisee(
     return supervisee
 
 
+def deactivate(session: Session, viewer: Officer, row: Device | Supervisee | Gateway) -> None:
+    """Switch a row off, its history kept for the auditors, and audit it as '<table>.deactivate'."""
+    row.active = False
+    session.flush()
+    record(session, viewer, f"{row.__tablename__}.deactivate", row.id)
+
+
 def delete_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> None:
     """Ends supervision (deactivates); the history stays for the auditors."""
     supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
-    supervisee.active = False
     for device in session.scalars(select(Device).where(Device.supervisee_id == supervisee_id)):
         device.active = False
-    session.flush()
-    record(session, viewer, "supervisee.deactivate", supervisee_id)
+    deactivate(session, viewer, supervisee)
 
 
 # Devices ------------------------------------------------------------------------------------------
@@ -329,9 +334,7 @@ def deactivate_device(*, session: Session, viewer: Officer, supervisee_id: int, 
     device = session.get(Device, device_id)
     if device is None or device.supervisee_id != supervisee_id:
         raise NotFound(f"device {device_id} not found for supervisee {supervisee_id}")
-    device.active = False
-    session.flush()
-    record(session, viewer, "device.deactivate", device_id)
+    deactivate(session, viewer, device)
 
 
 @dataclass(frozen=True)

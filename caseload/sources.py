@@ -12,6 +12,7 @@ from caseload import schemas
 from caseload.models import Camera, CameraKind, Device, Gateway, Officer, Supervisee
 from caseload.service import (
     DeviceIdentity,
+    deactivate,
     district_subtree,
     get_in_visible_district,
     in_visible_districts,
@@ -97,10 +98,7 @@ def create_gateway(*, session: Session, viewer: Officer, data: schemas.GatewayIn
 
 
 def deactivate_gateway(*, session: Session, viewer: Officer, gateway_id: int) -> None:
-    gateway = get_in_visible_district(session, viewer, Gateway, gateway_id)
-    gateway.active = False
-    session.flush()
-    record(session, viewer, "gateway.deactivate", gateway_id)
+    deactivate(session, viewer, get_in_visible_district(session, viewer, Gateway, gateway_id))
 
 
 # Cameras ------------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from caseload.service import DeviceIdentity
+from core import datum
 from core.config import Settings
 from core.timezones import utcnow
-from tracker_ingest import datum
 from tracker_ingest.protocols.common import RawFix
 from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, WIRE_DTYPE, NativeFix, RejectedRecord, wire_rows
 

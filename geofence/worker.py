@@ -18,10 +18,10 @@ from core import bus
 from core.config import get_settings
 from core.db import session_scope
 from core.logs import configure
+from core.wire import UndecodableRecord, decode_fix_record, fix_arrays
 from geofence import engine, service
 from geofence.config import GeofenceSettings, get_geofence_settings
 from geofence.tracks import Thresholds, Track, Tracks, ZoneEvent
-from tracker_ingest.schemas import UndecodableRecord, decode_fix_record, fix_arrays
 
 log = configure("ewall.geofence")
 

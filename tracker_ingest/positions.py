@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.db import copy_binary
+from core.wire import SOURCES, FixRecord, fix_arrays
 from tracker_ingest.models import Fix, LastPosition, RadioReport, Sighting, UnknownDevice
-from tracker_ingest.schemas import SOURCES, FixRecord, fix_arrays
 
 # Replays go through a staging table shaped like `fix`, so the primary key can skip stored rows.
 _CREATE_STAGE = "CREATE TEMP TABLE IF NOT EXISTS fix_stage (LIKE fix) ON COMMIT DELETE ROWS"

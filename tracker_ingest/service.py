@@ -23,9 +23,9 @@ from core.config import get_settings
 from core.db import is_unreachable, session_scope
 from core.heartbeat import first_line
 from core.timezones import utcnow
+from core.wire import WIRE_DTYPE, encode_fix_record
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import WIRE_DTYPE, encode_fix_record
 from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.

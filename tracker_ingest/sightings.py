@@ -14,8 +14,9 @@ from caseload.service import DeviceIdentity
 from caseload.sources import CameraIdentity
 from core.config import Settings
 from core.timezones import utcnow
+from core.wire import FIX_DTYPE, SOURCE_CODE
 from tracker_ingest.models import SightingKind
-from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, RejectedRecord
+from tracker_ingest.schemas import RejectedRecord
 from tracker_ingest.validation import Batch, TimeWindow, to_us
 
 

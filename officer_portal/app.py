@@ -16,7 +16,7 @@ from core.web import beat_forever, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
 from officer_portal import admin_api, live, pages
 from officer_portal import api as portal_api
-from tracker_ingest import portal_api as positions_api
+from tracker_ingest import positions_api
 
 
 @asynccontextmanager

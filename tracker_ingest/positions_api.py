@@ -1,4 +1,4 @@
-"""Staff-facing position routes (mounted by the portal): live positions and tracks."""
+"""Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
 from datetime import datetime, timedelta
 from typing import Annotated

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from alerts import sla, suspension
 from alerts.models import LIVE_EPISODE, Alert, AlertEvent, AlertStatus, Disposition
 from caseload import monitoring
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
@@ -212,7 +213,7 @@ def list_alerts(
     """Alerts in the viewer's caseload and those escalated to them, newest first."""
     query = select(Alert).where(
         or_(
-            Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer)),
+            Alert.supervisee_id.in_(caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)),
             Alert.escalated_to == viewer.id,
             _platform_alerts_seen_by(session, viewer),
         )
@@ -233,7 +234,7 @@ def list_alerts(
 def _platform_alerts_seen_by(session: Session, viewer: Officer) -> ColumnElement[bool]:
     if viewer.role not in PLATFORM_VIEWERS:
         return false()
-    districts = caseload_service.visible_district_ids(session=session, viewer=viewer)
+    districts = caseload_scope.visible_district_ids(session=session, viewer=viewer)
     return and_(Alert.supervisee_id.is_(None), true() if districts is None else Alert.district_id.in_(districts))
 
 

@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import State
 
-from caseload.service import DeviceIdentity
-from caseload.sources import CameraIdentity, GatewayIdentity
+from caseload.sources import CameraIdentity, DeviceIdentity, GatewayIdentity
 from core.bus import BrokerUnavailable
 from core.cache import DirectoryUnavailable, TtlCache
 from core.config import get_settings

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from caseload import sources
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core import bus
 from core.bus import BrokerUnavailable
 from core.cache import DatabaseGate, TtlCache

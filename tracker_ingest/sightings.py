@@ -10,8 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caseload.models import Datum
-from caseload.service import DeviceIdentity
-from caseload.sources import CameraIdentity
+from caseload.sources import CameraIdentity, DeviceIdentity
 from core.config import Settings
 from core.timezones import utcnow
 from core.wire import FIX_DTYPE, SOURCE_CODE

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core import datum
 from core.config import Settings
 from core.timezones import utcnow

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from caseload.models import Datum
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core.config import get_settings
 from core.wire import WIRE_DTYPE
 from tracker_ingest import validation

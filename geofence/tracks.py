@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core.wire import AlertLevel
+from geofence.config import Thresholds
 from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import SIGMA_PER_ACCURACY, DeviceNoise
@@ -25,24 +26,6 @@ EXCLUSION_ENTRY = "exclusion_entry"
 US = 1_000_000
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """How much evidence confirms a violation and its end (geofence settings)."""
-
-    confirm_fixes: int
-    confirm_s: float
-    return_fixes: int
-    return_s: float
-    evidence_interval_s: float
-    # Whether the run's centroid must be surely on the wrong side too (off only for comparisons).
-    centroid_check: bool = True
-    # Fewer fixes confirm when each is this far beyond the edge past its accuracy circle, out of the
-    # wall or into the barred place itself (0: never): a phone reporting every 5 minutes shows a
-    # 10-minute exit in two fixes.
-    far_fixes: int = 0
-    far_m: float = 0.0
-
-
 @dataclass(slots=True)
 class Track:
     violating: bool = False
@@ -50,7 +33,7 @@ class Track:
     run_fixes: int = 0  # the current run of fixes on the other side than ``violating`` says
     run_since_us: int = 0
     run_inner: int = 0  # exclusion: fixes of the run inside the zone itself, not just its ring
-    run_far: bool = False  # every fix of the run so far was far out (Thresholds.far_m)
+    run_far: bool = False  # every fix of the run so far was far out (Thresholds.exit_confirm_far_m)
     run_fix: int = -1  # the batch row of the run's first fix (not kept across batches)
     # Sums over the run's precise fixes, wrong side or uncertain: their centroid must be surely on
     # the wrong side too, judged by their actual spread. Noise scatters the fixes of a person who
@@ -348,7 +331,7 @@ class Tracks:
                     track.run_lat = track.run_lon = track.run_lat2 = track.run_lon2 = track.run_accuracy_m = 0.0
                     # Not at home during a curfew: a small zone, where indoor fixes straddle the
                     # edge and two multipath outliers among them would look far out.
-                    track.run_far = t.far_fixes > 0 and _rule(index, key[1]) != CURFEW_BREACH
+                    track.run_far = t.exit_confirm_far_fixes > 0 and _rule(index, key[1]) != CURFEW_BREACH
                 if track.run_fixes or status == wrong:
                     _add_to_centroid(track, fixes, int(obs.fix[i]))
                 if status != wrong:
@@ -359,12 +342,12 @@ class Tracks:
                 track.run_far = (
                     track.run_far
                     and track.run_n == track.run_fixes
-                    and _far(index, key[1], exclusion, fixes, int(obs.fix[i]), t.far_m, scale)
+                    and _far(index, key[1], exclusion, fixes, int(obs.fix[i]), t.exit_confirm_far_m, scale)
                 )
-                needed = min(t.confirm_fixes, t.far_fixes) if track.run_far else t.confirm_fixes
+                needed = min(t.exit_confirm_fixes, t.exit_confirm_far_fixes) if track.run_far else t.exit_confirm_fixes
                 if (
                     track.run_fixes >= needed
-                    and ts - track.run_since_us >= t.confirm_s * US
+                    and ts - track.run_since_us >= t.exit_confirm_s * US
                     and (not t.centroid_check or _centroid_side(index, key[1], track, max(2, needed), scale) == wrong)
                 ):
                     track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
@@ -379,7 +362,7 @@ class Tracks:
                 track.run_fixes = 0
                 inner_now = exclusion and obs.inner[i] == INSIDE
                 track.run_inner = track.run_inner + 1 if inner_now else 0
-                newly_red = exclusion and not track.red and track.run_inner >= t.confirm_fixes
+                newly_red = exclusion and not track.red and track.run_inner >= t.exit_confirm_fixes
                 if newly_red or ts - track.evidence_us >= t.evidence_interval_s * US:
                     track.red = track.red or newly_red
                     track.evidence_us = ts
@@ -388,7 +371,7 @@ class Tracks:
             if not track.run_fixes:
                 track.run_since_us, track.run_fix = ts, i
             track.run_fixes += 1
-            if track.run_fixes >= t.return_fixes and ts - track.run_since_us >= t.return_s * US:
+            if track.run_fixes >= t.return_confirm_fixes and ts - track.run_since_us >= t.return_confirm_s * US:
                 first = track.run_fix if track.run_fix >= 0 else i
                 events.append(self._event(index, key, track, "ended", obs, first, fixes, ts_us=track.run_since_us))
                 track.violating, track.episode_us, track.red, track.rule = False, 0, False, ""

@@ -1,18 +1,19 @@
 """Alert API: the queue (list, inspect, acknowledge, escalate, resolve), alert policies, suspensions
 and the officers' response-times report."""
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
-from alerts import policy, report, schemas, service, suspension
+from alerts import policy, publish, report, schemas, service, suspension
 from alerts.models import AlertStatus
 from caseload.auth import CurrentOfficer
-from core.db import AlertLevel
 from core.timezones import utcnow
 from core.web import SessionDep
+from core.wire import AlertLevel
 
 router = APIRouter(tags=["alerts"])
 
@@ -55,29 +56,41 @@ def alert_events(alert_id: int, session: SessionDep, viewer: CurrentOfficer):
     return service.list_events(session=session, viewer=viewer, alert_id=alert_id)
 
 
+def _announcer(request: Request, later: BackgroundTasks) -> Callable[[list[service.AlertChange]], None]:
+    """Publishes an officer's committed changes to alerts.v1 once the answer is sent, so that every
+    portal's live stream shows them."""
+    return lambda changes: later.add_task(publish.announce, request.app.state.publisher, changes)
+
+
+Announce = Annotated[Callable[[list[service.AlertChange]], None], Depends(_announcer)]
+
+
 @router.post("/alerts/{alert_id}/ack", response_model=schemas.AlertOut)
-def acknowledge(alert_id: int, data: schemas.AckIn, session: SessionDep, viewer: CurrentOfficer):
+def acknowledge(alert_id: int, data: schemas.AckIn, session: SessionDep, viewer: CurrentOfficer, announce: Announce):
     """Acknowledge an open alert, with an optional note."""
-    alert = service.acknowledge(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+    alert, changes = service.acknowledge(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
     session.commit()
+    announce(changes)
     return alert
 
 
 @router.post("/alerts/{alert_id}/escalate", response_model=schemas.AlertOut)
-def escalate(alert_id: int, data: schemas.EscalateIn, session: SessionDep, viewer: CurrentOfficer):
+def escalate(alert_id: int, data: schemas.EscalateIn, session: SessionDep, viewer: CurrentOfficer, announce: Announce):
     """Pass an open or acknowledged alert up to the supervisor, with an optional note."""
-    alert = service.escalate(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
+    alert, changes = service.escalate(session=session, viewer=viewer, alert_id=alert_id, note=data.note)
     session.commit()
+    announce(changes)
     return alert
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=schemas.AlertOut)
-def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer: CurrentOfficer):
+def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer: CurrentOfficer, announce: Announce):
     """Resolve an alert with a disposition."""
-    alert = service.resolve(
+    alert, changes = service.resolve(
         session=session, viewer=viewer, alert_id=alert_id, disposition=data.disposition, note=data.note
     )
     session.commit()
+    announce(changes)
     return alert
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 import caseload.models
 import geofence.models
 from caseload.models import RiskLevel
-from core.db import AlertLevel, Base, pg_enum
+from core.db import Base, pg_enum
+from core.wire import AlertLevel
 
 # The tables this one's foreign keys point at must be on the metadata in every process.
 FOREIGN_KEY_TARGETS = (caseload.models, geofence.models)

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from alerts.config import get_alert_settings
 from alerts.models import AlertPolicy
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer, RiskLevel
-from core.db import AlertLevel
 from core.errors import Forbidden, NotFound
 from core.security import Role
+from core.wire import AlertLevel
 
 EDITORS = frozenset({Role.supervisor, Role.command, Role.admin})
 
@@ -143,7 +144,7 @@ def list_overrides(*, session: Session, viewer: Officer) -> Sequence[AlertPolicy
     query = select(AlertPolicy).order_by(
         AlertPolicy.district_id.nulls_first(), AlertPolicy.risk_level.nulls_first(), AlertPolicy.id
     )
-    visible = caseload_service.visible_district_ids(session=session, viewer=viewer)
+    visible = caseload_scope.visible_district_ids(session=session, viewer=viewer)
     if visible is not None:
         query = query.where(or_(AlertPolicy.district_id.is_(None), AlertPolicy.district_id.in_(visible)))
     return session.scalars(query).all()
@@ -156,7 +157,7 @@ def _require_editor(session: Session, viewer: Officer, district_id: int | None) 
         if viewer.role != Role.admin:
             raise Forbidden("an override without a district applies in every district; only an admin can set it")
     else:
-        caseload_service.require_district_visible(session, viewer, district_id)
+        caseload_scope.require_district_visible(session, viewer, district_id)
 
 
 def upsert(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from alerts import sla
 from alerts.models import Alert, AlertStatus
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core.errors import Invalid
@@ -22,7 +23,7 @@ def _officers(session: Session, viewer: Officer, district_id: int | None) -> lis
     if district_id is None:
         return list(officers)
     caseload_service.get_district(session=session, viewer=viewer, district_id=district_id)
-    subtree = set(caseload_service.district_subtree(session=session, district_id=district_id))
+    subtree = set(caseload_scope.district_subtree(session=session, district_id=district_id))
     return [o for o in officers if o.district_id in subtree]
 
 

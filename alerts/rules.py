@@ -8,7 +8,7 @@ ended when the engine sees the person back. The service keeps every step idempot
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
 
 INCLUSION_EXIT = "inclusion_exit"  # out of the electronic wall (电子墙)
 CURFEW_BREACH = "curfew_breach"  # away from home during a curfew

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from alerts.models import AlertStatus, Disposition
 from alerts.policy import Policy
 from caseload.models import RiskLevel
-from core.db import AlertLevel
+from core.wire import AlertLevel
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from alerts import sla, suspension
 from alerts.models import LIVE_EPISODE, Alert, AlertEvent, AlertStatus, Disposition
 from caseload import monitoring
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
-from core.db import AlertLevel
 from core.errors import Conflict, Forbidden, NotFound
 from core.security import Role
 from core.timezones import utcnow
+from core.wire import AlertLevel
 
 SYSTEM = "system"
 HANDLERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
@@ -38,6 +39,10 @@ class AlertChange:
 
     def as_dict(self) -> dict:
         return {"alert_id": self.alert_id, "supervisee_id": self.supervisee_id, "kind": self.kind, "level": self.level}
+
+
+# What an officer's action returns: the alert as it now is, and the changes to publish after commit.
+Handled = tuple[Alert, list[AlertChange]]
 
 
 def _record(session: Session, alert: Alert, kind: str, actor: str, detail: dict | None = None) -> AlertChange:
@@ -208,7 +213,7 @@ def list_alerts(
     """Alerts in the viewer's caseload and those escalated to them, newest first."""
     query = select(Alert).where(
         or_(
-            Alert.supervisee_id.in_(caseload_service.visible_supervisee_ids(session=session, viewer=viewer)),
+            Alert.supervisee_id.in_(caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)),
             Alert.escalated_to == viewer.id,
             _platform_alerts_seen_by(session, viewer),
         )
@@ -229,7 +234,7 @@ def list_alerts(
 def _platform_alerts_seen_by(session: Session, viewer: Officer) -> ColumnElement[bool]:
     if viewer.role not in PLATFORM_VIEWERS:
         return false()
-    districts = caseload_service.visible_district_ids(session=session, viewer=viewer)
+    districts = caseload_scope.visible_district_ids(session=session, viewer=viewer)
     return and_(Alert.supervisee_id.is_(None), true() if districts is None else Alert.district_id.in_(districts))
 
 
@@ -261,7 +266,7 @@ def _handle(session: Session, viewer: Officer, alert_id: int) -> Alert:
     return alert
 
 
-def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Handled:
     """open → acknowledged."""
     alert = _handle(session, viewer, alert_id)
     if alert.status != AlertStatus.open:
@@ -271,11 +276,10 @@ def acknowledge(*, session: Session, viewer: Officer, alert_id: int, note: str |
     alert.acknowledged_by = viewer.id
     alert.ack_note = note
     session.flush()
-    _record(session, alert, "acknowledged", caseload_service.actor(viewer), {"note": note})
-    return alert
+    return alert, [_record(session, alert, "acknowledged", caseload_service.actor(viewer), {"note": note})]
 
 
-def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Disposition, note: str | None) -> Alert:
+def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Disposition, note: str | None) -> Handled:
     """open or acknowledged → resolved, with a disposition."""
     alert = _handle(session, viewer, alert_id)
     if alert.status == AlertStatus.resolved:
@@ -286,10 +290,8 @@ def resolve(*, session: Session, viewer: Officer, alert_id: int, disposition: Di
     alert.disposition = disposition
     alert.resolution_note = note
     session.flush()
-    _record(
-        session, alert, "resolved", caseload_service.actor(viewer), {"disposition": disposition.value, "note": note}
-    )
-    return alert
+    detail = {"disposition": disposition.value, "note": note}
+    return alert, [_record(session, alert, "resolved", caseload_service.actor(viewer), detail)]
 
 
 def _escalation_target(session: Session, alert: Alert, *, above: Officer | None = None) -> int | None:
@@ -316,7 +318,7 @@ def _mark_escalated(session: Session, alert: Alert, target: int | None, actor: s
     return _record(session, alert, "escalated", actor, {"to": target, **detail})
 
 
-def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Alert:
+def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | None) -> Handled:
     """open or acknowledged → escalated to the supervisor, by hand."""
     alert = _handle(session, viewer, alert_id)
     if alert.status == AlertStatus.resolved:
@@ -324,8 +326,7 @@ def escalate(*, session: Session, viewer: Officer, alert_id: int, note: str | No
     if alert.escalated_at is not None:
         raise Conflict(f"alert {alert_id} was already escalated at {alert.escalated_at:%Y-%m-%d %H:%M} UTC")
     target = _escalation_target(session, alert, above=viewer)
-    _mark_escalated(session, alert, target, caseload_service.actor(viewer), {"note": note})
-    return alert
+    return alert, [_mark_escalated(session, alert, target, caseload_service.actor(viewer), {"note": note})]
 
 
 def escalate_overdue(*, session: Session, limit: int | None = None) -> list[AlertChange]:

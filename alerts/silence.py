@@ -24,7 +24,7 @@ from alerts import rules, service
 from alerts.config import get_alert_settings
 from alerts.models import Alert
 from caseload import monitoring
-from core.db import AlertLevel
+from core.wire import AlertLevel
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from alerts import policy
 from alerts.models import Alert, AlertEvent, AlertStatus, PlatformOutage
 from alerts.policy import Policy
-from core.db import AlertLevel
+from core.wire import AlertLevel
 
 _MINUTE = literal_column("interval '1 minute'")
 _NOTHING = literal_column("interval '0'")

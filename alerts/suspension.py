@@ -16,9 +16,9 @@ from alerts.models import AlertSuspension
 from caseload import service as caseload_service
 from caseload.models import Officer
 from core import audit
-from core.db import AlertLevel
 from core.errors import Conflict, Invalid, NotFound
 from core.timezones import utcnow
+from core.wire import AlertLevel
 
 SYSTEM = "system"
 # least() skips NULLs: a suspension not lifted early ends at until_at.

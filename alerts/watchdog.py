@@ -15,15 +15,16 @@ from datetime import datetime, timedelta
 
 from alerts import outage, policy, rules, service, silence, suspension
 from alerts.config import get_alert_settings
-from alerts.worker import publish_changes
+from alerts.publish import publish_changes
 from caseload import monitoring
 from caseload import service as caseload_service
 from core import bus
 from core.config import get_settings
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
 from core.heartbeat import Heartbeat
 from core.logs import configure
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tracker_ingest import positions
 
 log = configure("ewall.watchdog")

@@ -6,12 +6,11 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from alerts import policy, rules, service
 from alerts.policy import Policy
+from alerts.publish import publish_changes
 from alerts.service import AlertChange
 from core import bus
-from core.db import AlertLevel, session_scope
-from core.logs import configure
-
-log = configure("ewall.alerts")
+from core.db import session_scope
+from core.wire import AlertLevel
 
 
 def _evidence(event: dict, at: datetime, reason: str) -> dict:
@@ -95,13 +94,6 @@ class AlertsHandler:
             changes = [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]], book)]
         publish_changes(self._publisher, changes)
         return failures
-
-
-def publish_changes(publisher: bus.Publisher, changes: list[AlertChange]) -> None:
-    if changes:
-        # A person's changes stay in order on one partition; platform alerts share one key.
-        publisher.publish(bus.ALERTS, [(str(c.supervisee_id or "platform"), bus.encode(c.as_dict())) for c in changes])
-        log.info("%d alert changes", len(changes))
 
 
 def main() -> None:

@@ -275,13 +275,8 @@ async def _measure(settings, probes: list[dict], load: list[bytes], span_s: floa
 
 
 def main(quick: bool = False) -> int:
-    settings = common.prepare()
-    from ops import stack
-
     count, span_s = (QUICK_PROBES, QUICK_SPAN_S) if quick else (PROBES, PROBE_SPAN_S)
-    stack.stop(settings, common.INSTANCE)
-    stack.start(settings, common.INSTANCE)
-    try:
+    with common.own_platform() as settings:
         people, registration = common.simulated_fleet(settings, 100 if quick else LOAD_FLEET)
         fixes = common.simulated_fixes(
             people, int(LOAD_FIXES_PER_S * (span_s + 2 * LOAD_LEAD_S)), end=datetime.now(UTC)
@@ -289,8 +284,6 @@ def main(quick: bool = False) -> int:
         load = common.gateway_requests(settings.host, registration, fixes, LOAD_BATCH)
         probes = common.probes(people, 2 * count + WARM_UP_PROBES, beyond_wall_m=BEYOND_WALL_M)
         idle, loaded = asyncio.run(_measure(settings, probes, load, span_s))
-    finally:
-        stack.stop(settings, common.INSTANCE)
     common.report(
         "alert-latency",
         "alert_visible_p99_ms",

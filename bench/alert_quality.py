@@ -28,10 +28,9 @@ from tqdm import tqdm
 from alerts import policy, rules
 from bench import common, simulated
 from geofence import engine
-from geofence.config import get_geofence_settings
+from geofence.config import Thresholds, get_geofence_settings
 from geofence.models import ZoneKind
-from geofence.tracks import Thresholds, Tracks
-from geofence.worker import thresholds
+from geofence.tracks import Tracks
 from simulators import city, fleet, stream
 
 SCORED = {
@@ -43,7 +42,12 @@ SCORED = {
 SLACK_S = 600  # an alert matches a labelled episode it overlaps, give or take this
 ARRIVAL_STEP_S = 60
 NAIVE = Thresholds(
-    confirm_fixes=1, confirm_s=0, return_fixes=1, return_s=0, evidence_interval_s=60, centroid_check=False
+    exit_confirm_fixes=1,
+    exit_confirm_s=0,
+    return_confirm_fixes=1,
+    return_confirm_s=0,
+    evidence_interval_s=60,
+    centroid_check=False,
 )
 
 
@@ -204,7 +208,7 @@ def score(platform: Platform, truths: list[dict], person_days: float, evidence: 
 
 def run(people: fleet.Fleet, days: float) -> tuple[dict, dict]:
     settings = get_geofence_settings()
-    ewall = Platform(people, thresholds(settings), raw=False)
+    ewall = Platform(people, settings.thresholds(), raw=False)
     naive = Platform(people, NAIVE, raw=True)
     evidence = Evidence(people, ewall.zones, settings.exit_confirm_fixes)
     truths: list[dict] = []

@@ -7,6 +7,8 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +47,21 @@ def prepare():
         embedded.drop_database(settings, settings.pg_database)
     stack.prepare_services(settings)
     return settings
+
+
+@contextmanager
+def own_platform() -> Iterator:
+    """This benchmark's platform instance (see ``prepare``), started fresh and stopped on the way out;
+    yields its settings."""
+    settings = prepare()
+    from ops import stack
+
+    stack.stop(settings, INSTANCE)
+    stack.start(settings, INSTANCE)
+    try:
+        yield settings
+    finally:
+        stack.stop(settings, INSTANCE)
 
 
 def simulated_fleet(settings, size: int, *, seed: int = 1) -> tuple["Fleet", "Registration"]:
@@ -102,6 +119,16 @@ def simulated_fixes(people: "Fleet", count: int, *, end: datetime) -> np.ndarray
         if total >= count:
             return np.concatenate(kept)[-count:]
         span_s *= 2
+
+
+def warm_up_and_measured(people: "Fleet", warm_up: int, measured: int) -> tuple[np.ndarray, np.ndarray]:
+    """``simulated_fixes`` for a warm-up round and for the measured one. The warm-up's fixes are days
+    older than the measured ones, so none of them is a replay."""
+    now = datetime.now(UTC)
+    return (
+        simulated_fixes(people, warm_up, end=now - timedelta(days=7)),
+        simulated_fixes(people, measured, end=now - timedelta(minutes=5)),
+    )
 
 
 def gateway_requests(host: str, registration: "Registration", fixes: np.ndarray, batch: int) -> list[bytes]:

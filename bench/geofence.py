@@ -33,12 +33,11 @@ def engine_rate(people: fleet.Fleet, batches: list[dict[str, np.ndarray]]) -> fl
     from geofence import engine
     from geofence.config import get_geofence_settings
     from geofence.tracks import Tracks
-    from geofence.worker import thresholds
 
     began = time.perf_counter()
     index = engine.ZoneIndex(simulated.rule_zones(people))
     print(f"{len(index):,} zones compiled in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    tracks = Tracks(thresholds(get_geofence_settings()))
+    tracks = Tracks(get_geofence_settings().thresholds())
     pairs = events = 0
     evaluating = tracking = 0.0
     for batch in tqdm(batches, desc="engine", unit="batch", file=sys.stderr):

@@ -13,7 +13,6 @@ never disturbs ``./ewall up``. Last stdout line: one JSON object."""
 import asyncio
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import orjson
@@ -69,23 +68,13 @@ def end_to_end(settings, registration, fixes: np.ndarray) -> float:
 
 
 def main(quick: bool = False) -> int:
-    settings = common.prepare()
-    from ops import stack
-
-    stack.stop(settings, common.INSTANCE)
-    stack.start(settings, common.INSTANCE)
-    try:
+    with common.own_platform() as settings:
         people, registration = common.simulated_fleet(settings, 100 if quick else FLEET)
-        now = datetime.now(UTC)
-        # The warm-up's fixes are days older than the measured ones, so none of them is a replay.
-        warm_up = common.simulated_fixes(people, 20_000, end=now - timedelta(days=7))
-        measured = common.simulated_fixes(people, 40_000 if quick else 400_000, end=now - timedelta(minutes=5))
+        warm_up, measured = common.warm_up_and_measured(people, 20_000, 40_000 if quick else 400_000)
         baseline = common.naive_baseline(measured, registration, 1000 if quick else 5000)
         # Warm up as a running platform is: connections open, caches and partitions ready.
         end_to_end(settings, registration, warm_up)
         value = end_to_end(settings, registration, measured)
-    finally:
-        stack.stop(settings, common.INSTANCE)
     common.report(
         "ingest",
         "end_to_end_fixes_per_s",

@@ -8,7 +8,6 @@ starts."""
 
 import asyncio
 import sys
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from tqdm import tqdm
@@ -31,16 +30,11 @@ def _requests(host: str, registration, fixes) -> list[bytes]:
 
 
 def main(quick: bool = False) -> int:
-    settings = common.prepare()
-    from ops import stack
-
-    stack.stop(settings, common.INSTANCE)
-    stack.start(settings, common.INSTANCE)
-    try:
+    with common.own_platform() as settings:
         people, registration = common.simulated_fleet(settings, 100 if quick else FLEET)
-        now = datetime.now(UTC)
-        warm_up = common.simulated_fixes(people, people.size * WARM_UP_PER_PHONE, end=now - timedelta(days=7))
-        measured = common.simulated_fixes(people, 5_000 if quick else 30_000, end=now - timedelta(minutes=5))
+        warm_up, measured = common.warm_up_and_measured(
+            people, people.size * WARM_UP_PER_PHONE, 5_000 if quick else 30_000
+        )
         warm_up_requests = _requests(settings.host, registration, warm_up)
         requests = _requests(settings.host, registration, measured)
         baseline = common.naive_baseline(measured, registration, 1000 if quick else 3000)
@@ -49,8 +43,6 @@ def main(quick: bool = False) -> int:
             result = asyncio.run(
                 loadgen.run(settings.host, settings.ingest_port, requests, concurrency=CONCURRENCY, progress=bar)
             )
-    finally:
-        stack.stop(settings, common.INSTANCE)
     statuses = result["statuses"]
     # A phone's fix can be refused with a reason (400); anything else means the platform failed.
     if set(statuses) - {200, 400}:

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import numpy as np
 from shapely.geometry import MultiPolygon, shape
 
+from core.datum import to_wgs84
 from geofence.models import ZoneKind
 from geofence.service import RuleZone
 from simulators import zones
 from simulators.fleet import DATUMS, Fleet
 from simulators.stream import Chunk
-from tracker_ingest.datum import to_wgs84
 
 ZONES_PER_PERSON = 3  # zone ids: person * ZONES_PER_PERSON + n; travel leaves are numbered after all
 

@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from caseload.models import Device, Gateway, Officer, Supervisee
-from caseload.service import district_paths, district_subtree
+from caseload.scope import district_subtree
+from caseload.service import district_paths
 from core.security import Role
 
 

@@ -1,22 +1,26 @@
-"""Caseload rules: who exists, who supervises whom, and who may see or change what."""
+"""Caseload rules: who exists, who supervises whom, who may change what, and the lookups other domains
+need about people and officers. Who may see whom is in caseload.scope."""
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, true
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from caseload import schemas
-from caseload.models import Datum, Device, District, Officer, RiskLevel, Supervisee
+from caseload.models import Device, District, Gateway, Officer, RiskLevel, Supervisee
+from caseload.scope import (
+    district_subtree,
+    get_in_visible_district,
+    in_visible_districts,
+    require_district_visible,
+    supervisee_scope,
+)
 from core import audit
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
 
-Row = TypeVar("Row")
 MANAGERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
-DISTRICT_WIDE = frozenset({Role.supervisor, Role.command, Role.auditor})
 
 
 def actor(officer: Officer) -> str:
@@ -46,65 +50,12 @@ def get_active_officer(*, session: Session, officer_id: int) -> Officer | None:
     return officer if officer is not None and officer.active else None
 
 
-# Scoping ------------------------------------------------------------------------------------------
-
-
-def district_subtree(*, session: Session, district_id: int) -> list[int]:
-    """The district and every district below it."""
-    tree = select(District.id).where(District.id == district_id).cte("tree", recursive=True)
-    tree = tree.union_all(select(District.id).where(District.parent_id == tree.c.id))
-    return list(session.scalars(select(tree.c.id)))
-
-
-def visible_district_ids(*, session: Session, viewer: Officer) -> list[int] | None:
-    """Districts the viewer may see; None means all (admin)."""
-    if viewer.role == Role.admin:
-        return None
-    return district_subtree(session=session, district_id=viewer.district_id)
-
-
-def supervisee_scope(*, session: Session, viewer: Officer) -> ColumnElement[bool]:
-    """A WHERE clause on Supervisee limiting rows to the viewer's caseload."""
-    if viewer.role == Role.admin:
-        return true()
-    if viewer.role == Role.officer:
-        return Supervisee.officer_id == viewer.id
-    return Supervisee.district_id.in_(district_subtree(session=session, district_id=viewer.district_id))
-
-
-def visible_supervisee_ids(*, session: Session, viewer: Officer) -> ColumnElement:
-    """A subquery of supervisee ids in the viewer's caseload, for other domains' queries."""
-    return select(Supervisee.id).where(supervisee_scope(session=session, viewer=viewer)).scalar_subquery()
-
-
 def _require_manager(viewer: Officer) -> None:
     if viewer.role not in MANAGERS:
         raise Forbidden(f"role '{viewer.role}' is read-only")
 
 
-def require_district_visible(session: Session, viewer: Officer, district_id: int) -> District:
-    district = session.get(District, district_id)
-    visible = visible_district_ids(session=session, viewer=viewer)
-    if district is None or (visible is not None and district_id not in visible):
-        raise NotFound(f"district {district_id} not found")
-    return district
-
-
 # Districts ----------------------------------------------------------------------------------------
-
-
-def get_in_visible_district(session: Session, viewer: Officer, model: type[Row], row_id: int) -> Row:
-    """A row with a ``district_id`` the viewer may see; otherwise 404, so existence does not leak."""
-    row = session.get(model, row_id)
-    visible = visible_district_ids(session=session, viewer=viewer)
-    if row is None or (visible is not None and row.district_id not in visible):
-        raise NotFound(f"{model.__tablename__} {row_id} not found")
-    return row
-
-
-def in_visible_districts(session: Session, viewer: Officer, query: Select, district_column) -> Select:
-    visible = visible_district_ids(session=session, viewer=viewer)
-    return query if visible is None else query.where(district_column.in_(visible))
 
 
 def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
@@ -274,14 +225,19 @@ def update_supervisee(
     return supervisee
 
 
+def deactivate(session: Session, viewer: Officer, row: Device | Supervisee | Gateway) -> None:
+    """Switch a row off, its history kept for the auditors, and audit it as '<table>.deactivate'."""
+    row.active = False
+    session.flush()
+    record(session, viewer, f"{row.__tablename__}.deactivate", row.id)
+
+
 def delete_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> None:
     """Ends supervision (deactivates); the history stays for the auditors."""
     supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
-    supervisee.active = False
     for device in session.scalars(select(Device).where(Device.supervisee_id == supervisee_id)):
         device.active = False
-    session.flush()
-    record(session, viewer, "supervisee.deactivate", supervisee_id)
+    deactivate(session, viewer, supervisee)
 
 
 # Devices ------------------------------------------------------------------------------------------
@@ -329,19 +285,7 @@ def deactivate_device(*, session: Session, viewer: Officer, supervisee_id: int, 
     device = session.get(Device, device_id)
     if device is None or device.supervisee_id != supervisee_id:
         raise NotFound(f"device {device_id} not found for supervisee {supervisee_id}")
-    device.active = False
-    session.flush()
-    record(session, viewer, "device.deactivate", device_id)
-
-
-@dataclass(frozen=True)
-class DeviceIdentity:
-    """What ingest needs to know about an authenticated device."""
-
-    device_id: int
-    supervisee_id: int
-    external_id: str
-    datum: Datum
+    deactivate(session, viewer, device)
 
 
 def assigned_officer_id(*, session: Session, supervisee_id: int) -> int | None:

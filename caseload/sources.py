@@ -9,17 +9,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseload import schemas
-from caseload.models import Camera, CameraKind, Device, Gateway, Officer, Supervisee
-from caseload.service import (
-    DeviceIdentity,
-    district_subtree,
-    get_in_visible_district,
-    in_visible_districts,
-    record,
-    require_district_visible,
-)
+from caseload.models import Camera, CameraKind, Datum, Device, Gateway, Officer, Supervisee
+from caseload.scope import district_subtree, get_in_visible_district, in_visible_districts, require_district_visible
+from caseload.service import deactivate, record
 from core.errors import Conflict
 from core.security import hash_device_token, new_device_token
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What ingest needs to know about an authenticated device."""
+
+    device_id: int
+    supervisee_id: int
+    external_id: str
+    datum: Datum
+
 
 _IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum)
 
@@ -97,10 +102,7 @@ def create_gateway(*, session: Session, viewer: Officer, data: schemas.GatewayIn
 
 
 def deactivate_gateway(*, session: Session, viewer: Officer, gateway_id: int) -> None:
-    gateway = get_in_visible_district(session, viewer, Gateway, gateway_id)
-    gateway.active = False
-    session.flush()
-    record(session, viewer, "gateway.deactivate", gateway_id)
+    deactivate(session, viewer, get_in_visible_district(session, viewer, Gateway, gateway_id))
 
 
 # Cameras ------------------------------------------------------------------------------------------

@@ -95,10 +95,3 @@ def copy_binary(session: Session, table: str, payload: bytes) -> None:
 def pg_enum(cls: type[enum.Enum], name: str, **kwargs: Any) -> SqlEnum:
     """A PostgreSQL enum type storing the members' values (the words the API uses)."""
     return SqlEnum(cls, name=name, values_callable=lambda members: [m.value for m in members], **kwargs)
-
-
-class AlertLevel(enum.StrEnum):
-    """Shared by zones (the level their breach raises) and alerts."""
-
-    yellow = "yellow"  # 预警: acknowledge within 24 h
-    red = "red"  # 报警: acknowledge within 15 min

@@ -1,8 +1,25 @@
-"""Geofence settings (EWALL_GEOFENCE_*)."""
+"""Geofence settings (EWALL_GEOFENCE_*), and the thresholds the engine takes from them."""
 
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How much evidence confirms a violation and its end: the settings below of the same names (their
+    meaning and defaults are there), held as plain attributes for the engine's inner loop."""
+
+    exit_confirm_fixes: int
+    exit_confirm_s: float
+    return_confirm_fixes: int
+    return_confirm_s: float
+    evidence_interval_s: float
+    exit_confirm_far_fixes: int = 0  # 0: never fewer
+    exit_confirm_far_m: float = 0.0
+    # Whether the run's centroid must be surely on the wrong side too (off only for comparisons).
+    centroid_check: bool = True
 
 
 class GeofenceSettings(BaseSettings):
@@ -26,6 +43,11 @@ class GeofenceSettings(BaseSettings):
     # A quiet track's snapshot row stays this long after its last write, so that a worker finishing
     # a late batch for people it no longer owns cannot bring back a state their new owner ended.
     tombstone_keep_s: float = 3600.0
+
+    def thresholds(self) -> Thresholds:
+        """The engine's thresholds, as set."""
+        settings = type(self).model_fields
+        return Thresholds(**{f.name: getattr(self, f.name) for f in fields(Thresholds) if f.name in settings})
 
 
 @lru_cache

@@ -9,7 +9,8 @@ from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 import caseload.models
-from core.db import AlertLevel, Base, pg_enum
+from core.db import Base, pg_enum
+from core.wire import AlertLevel
 
 # The tables this one's foreign keys point at must be on the metadata in every process.
 FOREIGN_KEY_TARGETS = (caseload.models,)

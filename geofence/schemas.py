@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
 from geofence.models import ZoneKind
 from geofence.schedule import Schedule
 

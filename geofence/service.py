@@ -13,12 +13,13 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
-from core.db import AlertLevel
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from geofence import schemas
 from geofence.models import NOISE_FIELDS, GeofenceState, PhoneNoise, Zone, ZoneKind
 
@@ -76,8 +77,8 @@ def _check_owner(session: Session, viewer: Officer, *, supervisee_id: int | None
 
 
 def _visible(session: Session, viewer: Officer):
-    districts = caseload_service.visible_district_ids(session=session, viewer=viewer)
-    people = caseload_service.visible_supervisee_ids(session=session, viewer=viewer)
+    districts = caseload_scope.visible_district_ids(session=session, viewer=viewer)
+    people = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
     by_district = Zone.district_id.in_(districts) if districts is not None else Zone.district_id.is_not(None)
     return or_(Zone.supervisee_id.in_(people), by_district)
 

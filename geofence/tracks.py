@@ -11,10 +11,12 @@ arrays and only the tracks with something to decide run the Python state machine
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
+from geofence.config import Thresholds
 from geofence.engine import BAND_M, INSIDE, METRES_PER_DEGREE, OUTSIDE, UNCERTAIN, Observations, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import SIGMA_PER_ACCURACY, DeviceNoise
@@ -25,24 +27,6 @@ EXCLUSION_ENTRY = "exclusion_entry"
 US = 1_000_000
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """How much evidence confirms a violation and its end (geofence settings)."""
-
-    confirm_fixes: int
-    confirm_s: float
-    return_fixes: int
-    return_s: float
-    evidence_interval_s: float
-    # Whether the run's centroid must be surely on the wrong side too (off only for comparisons).
-    centroid_check: bool = True
-    # Fewer fixes confirm when each is this far beyond the edge past its accuracy circle, out of the
-    # wall or into the barred place itself (0: never): a phone reporting every 5 minutes shows a
-    # 10-minute exit in two fixes.
-    far_fixes: int = 0
-    far_m: float = 0.0
-
-
 @dataclass(slots=True)
 class Track:
     violating: bool = False
@@ -50,7 +34,7 @@ class Track:
     run_fixes: int = 0  # the current run of fixes on the other side than ``violating`` says
     run_since_us: int = 0
     run_inner: int = 0  # exclusion: fixes of the run inside the zone itself, not just its ring
-    run_far: bool = False  # every fix of the run so far was far out (Thresholds.far_m)
+    run_far: bool = False  # every fix of the run so far was far out (Thresholds.exit_confirm_far_m)
     run_fix: int = -1  # the batch row of the run's first fix (not kept across batches)
     # Sums over the run's precise fixes, wrong side or uncertain: their centroid must be surely on
     # the wrong side too, judged by their actual spread. Noise scatters the fixes of a person who
@@ -96,6 +80,25 @@ class ZoneEvent:
 
     def as_dict(self) -> dict:
         return {"id": self.event_id} | {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class Batch(NamedTuple):
+    """What every track's run reads of one batch: the zones, the observations and the fixes."""
+
+    index: ZoneIndex
+    obs: Observations
+    fixes: dict[str, np.ndarray]
+
+
+class Share(NamedTuple):
+    """One track's share of a batch: its person and zone, whether the zone is a barred place, and
+    its observations, rows ``start`` to ``stop`` (exclusive) of the batch's."""
+
+    person: int
+    zone_id: int
+    exclusion: bool
+    start: int
+    stop: int
 
 
 def _rule(index: ZoneIndex, zone_id: int) -> str:
@@ -258,15 +261,13 @@ class Tracks:
         obs = self._rescaled(index, obs, fixes, seg_key[self._is_active[slot] | (n_wrong > 0)] >> 32)
         n_wrong = np.add.reduceat((obs.status == wrong) & fresh, starts)
         events: list[ZoneEvent] = []
+        batch = Batch(index, obs, fixes)
         for n in np.flatnonzero(self._is_active[slot] | (n_wrong > 0)).tolist():
             k = int(seg_key[n])
             track = self.active.get(k) or Track(last_us=int(self._last_us[slot[n]]))
-            s = int(starts[n])
-            events.extend(
-                self._run(
-                    index, track, (k >> 32, k & 0xFFFFFFFF), bool(exclusion[n]), obs, s, s + int(lengths[n]), fixes
-                )
-            )
+            start = int(starts[n])
+            share = Share(k >> 32, k & 0xFFFFFFFF, bool(exclusion[n]), start, start + int(lengths[n]))
+            events.extend(self._run(batch, track, share))
             self._is_active[slot[n]] = track.violating or track.run_fixes > 0
             # The latest of the two wins: a track is either snapshotted or left as a tombstone.
             if self._is_active[slot[n]]:
@@ -323,13 +324,17 @@ class Tracks:
                 events.extend(self._end(k, int(obs.ts_us[row]), "another zone binds now", moved_on=True))
         return events
 
-    def _run(self, index, track: Track, key, exclusion: bool, obs: Observations, s: int, e: int, fixes) -> list:
+    def _run(self, batch: Batch, track: Track, share: Share) -> list[ZoneEvent]:
+        """Run one track's state machine over its share of the batch; return the events it causes."""
         t = self.thresholds
+        index, obs, fixes = batch
+        person, zone_id, exclusion = share.person, share.zone_id, share.exclusion
+        key = (person, zone_id)
         wrong, right = (INSIDE, OUTSIDE) if exclusion else (OUTSIDE, INSIDE)
         events = []
         track.run_fix = -1  # a run begun in an earlier batch has no row in this one
-        scale = self.noise.scale(key[0]) if t.centroid_check else None
-        for i in range(s, e):
+        scale = self.noise.scale(person) if t.centroid_check else None
+        for i in range(share.start, share.stop):
             ts = int(obs.ts_us[i])
             if ts <= track.last_us:
                 continue  # late or duplicate: the state has moved past it
@@ -348,7 +353,7 @@ class Tracks:
                     track.run_lat = track.run_lon = track.run_lat2 = track.run_lon2 = track.run_accuracy_m = 0.0
                     # Not at home during a curfew: a small zone, where indoor fixes straddle the
                     # edge and two multipath outliers among them would look far out.
-                    track.run_far = t.far_fixes > 0 and _rule(index, key[1]) != CURFEW_BREACH
+                    track.run_far = t.exit_confirm_far_fixes > 0 and _rule(index, zone_id) != CURFEW_BREACH
                 if track.run_fixes or status == wrong:
                     _add_to_centroid(track, fixes, int(obs.fix[i]))
                 if status != wrong:
@@ -359,19 +364,19 @@ class Tracks:
                 track.run_far = (
                     track.run_far
                     and track.run_n == track.run_fixes
-                    and _far(index, key[1], exclusion, fixes, int(obs.fix[i]), t.far_m, scale)
+                    and _far(index, zone_id, exclusion, fixes, int(obs.fix[i]), t.exit_confirm_far_m, scale)
                 )
-                needed = min(t.confirm_fixes, t.far_fixes) if track.run_far else t.confirm_fixes
+                needed = min(t.exit_confirm_fixes, t.exit_confirm_far_fixes) if track.run_far else t.exit_confirm_fixes
                 if (
                     track.run_fixes >= needed
-                    and ts - track.run_since_us >= t.confirm_s * US
-                    and (not t.centroid_check or _centroid_side(index, key[1], track, max(2, needed), scale) == wrong)
+                    and ts - track.run_since_us >= t.exit_confirm_s * US
+                    and (not t.centroid_check or _centroid_side(index, zone_id, track, max(2, needed), scale) == wrong)
                 ):
                     track.violating, track.episode_us, track.evidence_us = True, track.run_since_us, ts
                     track.red = exclusion and track.run_inner >= needed
-                    track.rule = _rule(index, key[1])
+                    track.rule = _rule(index, zone_id)
                     track.run_fixes = track.run_inner = 0
-                    events.append(self._event(index, key, track, "opened", obs, i, fixes))
+                    events.append(self._event(batch, key, track, "opened", i))
                 continue
             if status == 0:
                 continue
@@ -379,23 +384,27 @@ class Tracks:
                 track.run_fixes = 0
                 inner_now = exclusion and obs.inner[i] == INSIDE
                 track.run_inner = track.run_inner + 1 if inner_now else 0
-                newly_red = exclusion and not track.red and track.run_inner >= t.confirm_fixes
+                newly_red = exclusion and not track.red and track.run_inner >= t.exit_confirm_fixes
                 if newly_red or ts - track.evidence_us >= t.evidence_interval_s * US:
                     track.red = track.red or newly_red
                     track.evidence_us = ts
-                    events.append(self._event(index, key, track, "evidence", obs, i, fixes))
+                    events.append(self._event(batch, key, track, "evidence", i))
                 continue
             if not track.run_fixes:
                 track.run_since_us, track.run_fix = ts, i
             track.run_fixes += 1
-            if track.run_fixes >= t.return_fixes and ts - track.run_since_us >= t.return_s * US:
+            if track.run_fixes >= t.return_confirm_fixes and ts - track.run_since_us >= t.return_confirm_s * US:
                 first = track.run_fix if track.run_fix >= 0 else i
-                events.append(self._event(index, key, track, "ended", obs, first, fixes, ts_us=track.run_since_us))
+                events.append(self._event(batch, key, track, "ended", first, ts_us=track.run_since_us))
                 track.violating, track.episode_us, track.red, track.rule = False, 0, False, ""
                 track.run_fixes = track.run_inner = 0
         return events
 
-    def _event(self, index, key, track: Track, kind: str, obs, i: int, fixes, ts_us: int | None = None, reason=""):
+    def _event(
+        self, batch: Batch, key: tuple[int, int], track: Track, kind: str, i: int, ts_us: int | None = None, reason=""
+    ) -> ZoneEvent:
+        """The track's event about observation ``i`` of the batch (at ``ts_us`` if given)."""
+        index, obs, fixes = batch
         person, zone_id = key
         row = int(obs.fix[i])
         lat, lon = float(fixes["lat"][row]), float(fixes["lon"][row])

@@ -18,24 +18,12 @@ from core import bus
 from core.config import get_settings
 from core.db import session_scope
 from core.logs import configure
+from core.wire import UndecodableRecord, decode_fix_record, fix_arrays
 from geofence import engine, service
-from geofence.config import GeofenceSettings, get_geofence_settings
-from geofence.tracks import Thresholds, Track, Tracks, ZoneEvent
-from tracker_ingest.schemas import UndecodableRecord, decode_fix_record, fix_arrays
+from geofence.config import get_geofence_settings
+from geofence.tracks import Track, Tracks, ZoneEvent
 
 log = configure("ewall.geofence")
-
-
-def thresholds(settings: GeofenceSettings) -> Thresholds:
-    return Thresholds(
-        confirm_fixes=settings.exit_confirm_fixes,
-        confirm_s=settings.exit_confirm_s,
-        return_fixes=settings.return_confirm_fixes,
-        return_s=settings.return_confirm_s,
-        evidence_interval_s=settings.evidence_interval_s,
-        far_fixes=settings.exit_confirm_far_fixes,
-        far_m=settings.exit_confirm_far_m,
-    )
 
 
 class GeofenceHandler(ConsumerRebalanceListener):
@@ -48,7 +36,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
         self._version: tuple | None = None
         self._checked_at = 0.0
         self._purged_at = time.monotonic()
-        self._tracks = Tracks(thresholds(self._settings))
+        self._tracks = Tracks(self._settings.thresholds())
         # The fixes.v1 partitions this worker owns, those whose people are not loaded yet, and those
         # taken away whose people are not forgotten yet. None until the group assigns some: a
         # handler used without a group owns everyone.
@@ -71,7 +59,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
     def on_partitions_assigned(self, assigned) -> None:
         partitions = {tp.partition for tp in assigned if tp.topic == self._topic}
         if self._owned is None:  # from owning everyone to owning partitions: start empty
-            self._tracks = Tracks(thresholds(self._settings))
+            self._tracks = Tracks(self._settings.thresholds())
             self._owned, self._unloaded = set(), set()
         self._owned |= partitions
         self._unloaded |= partitions
@@ -129,7 +117,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
         except Exception:
             # The batch will be replayed from the last commit: so must the state machines be, from
             # the snapshots (loaded before the replay).
-            self._tracks = Tracks(thresholds(self._settings))
+            self._tracks = Tracks(self._settings.thresholds())
             self._unloaded = None if self._owned is None else set(self._owned)
             raise
 

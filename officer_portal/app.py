@@ -4,7 +4,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
@@ -16,7 +16,7 @@ from core.web import beat_forever, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
 from officer_portal import admin_api, live, pages
 from officer_portal import api as portal_api
-from tracker_ingest import portal_api as positions_api
+from tracker_ingest import positions_api
 
 
 @asynccontextmanager
@@ -48,10 +48,9 @@ for router in (
     positions_api.router,
     portal_api.router,
     admin_api.router,
+    alerts_api.router,
 ):
     api.include_router(router)
-# The alerts API does not publish officers' own transitions; the portal does, so the live stream shows them.
-api.include_router(alerts_api.router, dependencies=[Depends(live.announce_officer_actions)])
 app.include_router(api)
 app.include_router(pages.router)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import ServerSentEvent
 from kafka.consumer.fetcher import ConsumerRecord
@@ -23,11 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts import service as alerts_service
 from alerts.models import Alert
-from alerts.service import AlertChange
-from alerts.worker import publish_changes
 from caseload import service as caseload_service
-from caseload.auth import CurrentOfficer
-from caseload.models import Officer
 from core import bus
 from core.config import get_settings
 from core.db import session_scope
@@ -262,50 +257,3 @@ class LiveHub:
                 continue
             if notices:
                 self._on_loop(self.deliver, notices)
-
-
-# Officers' own transitions ------------------------------------------------------------------------
-
-
-def _acted_on(request: Request) -> int | None:
-    alert_id = request.path_params.get("alert_id", "")
-    return int(alert_id) if request.method == "POST" and alert_id.isdigit() else None
-
-
-def _last_event_id(viewer: Officer, alert_id: int) -> int | None:
-    with session_scope() as session:
-        try:
-            events = alerts_service.list_events(session=session, viewer=viewer, alert_id=alert_id)
-        except NotFound:
-            return None
-    return max((e.id for e in events), default=0)
-
-
-def _announce(publisher: bus.Publisher, viewer: Officer, alert_id: int, after: int) -> None:
-    actor = caseload_service.actor(viewer)
-    with session_scope() as session:
-        try:
-            alert = alerts_service.get(session=session, viewer=viewer, alert_id=alert_id)
-            events = alerts_service.list_events(session=session, viewer=viewer, alert_id=alert_id)
-        except NotFound:
-            return
-        changes = [
-            AlertChange(alert.id, alert.supervisee_id, e.kind, alert.level.value)
-            for e in events
-            if e.id > after and e.actor == actor
-        ]
-    try:
-        publish_changes(publisher, changes)
-    except bus.BrokerUnavailable as exc:
-        log.warning("officer's change to alert %d not announced live (%s); pages catch up on reconnect", alert_id, exc)
-
-
-def announce_officer_actions(request: Request, viewer: CurrentOfficer) -> Iterator[None]:
-    """Dependency of the alerts API: once an officer's POST on an alert (acknowledge, escalate,
-    resolve…) has committed, put the transitions it recorded on alerts.v1, as the alerts worker does
-    for the system's own, so that every portal's live stream shows them. Runs after the response."""
-    alert_id = _acted_on(request)
-    before = _last_event_id(viewer, alert_id) if alert_id is not None else None
-    yield  # the handler runs and commits; an error it raises does not come back here
-    if before is not None:
-        _announce(request.app.state.publisher, viewer, alert_id, after=before)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import folium
 
 from core.config import get_settings
-from core.db import AlertLevel
 from core.timezones import to_display
+from core.wire import AlertLevel
 
 LEVEL_COLOURS = {AlertLevel.red: "#d62728", AlertLevel.yellow: "#f0ad00", None: "#2ca02c"}
 LEVEL_LABELS = {AlertLevel.red: "红色报警 red", AlertLevel.yellow: "黄色预警 yellow", None: "正常 normal"}

@@ -9,14 +9,15 @@ from fastapi.templating import Jinja2Templates
 
 from alerts import service as alerts_service
 from alerts.models import AlertStatus
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import SESSION_COOKIE, current_officer
 from caseload.models import Officer
 from core.config import get_settings
-from core.db import AlertLevel
 from core.security import create_access_token
 from core.timezones import to_display, utcnow
 from core.web import SessionDep
+from core.wire import AlertLevel
 from geofence import service as geofence_service
 from officer_portal import maps
 from tracker_ingest import positions
@@ -106,7 +107,7 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 def live_map(session: SessionDep, officer: PageOfficer) -> Response:
     if officer is None:
         return _to_login()
-    visible = caseload_service.visible_supervisee_ids(session=session, viewer=officer)
+    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=officer)
     live = positions.live_positions(session, supervisee_ids=visible)
     ids = [p.supervisee_id for p in live]
     names = caseload_service.supervisee_names(session=session, supervisee_ids=ids)

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from alerts.models import AlertStatus
-from core.db import AlertLevel
+from core.wire import AlertLevel
 
 
 class AlertNotice(BaseModel):

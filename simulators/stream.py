@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from core import datum as datums
 from simulators import routine
 from simulators.fleet import DATUMS, Fleet
-from tracker_ingest import datum as datums
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 WINDOW_S = 900

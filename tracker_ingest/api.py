@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import State
 
-from caseload.service import DeviceIdentity
-from caseload.sources import CameraIdentity, GatewayIdentity
+from caseload.sources import CameraIdentity, DeviceIdentity, GatewayIdentity
 from core.bus import BrokerUnavailable
+from core.cache import DirectoryUnavailable, TtlCache
 from core.config import get_settings
 from tracker_ingest import service, sightings, validation
 from tracker_ingest.schemas import BatchResult
@@ -22,7 +22,7 @@ RETRY_AFTER_S = "5"
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def directory_down(exc: service.DirectoryUnavailable) -> HTTPException:
+def directory_down(exc: DirectoryUnavailable) -> HTTPException:
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         detail=f"{exc}; nothing was stored, retry later",
@@ -30,7 +30,7 @@ def directory_down(exc: service.DirectoryUnavailable) -> HTTPException:
     )
 
 
-async def cached(cache: service.TtlCache, key):
+async def cached(cache: TtlCache, key):
     """A cache hit without leaving the event loop; a miss goes to the database on a worker thread.
     503 (Retry-After) when the database is unreachable and nothing cached answers for ``key``."""
     found, value = cache.cached(key)
@@ -39,7 +39,7 @@ async def cached(cache: service.TtlCache, key):
     return await _from_database(cache.get, key)
 
 
-async def cached_many(cache: service.TtlCache, keys: set) -> dict:
+async def cached_many(cache: TtlCache, keys: set) -> dict:
     """``cached`` for many keys: all hits stay on the event loop, any misses go in one query."""
     answers, complete = cache.cached_many(keys)
     if complete:
@@ -50,11 +50,11 @@ async def cached_many(cache: service.TtlCache, keys: set) -> dict:
 async def _from_database(lookup, keys):
     try:
         return await run_in_threadpool(lookup, keys)
-    except service.DirectoryUnavailable as exc:
+    except DirectoryUnavailable as exc:
         raise directory_down(exc) from exc
 
 
-async def first_known(*lookups: tuple[service.TtlCache, object]):
+async def first_known(*lookups: tuple[TtlCache, object]):
     """The first lookup that finds something, else None; 503 only if none found anything and one of
     them could not be checked (a cached gateway is still accepted when the device cache cannot answer)."""
     unavailable: HTTPException | None = None

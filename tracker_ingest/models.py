@@ -19,14 +19,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 
 
-class FixSource(enum.StrEnum):
-    gps = "gps"
-    network = "network"
-    lbs = "lbs"
-    cctv = "cctv"
-    checkin = "checkin"
-
-
 class Fix(Base):
     """One reported position. Partitioned by day on ``ts``; the primary key makes replays idempotent.
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import State
 
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.timezones import utcnow

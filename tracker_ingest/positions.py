@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.db import copy_binary
+from core.wire import SOURCES, FixRecord, fix_arrays
 from tracker_ingest.models import Fix, LastPosition, RadioReport, Sighting, UnknownDevice
-from tracker_ingest.schemas import SOURCES, FixRecord, fix_arrays
 
 # Replays go through a staging table shaped like `fix`, so the primary key can skip stored rows.
 _CREATE_STAGE = "CREATE TEMP TABLE IF NOT EXISTS fix_stage (LIKE fix) ON COMMIT DELETE ROWS"
@@ -204,41 +204,27 @@ def list_unknown_devices(session: Session, *, limit: int = 500) -> Sequence[Unkn
     return session.scalars(select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc()).limit(limit)).all()
 
 
-def store_radio_reports(session: Session, reports: Sequence[dict]) -> None:
-    """Cell/wifi-only reports (radio.v1), idempotently."""
-    if reports:
+def _insert_new(session: Session, table: type, records: Sequence[dict], fields: tuple[str, ...]) -> None:
+    """Rows of a topic's records, idempotently: ``fields`` as they are, ``ts_us`` and ``received_us``
+    as times."""
+    if records:
         session.execute(
-            pg_insert(RadioReport).on_conflict_do_nothing(),
+            pg_insert(table).on_conflict_do_nothing(),
             [
-                {
-                    "supervisee_id": r["supervisee_id"],
-                    "device_id": r["device_id"],
-                    "ts": _utc(r["ts_us"]),
-                    "received_at": _utc(r["received_us"]),
-                    "radio": r["radio"],
-                }
-                for r in reports
+                {**{name: r[name] for name in fields}, "ts": _utc(r["ts_us"]), "received_at": _utc(r["received_us"])}
+                for r in records
             ],
         )
+
+
+def store_radio_reports(session: Session, reports: Sequence[dict]) -> None:
+    """Cell/wifi-only reports (radio.v1), idempotently."""
+    _insert_new(session, RadioReport, reports, ("supervisee_id", "device_id", "radio"))
 
 
 def store_sightings(session: Session, sightings: Sequence[dict]) -> None:
     """Camera sightings and office check-ins (sightings.v1), idempotently."""
-    if sightings:
-        session.execute(
-            pg_insert(Sighting).on_conflict_do_nothing(),
-            [
-                {
-                    "camera_id": s["camera_id"],
-                    "supervisee_id": s["supervisee_id"],
-                    "ts": _utc(s["ts_us"]),
-                    "kind": s["kind"],
-                    "confidence": s["confidence"],
-                    "received_at": _utc(s["received_us"]),
-                }
-                for s in sightings
-            ],
-        )
+    _insert_new(session, Sighting, sightings, ("camera_id", "supervisee_id", "kind", "confidence"))
 
 
 def drop_expired_partitions(session: Session, *, retention_days: int) -> int:

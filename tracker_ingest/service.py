@@ -6,161 +6,36 @@ is one indexed lookup. While the database is unreachable, ingest goes on with wh
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from caseload import sources
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core import bus
 from core.bus import BrokerUnavailable
-from core.config import get_settings
-from core.db import is_unreachable, session_scope
-from core.heartbeat import first_line
+from core.cache import DatabaseGate, TtlCache
+from core.db import session_scope
 from core.timezones import utcnow
+from core.wire import WIRE_DTYPE, encode_fix_record
 from tracker_ingest import positions
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import WIRE_DTYPE, encode_fix_record
 from tracker_ingest.validation import Batch
 
 # Records stay well under the broker's size limit even for the largest batches.
 FIXES_PER_RECORD = 5000
 # Unregistered devices remembered while their attempts cannot be written (a database outage).
 MAX_PENDING_UNKNOWN = 10_000
-Key = TypeVar("Key", bound=Hashable)
-Value = TypeVar("Value")
 log = logging.getLogger("ewall.ingest")
-
-
-class DirectoryUnavailable(RuntimeError):
-    """The database is unreachable and the cache cannot answer for this key: ask the sender to retry."""
-
-
-class DatabaseGate:
-    """Whether lookups should try the database now. After a failure they do not for ``retry_s``, so
-    while it is down a request costs no connection attempt; logged once when it goes and comes back."""
-
-    def __init__(self, retry_s: float = 2.0):
-        self._retry_s = retry_s
-        self._closed_until = 0.0
-        self._down_since: float | None = None
-        self._lock = threading.Lock()
-
-    def open(self) -> bool:
-        return time.monotonic() >= self._closed_until
-
-    def failed(self, exc: BaseException) -> None:
-        with self._lock:
-            self._closed_until = time.monotonic() + self._retry_s
-            if self._down_since is None:
-                self._down_since = time.monotonic()
-                log.warning("database unreachable: %s; serving cached devices, 503 for the others", first_line(exc))
-
-    def succeeded(self) -> None:
-        if self._down_since is None:
-            return
-        with self._lock:
-            if self._down_since is not None:
-                log.info("database back after %.0f s", time.monotonic() - self._down_since)
-            self._down_since = None
-
-
-class TtlCache(Generic[Key, Value]):
-    """Key → value (or None for "no such thing"), each for a short time, so a deactivated token
-    stops working within the TTL and unknown keys do not hammer the database.
-
-    When the database cannot be reached an expired entry is used anyway (a known device's fixes are
-    accepted stale rather than refused); a key with no entry, or an expired "no such thing", raises
-    DirectoryUnavailable: it cannot be checked."""
-
-    def __init__(
-        self,
-        load: Callable[[Session, Key], Value | None] | None = None,
-        *,
-        load_many: Callable[[Session, list[Key]], dict[Key, Value]] | None = None,
-        ttl_s: float | None = None,
-        max_entries: int = 200_000,
-        gate: DatabaseGate | None = None,
-    ):
-        self._load = load or (lambda session, key: load_many(session, [key]).get(key))
-        self._load_many = load_many
-        self._ttl_s = ttl_s if ttl_s is not None else get_settings().ingest_directory_ttl_s
-        self._max_entries = max_entries
-        self._entries: dict[Key, tuple[Value | None, float]] = {}
-        self._gate = gate or DatabaseGate()
-
-    def cached(self, key: Key) -> tuple[bool, Value | None]:
-        hit = self._entries.get(key)
-        if hit is None or hit[1] < time.monotonic():
-            return False, None
-        return True, hit[0]
-
-    def get(self, key: Key) -> Value | None:
-        """Cache first, then the database (blocking: call from a worker thread)."""
-        found, value = self.cached(key)
-        if found:
-            return value
-        return self._from_database([key], lambda session: {key: self._load(session, key)})[key]
-
-    def get_many(self, keys: Iterable[Key]) -> dict[Key, Value | None]:
-        """``get`` for many keys, the missing ones in one query (needs ``load_many``; blocking)."""
-        keys = set(keys)
-        answers, complete = self.cached_many(keys)
-        if not complete:
-            missing = list(keys - answers.keys())
-            answers |= self._from_database(missing, lambda session: self._load_many(session, missing))
-        return answers
-
-    def _from_database(self, keys: list[Key], load: Callable[[Session], dict]) -> dict[Key, Value | None]:
-        if self._gate.open():
-            try:
-                with session_scope() as session:
-                    loaded = load(session)
-            except Exception as exc:
-                if not is_unreachable(exc):
-                    raise
-                self._gate.failed(exc)
-            else:
-                self._gate.succeeded()
-                fresh = {key: loaded.get(key) for key in keys}
-                self._keep(fresh)
-                return fresh
-        return {key: self._stale(key) for key in keys}
-
-    def _stale(self, key: Key) -> Value:
-        hit = self._entries.get(key)
-        if hit is None or hit[0] is None:
-            raise DirectoryUnavailable("the device directory cannot be checked right now (database unreachable)")
-        return hit[0]
-
-    def cached_many(self, keys: Iterable[Key]) -> tuple[dict[Key, Value | None], bool]:
-        """What is cached of these keys, and whether that is all of them (without leaving the loop)."""
-        answers, complete = {}, True
-        for key in keys:
-            found, value = self.cached(key)
-            if found:
-                answers[key] = value
-            else:
-                complete = False
-        return answers, complete
-
-    def _keep(self, values: dict[Key, Value | None]) -> None:
-        if len(self._entries) + len(values) > self._max_entries:
-            self._entries.clear()
-        until = time.monotonic() + self._ttl_s
-        self._entries.update({key: (value, until) for key, value in values.items()})
 
 
 @dataclass
 class Directory:
     """Everything ingest needs to know about senders, cached; one database gate for all of it."""
 
-    gate: DatabaseGate = field(default_factory=DatabaseGate)
+    gate: DatabaseGate = field(default_factory=lambda: DatabaseGate(log=log))
     devices: TtlCache[str, DeviceIdentity] = field(init=False)
     device_keys: TtlCache[str, DeviceIdentity] = field(init=False)
     gateways: TtlCache[str, sources.GatewayIdentity] = field(init=False)

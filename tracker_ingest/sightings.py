@@ -10,12 +10,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caseload.models import Datum
-from caseload.service import DeviceIdentity
-from caseload.sources import CameraIdentity
+from caseload.sources import CameraIdentity, DeviceIdentity
 from core.config import Settings
 from core.timezones import utcnow
+from core.wire import FIX_DTYPE, SOURCE_CODE
 from tracker_ingest.models import SightingKind
-from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, RejectedRecord
+from tracker_ingest.schemas import RejectedRecord
 from tracker_ingest.validation import Batch, TimeWindow, to_us
 
 

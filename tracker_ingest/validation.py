@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
+from core import datum
 from core.config import Settings
 from core.timezones import utcnow
-from tracker_ingest import datum
+from core.wire import FIX_DTYPE, SOURCE_CODE, WIRE_DTYPE, wire_rows
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import FIX_DTYPE, SOURCE_CODE, WIRE_DTYPE, NativeFix, RejectedRecord, wire_rows
+from tracker_ingest.schemas import NativeFix, RejectedRecord
 
 ALLOWED_FIELDS = frozenset(NativeFix.model_fields)
 OPTIONAL_FIELDS = ("accuracy_m", "speed_mps", "heading_deg", "altitude_m", "battery_pct", "datum")

@@ -9,8 +9,8 @@ from core import bus
 from core.config import get_settings
 from core.db import session_scope
 from core.logs import configure
+from core.wire import FixRecord, UndecodableRecord, decode_fix_record
 from tracker_ingest import positions
-from tracker_ingest.schemas import FixRecord, UndecodableRecord, decode_fix_record
 
 log = configure("ewall.persist")
 RETENTION_EVERY_S = 3600.0

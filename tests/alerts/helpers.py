@@ -9,7 +9,8 @@ from alerts import rules
 from alerts import service as alerts_service
 from alerts.service import AlertChange
 from core import audit
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
+from core.wire import AlertLevel
 
 
 def raise_alert(

@@ -11,8 +11,9 @@ import pytest
 
 from alerts.watchdog import check_escalations
 from caseload import service as caseload_service
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tests.alerts.helpers import audit_entries, audit_problems, raise_alert, sql
 from tests.factories import signed_in_as
 

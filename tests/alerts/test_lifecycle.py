@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.db import AlertLevel
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tests.alerts.helpers import end_alert, raise_alert
 from tests.factories import signed_in_as
 

@@ -16,8 +16,9 @@ from sqlalchemy import text
 
 from alerts import outage, rules
 from alerts.watchdog import check_escalations, check_signal_lost
-from core.db import AlertLevel, new_session, session_scope
+from core.db import new_session, session_scope
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tests.alerts.helpers import audit_entries, audit_problems, raise_alert, sql
 from tests.factories import signed_in_as
 

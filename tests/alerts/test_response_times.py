@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.db import AlertLevel
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert, sql
 from tests.factories import signed_in_as
 

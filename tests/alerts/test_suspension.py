@@ -8,8 +8,9 @@ import pytest
 from alerts import rules
 from alerts.config import get_alert_settings
 from alerts.watchdog import check_signal_lost
-from core.db import AlertLevel, session_scope
+from core.db import session_scope
 from core.timezones import utcnow
+from core.wire import AlertLevel
 from tests.alerts.helpers import audit_entries, audit_problems, end_alert, raise_alert, sql
 from tests.factories import signed_in_as
 

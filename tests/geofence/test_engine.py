@@ -8,17 +8,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
-from core.db import AlertLevel
+from core.wire import AlertLevel
+from geofence.config import Thresholds
 from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import DeviceNoise
 from geofence.service import RuleZone
-from geofence.tracks import Thresholds, Track, Tracks
+from geofence.tracks import Track, Tracks
 from tests.factories import CENTRE, offset, square
 
 LAT, LON = CENTRE
 PERSON = 7
-THRESHOLDS = Thresholds(confirm_fixes=3, confirm_s=60, return_fixes=2, return_s=30, evidence_interval_s=60)
+THRESHOLDS = Thresholds(
+    exit_confirm_fixes=3, exit_confirm_s=60, return_confirm_fixes=2, return_confirm_s=30, evidence_interval_s=60
+)
 CURFEW = {"weekly": [{"days": list(range(7)), "from": "22:00", "to": "06:00"}]}
 # 2026-11-16 is a Monday; 14:00 UTC is 22:00 in Shanghai.
 MONDAY_NOON_UTC = int(datetime(2026, 11, 16, 4, tzinfo=UTC).timestamp())
@@ -100,7 +103,13 @@ def test_an_exit_needs_enough_fixes_over_enough_time_and_jitter_never_flaps():
 
 
 FAR = Thresholds(
-    confirm_fixes=3, confirm_s=60, return_fixes=2, return_s=30, evidence_interval_s=60, far_fixes=2, far_m=50
+    exit_confirm_fixes=3,
+    exit_confirm_s=60,
+    return_confirm_fixes=2,
+    return_confirm_s=30,
+    evidence_interval_s=60,
+    exit_confirm_far_fixes=2,
+    exit_confirm_far_m=50,
 )
 
 

@@ -17,8 +17,8 @@ import pytest
 import shapely
 from shapely.geometry import Polygon
 
+from core.datum import to_wgs84
 from simulators import city, fleet, routine, stream
-from tracker_ingest.datum import to_wgs84
 
 SEED = 7
 SIZE = 1000

@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from core import bus, dlq
 from core.db import session_scope
+from core.wire import FIX_DTYPE, encode_fix_record, wire_rows
 from tests.factories import CENTRE, eventually
-from tracker_ingest.schemas import FIX_DTYPE, encode_fix_record, wire_rows
 
 PARTITION = 2
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from caseload.models import Datum
-from caseload.service import DeviceIdentity
+from caseload.sources import DeviceIdentity
 from core.config import get_settings
+from core.wire import WIRE_DTYPE
 from tracker_ingest import validation
 from tracker_ingest.protocols.common import RawFix
-from tracker_ingest.schemas import WIRE_DTYPE
 
 PHONE = DeviceIdentity(device_id=7, supervisee_id=42, external_id="phone", datum=Datum.wgs84)
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from caseload.models import Datum
-from tracker_ingest.datum import (
+from core.datum import (
     bd09_to_gcj02,
     bd09_to_wgs84,
     gcj02_to_bd09,

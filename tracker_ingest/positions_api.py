@@ -1,10 +1,11 @@
-"""Staff-facing position routes (mounted by the portal): live positions and tracks."""
+"""Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
@@ -19,7 +20,7 @@ MAX_TRACK_SPAN = timedelta(days=31)
 @router.get("/positions/live")
 def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
     """Last known position of everyone in the caller's caseload."""
-    visible = caseload_service.visible_supervisee_ids(session=session, viewer=viewer)
+    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
     return [
         {
             "supervisee_id": p.supervisee_id,

@@ -20,7 +20,7 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from core.db import is_unreachable
-from core.heartbeat import first_line
+from core.errors import first_line
 
 # A record fails this many times in a row, a short pause between tries, before it counts as poison.
 POISON_TRIES = 3

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.config import get_settings
 from core.db import is_unreachable, session_scope
-from core.heartbeat import first_line
+from core.errors import first_line
 
 Key = TypeVar("Key", bound=Hashable)
 Value = TypeVar("Value")

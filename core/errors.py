@@ -23,3 +23,8 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     status_code = 422
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's own message (drivers add pages of context)."""
+    return (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]

@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import bus
 from core.config import Settings, get_settings
 from core.db import session_scope
-from core.heartbeat import first_line, latest_beats
+from core.errors import first_line
+from core.heartbeat import latest_beats
 from core.timezones import utcnow
 
 # Every role the platform needs running; a worker role is also its consumer group, if it has one.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.config import Settings, get_settings
 from core.db import Base, session_scope
+from core.errors import first_line
 from core.timezones import utcnow
 
 log = logging.getLogger("ewall.heartbeat")
@@ -80,8 +81,3 @@ def latest_beats(session: Session) -> dict[str, datetime]:
     """Each role's most recent heartbeat."""
     rows = session.execute(select(ProcessHeartbeat.role, func.max(ProcessHeartbeat.beat_at)).group_by("role"))
     return dict(rows.all())
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's own message (drivers add pages of context)."""
-    return (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]

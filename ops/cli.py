@@ -14,6 +14,7 @@ import sqlalchemy.exc
 from core import audit, bus, dlq, health
 from core.config import REPO_ROOT, get_settings
 from core.db import session_scope
+from core.errors import first_line
 from ops import embedded, seed, stack
 from ops.processes import SetupError
 from ops.supervise import START_RETRIES, START_S, Program, Supervisor
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ewall: {exc}", file=sys.stderr)
         return 2
     except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        reason = first_line(exc)
         print(
             f"ewall: cannot reach the database ({reason}); check DATABASE_URL, or unset it to use the embedded PostGIS",
             file=sys.stderr,

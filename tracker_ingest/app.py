@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from core import bus
 from core.config import get_settings
 from core.db import is_unreachable
-from core.heartbeat import first_line
+from core.errors import first_line
 from core.logs import configure
 from core.web import beat_forever, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service

@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 
 from alerts import rules
 from alerts import service as alerts_service
+from alerts.models import Alert
 from alerts.service import AlertChange
 from core import audit
 from core.db import session_scope
@@ -34,6 +35,17 @@ def end_alert(person_id: int, at: datetime, key: str | None = None) -> AlertChan
         return alerts_service.end_episode(
             session=session, key=key or rules.dedup_key(rules.SIGNAL_LOST, person_id), at=at, evidence={}
         )
+
+
+def escalation_round(*alert_ids: int, limit: int | None = None) -> list[AlertChange]:
+    """One escalation round (at most ``limit`` alerts); its changes to these alerts.
+
+    The test platform's own watchdog runs rounds meanwhile, and a round skips the rows another one
+    holds: these are locked first, so that a watchdog round holding them commits before this one
+    reads them, and the outcome is the same whichever round escalated."""
+    with session_scope() as session:
+        session.execute(select(Alert.id).where(Alert.id.in_(alert_ids)).with_for_update())
+        return [c for c in alerts_service.escalate_overdue(session=session, limit=limit) if c.alert_id in alert_ids]
 
 
 def sql(statement: str, **params) -> list:

@@ -9,12 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from alerts.watchdog import check_escalations
 from caseload import service as caseload_service
 from core.db import session_scope
 from core.timezones import utcnow
 from core.wire import AlertLevel
-from tests.alerts.helpers import audit_entries, audit_problems, raise_alert, sql
+from tests.alerts.helpers import audit_entries, audit_problems, escalation_round, raise_alert, sql
 from tests.factories import signed_in_as
 
 
@@ -40,12 +39,6 @@ def _alert(admin_api, person_id: int) -> dict:
     return alert
 
 
-def _round(alert_id: int) -> list:
-    """One escalation round; the changes it made to this alert."""
-    with session_scope() as session:
-        return [c for c in check_escalations(session) if c.alert_id == alert_id]
-
-
 def _backdate(alert_id: int, minutes: int) -> None:
     sql("UPDATE alert SET started_at = started_at - make_interval(mins => :m) WHERE id = :id", m=minutes, id=alert_id)
 
@@ -57,17 +50,17 @@ def _events(api, alert_id: int) -> list[dict]:
 def test_an_unacknowledged_red_escalates_once_after_its_sla(org, admin_api):
     raise_alert(org.person["id"], utcnow(), AlertLevel.red)
     alert = _alert(admin_api, org.person["id"])
-    assert _round(alert["id"]) == []
+    assert escalation_round(alert["id"]) == []
     _backdate(alert["id"], 14)
-    assert _round(alert["id"]) == []
+    assert escalation_round(alert["id"]) == []
     assert _alert(admin_api, org.person["id"])["escalated_at"] is None
 
     _backdate(alert["id"], 2)  # 16 minutes: past the red SLA of 15
-    _round(alert["id"])
+    escalation_round(alert["id"])
     escalated = _alert(admin_api, org.person["id"])
     assert escalated["escalated_at"] and escalated["escalated_to"] == org.staff["supervisor"]["id"]
     assert escalated["status"] == "open"
-    assert _round(alert["id"]) == []  # the next round does nothing
+    assert escalation_round(alert["id"]) == []  # the next round does nothing
     events = [e for e in _events(admin_api, alert["id"]) if e["kind"] == "escalated"]
     assert len(events) == 1 and events[0]["actor"] == "system"
     assert events[0]["detail"]["to"] == org.staff["supervisor"]["id"]
@@ -83,9 +76,9 @@ def test_acknowledged_alerts_and_yellows_within_their_sla_do_not_escalate(org, a
     org.api["officer"].call("POST", f"/alerts/{red['id']}/ack", json={})
     _backdate(red["id"], 60)
     _backdate(yellow["id"], 23 * 60)
-    assert _round(red["id"]) == [] and _round(yellow["id"]) == []
+    assert escalation_round(red["id"]) == [] and escalation_round(yellow["id"]) == []
     _backdate(yellow["id"], 61)
-    _round(yellow["id"])
+    escalation_round(yellow["id"])
     assert admin_api.call("GET", f"/alerts/{yellow['id']}")["escalated_at"] is not None
     assert admin_api.call("GET", f"/alerts/{red['id']}")["escalated_at"] is None
 
@@ -97,12 +90,12 @@ def test_a_yellow_raised_to_red_has_the_red_sla_from_the_raise(org, admin_api):
     alert = _alert(admin_api, pid)
     _backdate(alert["id"], 40)  # unacknowledged for 40 min as a yellow
     raise_alert(pid, start + timedelta(minutes=1), AlertLevel.red)
-    assert _round(alert["id"]) == []  # the officer still has 15 min for the red
+    assert escalation_round(alert["id"]) == []  # the officer still has 15 min for the red
     sql(
         "UPDATE alert_event SET at = at - interval '16 minutes' WHERE alert_id = :id AND kind = 'level_raised'",
         id=alert["id"],
     )
-    _round(alert["id"])
+    escalation_round(alert["id"])
     assert _alert(admin_api, pid)["escalated_at"] is not None
 
 
@@ -113,9 +106,9 @@ def test_the_sla_follows_the_persons_policy(org, admin_api):
     raise_alert(org.person["id"], utcnow(), AlertLevel.red)
     alert = _alert(admin_api, org.person["id"])
     _backdate(alert["id"], 30)
-    assert _round(alert["id"]) == []
+    assert escalation_round(alert["id"]) == []
     _backdate(alert["id"], 31)
-    _round(alert["id"])
+    escalation_round(alert["id"])
     assert _alert(admin_api, org.person["id"])["escalated_at"] is not None
 
 
@@ -148,7 +141,7 @@ def test_an_alert_with_nobody_above_is_still_marked_escalated(admin_api):
     raise_alert(person["id"], utcnow(), AlertLevel.red)
     alert = _alert(admin_api, person["id"])
     _backdate(alert["id"], 20)
-    _round(alert["id"])
+    escalation_round(alert["id"])
     escalated = _alert(admin_api, person["id"])
     assert escalated["escalated_at"] is not None and escalated["escalated_to"] is None
 
@@ -164,7 +157,7 @@ def test_an_officer_escalates_by_hand(org, admin_api):
     (event,) = [e for e in _events(officer, alert["id"]) if e["kind"] == "escalated"]
     assert event["actor"] == f"officer:{org.staff['officer']['id']}" and event["detail"]["note"].startswith("拒接")
     assert "already escalated" in officer.call("POST", f"/alerts/{alert['id']}/escalate", 409, json={})["detail"]
-    assert _round(alert["id"]) == []
+    assert escalation_round(alert["id"]) == []
 
 
 def test_a_supervisor_escalating_passes_it_further_up(org, admin_api):
@@ -223,20 +216,14 @@ def test_who_may_handle_an_alert(org, admin_api, portal_url, role, expect):
 
 def test_a_round_escalates_a_chunk_at_a_time_and_each_alert_once(org, admin_api):
     # A round takes at most ``limit`` alerts per transaction, so it never holds the audit chain long.
-    from alerts import service as alerts_service
-
     pid = org.person["id"]
     for n in range(3):
         raise_alert(pid, utcnow(), AlertLevel.red, key=f"test-chunk:{pid}:{n}")
     alerts = admin_api.call("GET", f"/alerts?supervisee_id={pid}")
     for alert in alerts:
         _backdate(alert["id"], 16)
-    while True:
-        with session_scope() as session:
-            changes = alerts_service.escalate_overdue(session=session, limit=1)
-        assert len(changes) <= 1
-        if not changes:
-            break
+    while changes := escalation_round(*(a["id"] for a in alerts), limit=1):
+        assert len(changes) == 1
     for alert in alerts:
         events = [e for e in _events(admin_api, alert["id"]) if e["kind"] == "escalated"]
         assert len(events) == 1

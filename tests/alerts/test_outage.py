@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import text
 
 from alerts import outage, rules
-from alerts.watchdog import check_escalations, check_signal_lost
+from alerts.watchdog import check_signal_lost
 from core.db import new_session, session_scope
 from core.timezones import utcnow
 from core.wire import AlertLevel
-from tests.alerts.helpers import audit_entries, audit_problems, raise_alert, sql
+from tests.alerts.helpers import audit_entries, audit_problems, escalation_round, raise_alert, sql
 from tests.factories import signed_in_as
 
 
@@ -120,15 +120,11 @@ def test_an_escalation_deadline_waits_out_an_outage(org, admin_api, declare_outa
     (alert,) = _alerts(admin_api, pid)
     declare_outage(10, 5)  # five of the next minutes the platform was out
 
-    def escalate_round() -> list:
-        with session_scope() as session:
-            return [c for c in check_escalations(session) if c.alert_id == alert["id"]]
-
     sql("UPDATE alert SET started_at = started_at - interval '16 minutes' WHERE id = :id", id=alert["id"])
-    assert escalate_round() == []  # 16 minutes, 5 of them an outage: due in 4 more
+    assert escalation_round(alert["id"]) == []  # 16 minutes, 5 of them an outage: due in 4 more
     assert admin_api.call("GET", f"/alerts/{alert['id']}")["escalated_at"] is None
     sql("UPDATE alert SET started_at = started_at - interval '5 minutes' WHERE id = :id", id=alert["id"])
-    escalate_round()
+    escalation_round(alert["id"])
     assert admin_api.call("GET", f"/alerts/{alert['id']}")["escalated_to"] == org.staff["supervisor"]["id"]
 
 
@@ -190,8 +186,7 @@ def test_a_platform_alert_escalates_to_the_next_command_officer(org, admin_api):
     (alert,) = [a for a in _platform_alerts(admin_api, rules.DISTRICT_SILENT) if a["district_id"] == org.county["id"]]
     assert alert["assignee_id"] == org.staff["command"]["id"]
     sql("UPDATE alert SET started_at = started_at - interval '16 minutes' WHERE id = :id", id=alert["id"])
-    with session_scope() as session:
-        check_escalations(session)
+    escalation_round(alert["id"])
     assert admin_api.call("GET", f"/alerts/{alert['id']}")["escalated_to"] == org.staff["root_command"]["id"]
     _silent_together(org.people, 0)
     _round()

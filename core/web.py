@@ -1,16 +1,21 @@
 """What both ASGI apps share: the request-scoped session, JSON errors with reasons, liveness,
-readiness and the process's heartbeat."""
+readiness, the process's heartbeat, security headers and the API docs page."""
 
 import asyncio
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import health
 from core.db import new_session
@@ -71,3 +76,68 @@ async def beat_forever(role: str) -> None:
     while True:
         await run_in_threadpool(heartbeat.beat)
         await asyncio.sleep(heartbeat.interval_s)
+
+
+class SecurityHeaders:
+    """A Content-Security-Policy with a fresh script nonce on every response, and the headers that
+    keep the apps' pages out of other sites' frames and stop content sniffing.
+
+    Scripts run only from the app's own origin or inline with the request's nonce
+    (``request.state.csp_nonce``), so markup that slipped past escaping still cannot run script.
+    Styles may be inline: Leaflet and folium position everything with style attributes. Plain ASGI
+    rather than BaseHTTPMiddleware, which would cost the ingest path a task per request."""
+
+    def __init__(self, app: ASGIApp, *, img_sources: Iterable[str] = ()) -> None:
+        self.app = app
+        images = " ".join(("'self'", "data:", *img_sources))
+        self.policy = (
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            f"img-src {images}; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'self'"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+        headers = [
+            (b"content-security-policy", self.policy.format(nonce=nonce).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"SAMEORIGIN"),
+            (b"referrer-policy", b"same-origin"),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def with_nonce(request: Request, html: str) -> str:
+    """Inline scripts of generated HTML (folium, Swagger UI) allowed by this response's policy."""
+    return html.replace("<script>", f'<script nonce="{request.state.csp_nonce}">')
+
+
+_SWAGGER_UI = Path(__file__).parent / "static" / "swagger-ui"
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the copy shipped in core/static (vendored from npm), not a CDN:
+    offices are often off the internet, and the page's policy admits only the app's own scripts.
+    Create the app with ``docs_url=None, redoc_url=None``."""
+    app.mount("/_docs", StaticFiles(directory=_SWAGGER_UI), name="api-docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} · API",
+            swagger_js_url="/_docs/swagger-ui-bundle.js",
+            swagger_css_url="/_docs/swagger-ui.css",
+            swagger_favicon_url="/_docs/favicon-32x32.png",
+        )
+        return HTMLResponse(with_nonce(request, page.body.decode()))

@@ -12,9 +12,9 @@ from alerts import api as alerts_api
 from caseload import api as caseload_api
 from caseload import sources_api
 from core import bus
-from core.web import beat_forever, install_error_handlers, install_health_routes
+from core.web import SecurityHeaders, beat_forever, install_api_docs, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
-from officer_portal import admin_api, live, pages
+from officer_portal import admin_api, live, maps, pages
 from officer_portal import api as portal_api
 from tracker_ingest import positions_api
 
@@ -36,9 +36,13 @@ app = FastAPI(
     version="0.1.0",
     lifespan=lifespan,
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
+    docs_url=None,
+    redoc_url=None,
 )
 install_error_handlers(app)
 install_health_routes(app)
+install_api_docs(app)
+app.add_middleware(SecurityHeaders, img_sources=maps.tile_sources())
 
 api = APIRouter(prefix="/api/v1")
 for router in (

@@ -1,8 +1,10 @@
 """Folium maps for the portal, served with the Leaflet copy shipped in static/ (offices are often
 off the internet); tiles come from the configured tile server."""
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import folium
 
@@ -13,6 +15,23 @@ from core.wire import AlertLevel
 LEVEL_COLOURS = {AlertLevel.red: "#d62728", AlertLevel.yellow: "#f0ad00", None: "#2ca02c"}
 LEVEL_LABELS = {AlertLevel.red: "红色报警 red", AlertLevel.yellow: "黄色预警 yellow", None: "正常 normal"}
 DEFAULT_CENTRE = (41.29, 123.77)  # Benxi, Liaoning: a sensible empty-map default
+
+
+# Folium puts popup and tooltip content into JavaScript template literals as HTML, so text from users
+# (a supervisee's or a zone's name) is HTML-escaped and loses the characters a template literal
+# interprets: a backtick would end it and ``${…}`` would run.
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def text(value: object) -> str:
+    """User-supplied text made inert for folium's popups and tooltips."""
+    return html.escape(str(value)).translate(_TEMPLATE_LITERAL)
+
+
+def tile_sources() -> list[str]:
+    """The tile server's origin, for the pages' Content-Security-Policy (``{s}`` subdomains as ``*``)."""
+    url = urlsplit(get_settings().map_tiles_url.replace("{s}", "*"))
+    return [f"{url.scheme}://{url.netloc}"] if url.netloc else []
 
 
 @dataclass(frozen=True)
@@ -42,12 +61,14 @@ def live_map(people: Iterable[MapPerson], zones: Iterable[tuple[str, dict]]) -> 
     zone_layer = folium.FeatureGroup(name="电子墙 zones").add_to(fmap)
     for name, geometry in zones:
         folium.GeoJson(
-            geometry, tooltip=name, style_function=lambda _: {"color": "#1f77b4", "weight": 2, "fillOpacity": 0.05}
+            geometry,
+            tooltip=text(name),
+            style_function=lambda _: {"color": "#1f77b4", "weight": 2, "fillOpacity": 0.05},
         ).add_to(zone_layer)
     for person in people:
         colour = LEVEL_COLOURS[person.level]
         popup = (
-            f"<b>{person.name}</b> ({person.code})<br>{LEVEL_LABELS[person.level]}<br>"
+            f"<b>{text(person.name)}</b> ({text(person.code)})<br>{LEVEL_LABELS[person.level]}<br>"
             f"{to_display(person.ts)}<br>±{person.accuracy_m or '?'} m"
         )
         folium.CircleMarker(
@@ -58,7 +79,7 @@ def live_map(people: Iterable[MapPerson], zones: Iterable[tuple[str, dict]]) -> 
             fill_color=colour,
             fill_opacity=0.85,
             popup=folium.Popup(popup, max_width=260),
-            tooltip=person.name,
+            tooltip=text(person.name),
             class_name=f"ewall-person level-{person.level.value if person.level else 'normal'}",
         ).add_to(fmap)
     if people:

@@ -16,7 +16,7 @@ from caseload.models import Officer
 from core.config import get_settings
 from core.security import create_access_token
 from core.timezones import to_display, utcnow
-from core.web import SessionDep
+from core.web import SessionDep, with_nonce
 from core.wire import AlertLevel
 from geofence import service as geofence_service
 from officer_portal import maps
@@ -104,7 +104,7 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 
 
 @router.get("/map", response_class=HTMLResponse)
-def live_map(session: SessionDep, officer: PageOfficer) -> Response:
+def live_map(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
     if officer is None:
         return _to_login()
     visible = caseload_scope.visible_supervisee_ids(session=session, viewer=officer)
@@ -128,4 +128,4 @@ def live_map(session: SessionDep, officer: PageOfficer) -> Response:
         (z.name, geofence_service.to_out(z).geometry)
         for z in geofence_service.list_zones(session=session, viewer=officer)
     ]
-    return HTMLResponse(maps.live_map(people, zones))
+    return HTMLResponse(with_nonce(request, maps.live_map(people, zones)))

@@ -12,7 +12,7 @@ from core.config import get_settings
 from core.db import is_unreachable
 from core.errors import first_line
 from core.logs import configure
-from core.web import beat_forever, install_error_handlers, install_health_routes
+from core.web import SecurityHeaders, beat_forever, install_api_docs, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service
 from tracker_ingest.fastpath import PhoneFastPath
 
@@ -61,9 +61,13 @@ api_app = FastAPI(
     version="0.2.0",
     lifespan=lifespan,
     description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
+    docs_url=None,
+    redoc_url=None,
 )
 install_error_handlers(api_app)
 install_health_routes(api_app)
+install_api_docs(api_app)
+api_app.add_middleware(SecurityHeaders)
 api_app.include_router(api.router)
 api_app.include_router(phone_api.router)
 

@@ -1,0 +1,438 @@
+"""Who may call what: every route of both apps × every kind of caller × an object in and out of the
+caller's districts → the expected status.
+
+``ACCESS`` below is the access policy, written down; it is checked against the apps' own route tables,
+so a new route without an entry fails ``test_every_route_has_an_entry``. Staff callers sit in one
+county ("in"); the objects "out" of their scope belong to another county. An object out of scope
+answers 404 (its existence is not revealed), a role that may not do something 403, a caller who is
+not staff 401 on the portal; the ingest app knows only device, gateway and camera credentials. The
+admin's scope is every district. A call that should succeed and changes something gets objects of its
+own, so no cell depends on another."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from core.wire import AlertLevel
+from tests.alerts.helpers import raise_alert
+from tests.factories import CENTRE, STAFF_PASSWORD, now_iso, square, unique
+
+STAFF = ("officer", "supervisor", "command", "auditor", "admin")
+SOURCES = ("device", "gateway", "camera")
+CALLERS = ("none", *STAFF, *SOURCES)
+SCOPES = ("in", "out")
+
+EVERYONE = frozenset(CALLERS)
+ALL_STAFF = frozenset(STAFF)
+HANDLERS = ALL_STAFF - {"auditor"}  # act on cases; auditors only read
+MANAGERS = frozenset({"command", "admin"})
+SUPERVISORS = frozenset({"supervisor", "command", "admin"})
+ADMIN = frozenset({"admin"})
+
+# The object a path parameter names.
+PARAM_KINDS = {
+    "supervisee_id": "person",
+    "device_id": "device",
+    "zone_id": "zone",
+    "alert_id": "alert",
+    "district_id": "county",
+    "officer_id": "officer",
+    "gateway_id": "gateway",
+    "camera_id": "camera",
+    "policy_id": "policy",
+    "suspension_id": "suspension",
+}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who succeeds on a route in scope; how to build its request (body, and path objects' kinds)."""
+
+    allowed: frozenset[str]
+    body: Callable | None = None  # (objects, county, caller) -> request kwargs
+    scoped: bool = True  # does the request name something in a county (else only "in" is tried)
+    kinds: dict = field(default_factory=dict)  # path parameter -> object kind, where not PARAM_KINDS'
+    refused: int | None = None  # what a caller not allowed gets, where not 401/403 (pages redirect)
+
+
+def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
+    if caller in access.allowed:
+        return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
+    if access.refused:
+        return frozenset({access.refused})
+    if ingest or caller not in STAFF:
+        return frozenset({401})
+    # A role refused an object out of its scope may learn either fact first: neither reveals the object.
+    return frozenset({403, 404}) if scope == "out" and access.scoped else frozenset({403})
+
+
+def _zone(o, county, caller):
+    return {
+        "json": {
+            "name": "居住地 home",
+            "kind": "inclusion",
+            "supervisee_id": o["person"]["id"],
+            "geometry": square(*CENTRE, 500),
+        }
+    }
+
+
+def _in_county(make: Callable[[dict], dict]) -> Callable:
+    return lambda o, county, caller: {"json": make(county)}
+
+
+def _fixes(o, county, caller):
+    fix = {
+        "device_id": o["device"]["external_id"],
+        "ts": now_iso(),
+        "lat": CENTRE[0],
+        "lon": CENTRE[1],
+        "accuracy_m": 9,
+    }
+    return {"json": {"fixes": [fix]}}
+
+
+def _sighting(o, county, caller):
+    return {"json": {"sightings": [{"person_code": o["person"]["code"], "ts": now_iso(), "confidence": 0.95}]}}
+
+
+def _osmand(o, county, caller):
+    # The OsmAnd id is the device's credential; anyone else presents one nobody registered.
+    device_id = o["device"]["external_id"] if caller == "device" else unique("nobody")
+    return {
+        "params": {"id": device_id, "lat": CENTRE[0], "lon": CENTRE[1], "timestamp": int(datetime.now(UTC).timestamp())}
+    }
+
+
+def _owntracks(o, county, caller):
+    device = o["device"]
+    user, password = (device["external_id"], device["token"]) if caller == "device" else (unique("nobody"), "x")
+    message = {
+        "_type": "location",
+        "lat": CENTRE[0],
+        "lon": CENTRE[1],
+        "tst": int(datetime.now(UTC).timestamp()),
+        "acc": 9,
+    }
+    return {"json": message, "auth": (user, password)}
+
+
+OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+
+PORTAL: dict[tuple[str, str], Access] = {
+    ("GET", "/health"): Access(EVERYONE, scoped=False),
+    ("GET", "/ready"): Access(EVERYONE, scoped=False),
+    ("GET", "/docs"): Access(EVERYONE, scoped=False),
+    ("POST", "/api/v1/auth/token"): Access(
+        EVERYONE,
+        lambda o, c, caller: {"data": {"username": o["officer"]["username"], "password": STAFF_PASSWORD}},
+        scoped=False,
+    ),
+    ("GET", "/api/v1/auth/me"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/districts"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/districts"): Access(
+        ADMIN, _in_county(lambda c: {"code": unique("D"), "name": "镇 town", "level": "township", "parent_id": c["id"]})
+    ),
+    ("GET", "/api/v1/districts/{district_id}"): Access(ALL_STAFF),
+    ("PATCH", "/api/v1/districts/{district_id}"): Access(ADMIN, lambda o, c, caller: {"json": {"name": "改 renamed"}}),
+    ("DELETE", "/api/v1/districts/{district_id}"): Access(ADMIN, kinds={"district_id": "town"}),
+    ("GET", "/api/v1/officers"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/officers"): Access(
+        MANAGERS,
+        _in_county(
+            lambda c: {
+                "username": unique("u"),
+                "full_name": "新 New",
+                "password": STAFF_PASSWORD,
+                "role": "officer",
+                "district_id": c["id"],
+            }
+        ),
+    ),
+    ("GET", "/api/v1/officers/{officer_id}"): Access(ALL_STAFF),
+    ("PATCH", "/api/v1/officers/{officer_id}"): Access(
+        MANAGERS, lambda o, c, caller: {"json": {"full_name": "改 Renamed"}}
+    ),
+    ("GET", "/api/v1/supervisees"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/supervisees"): Access(
+        HANDLERS,
+        _in_county(
+            lambda c: {
+                "code": unique("S"),
+                "full_name": "李四",
+                "category": "parole",
+                "district_id": c["id"],
+                "supervision_start": "2026-01-01",
+            }
+        ),
+    ),
+    ("GET", "/api/v1/supervisees/{supervisee_id}"): Access(ALL_STAFF),
+    ("PATCH", "/api/v1/supervisees/{supervisee_id}"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"risk_level": "high"}}
+    ),
+    ("DELETE", "/api/v1/supervisees/{supervisee_id}"): Access(HANDLERS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/devices"): Access(ALL_STAFF),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/devices"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"kind": "phone"}}
+    ),
+    ("DELETE", "/api/v1/supervisees/{supervisee_id}/devices/{device_id}"): Access(HANDLERS),
+    ("GET", "/api/v1/gateways"): Access(MANAGERS, scoped=False),
+    ("POST", "/api/v1/gateways"): Access(
+        MANAGERS, _in_county(lambda c: {"name": "平台 vendor", "district_id": c["id"]})
+    ),
+    ("DELETE", "/api/v1/gateways/{gateway_id}"): Access(MANAGERS),
+    ("GET", "/api/v1/cameras"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/cameras"): Access(
+        MANAGERS,
+        _in_county(
+            lambda c: {
+                "code": unique("CAM"),
+                "name": "路口 crossing",
+                "district_id": c["id"],
+                "lat": CENTRE[0],
+                "lon": CENTRE[1],
+            }
+        ),
+    ),
+    ("PATCH", "/api/v1/cameras/{camera_id}"): Access(MANAGERS, lambda o, c, caller: {"json": {"name": "改 renamed"}}),
+    ("GET", "/api/v1/zones"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/zones"): Access(HANDLERS, _zone),
+    ("GET", "/api/v1/zones/{zone_id}"): Access(ALL_STAFF),
+    ("PATCH", "/api/v1/zones/{zone_id}"): Access(HANDLERS, lambda o, c, caller: {"json": {"name": "改 renamed"}}),
+    ("POST", "/api/v1/zones/{zone_id}/return"): Access(HANDLERS, kinds={"zone_id": "leave"}),
+    ("DELETE", "/api/v1/zones/{zone_id}"): Access(HANDLERS),
+    ("GET", "/api/v1/positions/live"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/track"): Access(ALL_STAFF),
+    ("GET", "/api/v1/devices/unknown"): Access(MANAGERS, scoped=False),
+    ("GET", "/api/v1/events/stream"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/admin/dlq"): Access(ADMIN, scoped=False),
+    ("POST", "/api/v1/admin/dlq/replay"): Access(ADMIN, lambda o, c, caller: {"json": {"offsets": []}}, scoped=False),
+    ("GET", "/api/v1/alerts"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/alerts/{alert_id}"): Access(ALL_STAFF),
+    ("GET", "/api/v1/alerts/{alert_id}/events"): Access(ALL_STAFF),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): Access(HANDLERS, lambda o, c, caller: {"json": {}}),
+    ("POST", "/api/v1/alerts/{alert_id}/escalate"): Access(HANDLERS, lambda o, c, caller: {"json": {}}),
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"disposition": "other"}}
+    ),
+    ("GET", "/api/v1/alert-policies"): Access(ALL_STAFF, scoped=False),
+    ("PUT", "/api/v1/alert-policies"): Access(
+        SUPERVISORS, _in_county(lambda c: {"district_id": c["id"], "thresholds": {"ack_sla_red_min": 20}})
+    ),
+    ("DELETE", "/api/v1/alert-policies/{policy_id}"): Access(SUPERVISORS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/alert-policy"): Access(ALL_STAFF),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/alert-suspensions"): Access(
+        HANDLERS,
+        lambda o, c, caller: {
+            "json": {"until": (datetime.now(UTC) + timedelta(hours=2)).isoformat(), "reason": "请假 leave"}
+        },
+    ),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/alert-suspensions"): Access(ALL_STAFF),
+    ("DELETE", "/api/v1/supervisees/{supervisee_id}/alert-suspensions/{suspension_id}"): Access(HANDLERS),
+    # An officer's report has their own row only.
+    ("GET", "/api/v1/reports/response-times"): Access(ALL_STAFF, scoped=False),
+    # Pages answer a visitor who is not signed in (by cookie) with the way to the sign-in page.
+    ("GET", "/login"): Access(EVERYONE, scoped=False),
+    ("POST", "/login"): Access(
+        EVERYONE,
+        lambda o, c, caller: {"data": {"username": o["officer"]["username"], "password": STAFF_PASSWORD}},
+        scoped=False,
+    ),
+    ("GET", "/logout"): Access(EVERYONE, scoped=False),
+    ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
+}
+
+INGEST: dict[tuple[str, str], Access] = {
+    ("GET", "/health"): Access(EVERYONE, scoped=False),
+    ("GET", "/ready"): Access(EVERYONE, scoped=False),
+    ("GET", "/docs"): Access(EVERYONE, scoped=False),
+    ("POST", "/api/v1/fixes"): Access(frozenset({"device", "gateway"}), _fixes, scoped=False),
+    ("POST", "/api/v1/sightings"): Access(frozenset({"camera"}), _sighting, scoped=False),
+    **{(method, path): OSMAND for method in ("GET", "POST", "PUT") for path in ("/", "/osmand")},
+    ("POST", "/owntracks"): Access(frozenset({"device"}), _owntracks, scoped=False),
+}
+
+
+def _routes(routes, prefix: str = "") -> Iterator[tuple[str, str, APIRoute]]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                yield method, prefix + route.path, route
+        elif hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.120)
+            yield from _routes(route.original_router.routes, prefix + route.include_context.prefix)
+
+
+def _app_routes(app_name: str) -> dict[tuple[str, str], APIRoute]:
+    if app_name == "portal":
+        from officer_portal.app import app
+    else:
+        from tracker_ingest.app import api_app as app
+    return {(method, path): route for method, path, route in _routes(app.routes)}
+
+
+TABLES = {"portal": PORTAL, "ingest": INGEST}
+
+
+@pytest.mark.parametrize("app_name", TABLES)
+def test_every_route_has_an_entry(app_name):
+    routes, table = set(_app_routes(app_name)), set(TABLES[app_name])
+    assert sorted(routes - table) == [], "routes without an access entry: add them to this file's tables"
+    assert sorted(table - routes) == [], "entries for routes that no longer exist"
+
+
+class World:
+    """Two counties with the same things in each; staff of every role in the first."""
+
+    def __init__(self, admin_api, portal_url: str, ingest_url: str) -> None:
+        self.admin = admin_api
+        self.portal_url, self.ingest_url = portal_url, ingest_url
+        self.county = {scope: admin_api.district() for scope in SCOPES}
+        home = self.county["in"]["id"]
+        self.staff = {role: admin_api.officer(home, role=role) for role in STAFF if role != "admin"}
+        self.caseload_officer = {"in": self.staff["officer"], "out": admin_api.officer(self.county["out"]["id"])}
+        self.standing = {scope: self.objects(scope) for scope in SCOPES}
+        self.headers = {"none": {}}
+        tokens = {role: self._token(o["username"]) for role, o in self.staff.items()}
+        tokens["admin"] = admin_api.client.headers["Authorization"].removeprefix("Bearer ")
+        tokens |= {kind: self.standing["in"][kind]["token"] for kind in SOURCES}
+        self.headers |= {caller: {"Authorization": f"Bearer {token}"} for caller, token in tokens.items()}
+        self.cookies = {role: {"ewall_session": token} for role, token in tokens.items() if role in STAFF}
+
+    def _token(self, username: str) -> str:
+        answer = httpx.post(
+            f"{self.portal_url}/api/v1/auth/token", data={"username": username, "password": STAFF_PASSWORD}
+        )
+        return answer.json()["access_token"]
+
+    def objects(self, scope: str) -> "Objects":
+        return Objects(self, scope)
+
+
+class Objects(dict):
+    """One county's things, each made when first asked for."""
+
+    def __init__(self, world: World, scope: str) -> None:
+        super().__init__()
+        self.world, self.scope = world, scope
+
+    def __missing__(self, kind: str):
+        api, county = self.world.admin, self.world.county[self.scope]
+        made = {
+            "county": lambda: county,
+            "town": lambda: api.call(
+                "POST",
+                "/districts",
+                201,
+                json={"code": unique("T"), "name": "镇 town", "level": "township", "parent_id": county["id"]},
+            ),
+            "officer": lambda: api.officer(county["id"]),
+            "person": lambda: api.supervisee(county["id"], self.world.caseload_officer[self.scope]["id"]),
+            "device": lambda: api.device(self["person"]["id"]),
+            "zone": lambda: api.home_zone(self["person"]["id"]),
+            "leave": lambda: api.call(
+                "POST",
+                "/zones",
+                201,
+                json={
+                    "name": "请假 leave",
+                    "kind": "inclusion",
+                    "supervisee_id": self["person"]["id"],
+                    "geometry": square(*CENTRE, 2000),
+                    "travel_leave": True,
+                    "valid_from": datetime.now(UTC).isoformat(),
+                    "valid_to": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+                },
+            ),
+            "gateway": lambda: api.call(
+                "POST", "/gateways", 201, json={"name": "平台 vendor", "district_id": county["id"]}
+            ),
+            "camera": lambda: api.call(
+                "POST",
+                "/cameras",
+                201,
+                json={
+                    "code": unique("CAM"),
+                    "name": "路口",
+                    "district_id": county["id"],
+                    "lat": CENTRE[0],
+                    "lon": CENTRE[1],
+                },
+            ),
+            "alert": lambda: self._alert(),
+            "policy": lambda: api.call(
+                "PUT",
+                "/alert-policies",
+                json={"district_id": self["town"]["id"], "thresholds": {"ack_sla_red_min": 25}},
+            ),
+            "suspension": lambda: api.call(
+                "POST",
+                f"/supervisees/{self['person']['id']}/alert-suspensions",
+                201,
+                json={"until": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "reason": "请假 leave"},
+            ),
+        }[kind]()
+        self[kind] = made
+        return made
+
+    def _alert(self) -> dict:
+        person = self["person"]
+        raise_alert(person["id"], datetime.now(UTC), AlertLevel.red, key=unique(f"matrix:{person['id']}:"))
+        return self.world.admin.call("GET", f"/alerts?supervisee_id={person['id']}")[-1]
+
+
+@pytest.fixture(scope="module")
+def world(admin_api, portal_url, ingest_url) -> World:
+    return World(admin_api, portal_url, ingest_url)
+
+
+def _call(world: World, app_name: str, method: str, path: str, access: Access, caller: str, scope: str, fresh: bool):
+    objects = world.objects(scope) if fresh else world.standing[scope]
+    params = {name: objects[access.kinds.get(name) or PARAM_KINDS[name]]["id"] for name in _path_params(path)}
+    kwargs = access.body(objects, world.county[scope], caller) if access.body else {}
+    base = world.portal_url if app_name == "portal" else world.ingest_url
+    headers = {} if "auth" in kwargs else world.headers[caller]
+    page = app_name == "portal" and not path.startswith("/api/") and caller in STAFF
+    with httpx.Client(base_url=base, timeout=30, cookies=world.cookies[caller] if page else None) as client:
+        if path == "/api/v1/events/stream":
+            with client.stream(method, path.format(**params), headers=headers) as response:
+                return response.status_code, ""
+        response = client.request(method, path.format(**params), headers=headers, **kwargs)
+        return response.status_code, response.text[:160]
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _ok(route: APIRoute, method: str, path: str) -> int:
+    if (method, path) in PAGE_OK:
+        return PAGE_OK[(method, path)]
+    return route.status_code or 200
+
+
+# Pages: a staff caller (cookie) gets the page; POST /login and GET /logout redirect.
+PAGE_OK = {("POST", "/login"): 303, ("GET", "/logout"): 303}
+
+
+@pytest.mark.parametrize(
+    ("app_name", "method", "path"), [(app_name, m, p) for app_name, table in TABLES.items() for m, p in table]
+)
+def test_access(world, app_name, method, path):
+    access = TABLES[app_name][(method, path)]
+    route = _app_routes(app_name)[(method, path)]
+    ok = _ok(route, method, path)
+    wrong = []
+    for scope in SCOPES if access.scoped else ("in",):
+        for caller in CALLERS:
+            expect = expected(access, ok, caller, scope, ingest=app_name == "ingest")
+            fresh = app_name == "portal" and method != "GET" and min(expect) < 400
+            got, text = _call(world, app_name, method, path, access, caller, scope, fresh)
+            if got not in expect:
+                wanted = " or ".join(map(str, sorted(expect)))
+                wrong.append(f"{caller:>10} {scope:>3}: expected {wanted}, got {got} {text}")
+    assert wrong == [], f"{method} {path}\n" + "\n".join(wrong)

@@ -32,11 +32,11 @@ FROM secret GROUP BY 1, 2
 def upgrade() -> None:
     op.add_column("device", sa.Column("key_hash", sa.String(length=64), nullable=True))
     op.add_column("device", sa.Column("key_hint", sa.String(length=16), nullable=True))
+    op.alter_column("device", "external_id", existing_type=sa.String(length=64), nullable=True)
     op.execute(
         "UPDATE device SET key_hash = encode(sha256(convert_to(external_id, 'UTF8')), 'hex'),"
         " key_hint = 'ew-…' || right(external_id, 4), external_id = NULL WHERE key_is_secret"
     )
-    op.alter_column("device", "external_id", existing_type=sa.String(length=64), nullable=True)
     op.create_unique_constraint(op.f("uq_device_key_hash"), "device", ["key_hash"])
     op.create_check_constraint(
         op.f("ck_device_identified"), "device", "external_id IS NOT NULL OR key_hash IS NOT NULL"

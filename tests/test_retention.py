@@ -4,6 +4,7 @@ back-dated with SQL and each domain's purge is called as its worker calls it."""
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from sqlalchemy import text
 
@@ -23,10 +24,6 @@ def person(admin_api):
 
 def _days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
-
-
-def _insert(session, sql: str, rows: list[dict]) -> None:
-    session.execute(text(sql), rows)
 
 
 def _alert(session, person: dict, key: str, last_at: datetime, ended_at: datetime) -> int:
@@ -50,8 +47,6 @@ def _alert(session, person: dict, key: str, last_at: datetime, ended_at: datetim
 
 
 def _json(value) -> str:
-    import orjson
-
     return orjson.dumps(value).decode()
 
 
@@ -69,43 +64,30 @@ def test_each_table_is_purged_past_its_retention_and_alerts_keep_all_but_coordin
         "unknown_device": _days_ago(settings.unknown_device_retention_days + 1),
     }
     young = _days_ago(1)
+    fix_old_us = int(_days_ago(fix_days + 1).timestamp() * 1e6)
+    rows = {
+        "INSERT INTO radio_report (supervisee_id, ts, device_id, radio, received_at) VALUES (:p, :ts, 1, '{}', :ts)": [
+            {"p": pid, "ts": old["radio_report"]},
+            {"p": pid, "ts": young},
+        ],
+        "INSERT INTO sighting (camera_id, supervisee_id, ts, kind, confidence, received_at)"
+        " VALUES (-1, :p, :ts, 'sighting', 0.9, :ts)": [{"p": pid, "ts": old["sighting"]}, {"p": pid, "ts": young}],
+        "INSERT INTO last_position (supervisee_id, device_id, ts, lat, lon, source)"
+        " VALUES (:p, 1, :ts, 41.3, 123.7, 'gps')": [{"p": pid, "ts": old["last_position"]}, {"p": -pid, "ts": young}],
+        "INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)"
+        " VALUES ('osmand', :key, :ts, :ts, 1, '192.0.2.7')": [
+            {"key": f"old-{pid}", "ts": old["unknown_device"]},
+            {"key": f"young-{pid}", "ts": young},
+        ],
+        "INSERT INTO geofence_state (supervisee_id, zone_id, last_fix_us, state) VALUES (:p, :z, :us, '{}')": [
+            {"p": pid, "z": zone_id, "us": fix_old_us}
+        ],
+        "INSERT INTO geofence_noise (supervisee_id, last_us, last_lat, last_lon, last_var, median, pairs)"
+        " VALUES (:p, :us, 41.3, 123.7, 1, 1, 1)": [{"p": pid, "us": fix_old_us}],
+    }
     with session_scope() as session:
-        _insert(
-            session,
-            "INSERT INTO radio_report (supervisee_id, ts, device_id, radio, received_at) "
-            "VALUES (:p, :ts, 1, '{}', :ts)",
-            [{"p": pid, "ts": old["radio_report"]}, {"p": pid, "ts": young}],
-        )
-        _insert(
-            session,
-            "INSERT INTO sighting (camera_id, supervisee_id, ts, kind, confidence, received_at) "
-            "VALUES (-1, :p, :ts, 'sighting', 0.9, :ts)",
-            [{"p": pid, "ts": old["sighting"]}, {"p": pid, "ts": young}],
-        )
-        _insert(
-            session,
-            "INSERT INTO last_position (supervisee_id, device_id, ts, lat, lon, source) "
-            "VALUES (:p, 1, :ts, 41.3, 123.7, 'gps')",
-            [{"p": pid, "ts": old["last_position"]}, {"p": -pid, "ts": young}],
-        )
-        _insert(
-            session,
-            "INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)"
-            " VALUES ('osmand', :key, :ts, :ts, 1, '192.0.2.7')",
-            [{"key": f"old-{pid}", "ts": old["unknown_device"]}, {"key": f"young-{pid}", "ts": young}],
-        )
-        fix_old_us = int(_days_ago(fix_days + 1).timestamp() * 1e6)
-        _insert(
-            session,
-            "INSERT INTO geofence_state (supervisee_id, zone_id, last_fix_us, state) VALUES (:p, :z, :us, '{}')",
-            [{"p": pid, "z": zone_id, "us": fix_old_us}],
-        )
-        _insert(
-            session,
-            "INSERT INTO geofence_noise (supervisee_id, last_us, last_lat, last_lon, last_var, median, pairs) "
-            "VALUES (:p, :us, 41.3, 123.7, 1, 1, 1)",
-            [{"p": pid, "us": fix_old_us}],
-        )
+        for sql, values in rows.items():
+            session.execute(text(sql), values)
         stripped = _alert(session, person, f"ret-old-{pid}", _days_ago(fix_days + 1), _days_ago(fix_days))
         kept = _alert(session, person, f"ret-young-{pid}", young, young)
         gone = _alert(

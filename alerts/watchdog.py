@@ -3,6 +3,7 @@
 - Signal lost (脱管): no fix for over the person's ``signal_lost_yellow_min`` raises yellow, over
   ``signal_lost_red_min`` red; a new fix ends it.
 - Escalation: an alert left unacknowledged past its SLA goes to the officer's supervisor.
+- Retention, hourly: coordinates older than the fix retention leave alerts, old alerts go.
 
 The platform's own outages are not the supervisees' fault (issue #12): each round first records them
 (alerts.outage); silence is measured without them, no new signal-lost alert is raised while one is
@@ -13,7 +14,7 @@ never reported counts as silent from its registration."""
 import time
 from datetime import datetime, timedelta
 
-from alerts import outage, policy, rules, service, silence, suspension
+from alerts import outage, policy, retention, rules, service, silence, suspension
 from alerts.config import get_alert_settings
 from alerts.publish import publish_changes
 from caseload import monitoring
@@ -32,6 +33,7 @@ log = configure("ewall.watchdog")
 # holds until it commits: a round raising hundreds at once (a gateway's backlog after an outage
 # makes a whole fleet look silent) kept the alerts worker's new episodes waiting for seconds.
 CHUNK = 10
+RETENTION_EVERY_S = 3600.0
 
 
 def _kept(session, changes: list[service.AlertChange], change: service.AlertChange | None) -> None:
@@ -145,8 +147,22 @@ def check_escalations(session) -> list[service.AlertChange]:
             return changes
 
 
+_retention_due = [0.0]
+
+
+def check_retention(session) -> list[service.AlertChange]:
+    """Hourly: alerts' old coordinates and expired alerts go (alerts.retention); publishes nothing."""
+    if time.monotonic() < _retention_due[0]:
+        return []
+    purged = retention.purge_expired(session=session, settings=get_settings())
+    _retention_due[0] = time.monotonic() + RETENTION_EVERY_S
+    if any(purged.values()):
+        log.info("retention: %s", ", ".join(f"{n} {what}" for what, n in purged.items() if n))
+    return []
+
+
 # The platform's state first: the signal-lost round reads the outage windows it keeps.
-CHECKS = (check_platform, check_signal_lost, check_escalations)
+CHECKS = (check_platform, check_signal_lost, check_escalations, check_retention)
 
 
 def main() -> None:

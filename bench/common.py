@@ -208,7 +208,7 @@ def probes(people: "Fleet", count: int, *, beyond_wall_m: float) -> list[dict]:
                     geometry=zones.circle(people, centre, PROBE_WALL_M),
                 ),
             )
-            _, token = caseload_service.create_device(
+            _, token, _ = caseload_service.create_device(
                 session=session, viewer=admin, supervisee_id=person.id, data=cs.DeviceIn()
             )
             lon, lat = people.city.to_lonlat(centre[0], centre[1] + PROBE_WALL_M + beyond_wall_m)

@@ -149,11 +149,10 @@ def list_devices(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer
 )
 def create_device(supervisee_id: int, data: schemas.DeviceIn, session: SessionDep, viewer: CurrentOfficer):
     """Register a device; the answer holds its token, shown this once."""
-    device, token = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
+    device, token, key = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
     session.commit()
-    return schemas.DeviceCreated.model_validate(
-        {**schemas.DeviceOut.model_validate(device).model_dump(), "external_id": device.external_id, "token": token}
-    )
+    shown = schemas.DeviceOut.model_validate(device).model_dump()
+    return schemas.DeviceCreated.model_validate({**shown, "external_id": key or device.external_id, "token": token})
 
 
 @router.delete("/supervisees/{supervisee_id}/devices/{device_id}", status_code=204, tags=["devices"])

@@ -105,16 +105,21 @@ class Supervisee(Base):
 
 class Device(Base):
     __tablename__ = "device"
+    __table_args__ = (CheckConstraint("external_id IS NOT NULL OR key_hash IS NOT NULL", name="identified"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
     kind: Mapped[DeviceKind] = mapped_column(pg_enum(DeviceKind, "device_kind"))
-    # The identifier the device itself reports (IMEI, OsmAnd/Traccar id, OwnTracks user/device).
-    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The identifier the device itself reports (IMEI, tracker id, OwnTracks user/device) when an officer
+    # registered it; empty for a generated key, which is kept only as key_hash.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # True when ewall generated the external id: it is then long and random, and protocols with no
-    # password of their own (OsmAnd/Traccar) may authenticate by it alone.
+    # True when ewall generated the device's id (core.security.new_device_key): it is then long and
+    # random, protocols with no password of their own (OsmAnd/Traccar) authenticate by it alone, and it
+    # is a password: stored as its SHA-256 (key_hash), shown as its last characters (key_hint).
     key_is_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    key_hint: Mapped[str | None] = mapped_column(String(16))
     datum: Mapped[Datum] = mapped_column(pg_enum(Datum, "datum"), default=Datum.wgs84, server_default="wgs84")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -136,27 +136,18 @@ class DeviceOut(Out):
     id: int
     supervisee_id: int
     kind: DeviceKind
-    external_id: str
-    key_is_secret: bool = Field(description="the id doubles as the OsmAnd/Traccar key; listings show only its start")
+    external_id: str | None = Field(description="the id an officer registered; empty for a generated key")
+    key_is_secret: bool = Field(description="ewall generated the id; it doubles as the OsmAnd/Traccar key")
+    key_hint: str | None = Field(description="the generated key's last characters, to tell devices apart")
     datum: Datum
     active: bool
     created_at: datetime
 
-    @model_validator(mode="after")
-    def hide_secret_key(self):
-        if self.key_is_secret:
-            self.external_id = self.external_id[:7] + "…"
-        return self
-
 
 class DeviceCreated(DeviceOut):
-    """The one answer that shows the device's full id and token."""
+    """The one answer that shows the device's secrets: its token and its generated id in full."""
 
     token: str = Field(description="Shown once; only its hash is stored")
-
-    @model_validator(mode="after")
-    def hide_secret_key(self):
-        return self
 
 
 class Token(BaseModel):

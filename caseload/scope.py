@@ -29,6 +29,13 @@ def visible_district_ids(*, session: Session, viewer: Officer) -> list[int] | No
     return district_subtree(session=session, district_id=viewer.district_id)
 
 
+def sees_whole_platform(*, session: Session, viewer: Officer) -> bool:
+    """Admins, and staff of a root district: they alone see what belongs to no district."""
+    if viewer.role == Role.admin:
+        return True
+    return session.scalar(select(District.parent_id).where(District.id == viewer.district_id)) is None
+
+
 def supervisee_scope(*, session: Session, viewer: Officer) -> ColumnElement[bool]:
     """A WHERE clause on Supervisee limiting rows to the viewer's caseload."""
     if viewer.role == Role.admin:

@@ -1,7 +1,6 @@
 """Caseload rules: who exists, who supervises whom, who may change what, and the lookups other domains
 need about people and officers. Who may see whom is in caseload.scope."""
 
-import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import func, literal, select
@@ -18,7 +17,15 @@ from caseload.scope import (
 )
 from core import audit
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.security import Role, hash_device_token, hash_password, new_device_token, verify_password
+from core.security import (
+    Role,
+    device_key_hint,
+    hash_device_token,
+    hash_password,
+    new_device_key,
+    new_device_token,
+    verify_password,
+)
 
 MANAGERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
 
@@ -250,34 +257,33 @@ def list_devices(*, session: Session, viewer: Officer, supervisee_id: int) -> Se
 
 def create_device(
     *, session: Session, viewer: Officer, supervisee_id: int, data: schemas.DeviceIn
-) -> tuple[Device, str]:
-    """Register a device; returns it with its token, which is never retrievable again."""
+) -> tuple[Device, str, str | None]:
+    """Register a device; returns it with its token and, when ewall generated its id, that id (both are
+    secrets: shown this once, stored only as hashes)."""
     supervisee = get_manageable_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
     if not supervisee.active:
         raise Conflict("supervision of this person has ended; reactivate them first")
-    # A generated id is long and random, so it can double as the key of password-less protocols.
-    external_id = data.external_id or f"ew-{secrets.token_hex(16)}"
-    if session.scalar(select(Device.id).where(Device.external_id == external_id)):
-        raise Conflict(f"a device with id '{external_id}' is already registered")
+    if data.external_id and session.scalar(select(Device.id).where(Device.external_id == data.external_id)):
+        raise Conflict(f"a device with id '{data.external_id}' is already registered")
+    key = None if data.external_id else new_device_key()
     token = new_device_token()
     device = Device(
         supervisee_id=supervisee_id,
         kind=data.kind,
-        external_id=external_id,
+        external_id=data.external_id,
         token_hash=hash_device_token(token),
         datum=data.datum,
-        key_is_secret=data.external_id is None,
+        key_is_secret=key is not None,
+        key_hash=key and hash_device_token(key),
+        key_hint=key and device_key_hint(key),
     )
     session.add(device)
     session.flush()
+    named = {"external_id": device.external_id} if key is None else {"key_hint": device.key_hint}
     record(
-        session,
-        viewer,
-        "device.create",
-        device.id,
-        {"supervisee_id": supervisee_id, "external_id": external_id, "kind": data.kind.value},
+        session, viewer, "device.create", device.id, {"supervisee_id": supervisee_id, **named, "kind": data.kind.value}
     )
-    return device, token
+    return device, token, key
 
 
 def deactivate_device(*, session: Session, viewer: Officer, supervisee_id: int, device_id: int) -> None:

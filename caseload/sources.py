@@ -5,7 +5,7 @@ many devices, cameras and office terminals that report sightings. Ingest asks th
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from caseload import schemas
@@ -22,11 +22,16 @@ class DeviceIdentity:
 
     device_id: int
     supervisee_id: int
-    external_id: str
+    external_id: str | None
     datum: Datum
+    key_hash: str | None = None
+
+    def named_by(self, name: str) -> bool:
+        """Whether the device reports under ``name``: its registered id, or its generated key."""
+        return name == self.external_id or (self.key_hash is not None and hash_device_token(name) == self.key_hash)
 
 
-_IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum)
+_IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum, Device.key_hash)
 
 
 def _active_devices():
@@ -44,20 +49,24 @@ def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
 
 
 def device_by_secret_key(*, session: Session, key: str) -> DeviceIdentity | None:
-    """The device whose ewall-generated id is ``key`` (for protocols with no password)."""
-    row = session.execute(_active_devices().where(Device.external_id == key, Device.key_is_secret)).one_or_none()
+    """The device whose ewall-generated id is ``key`` (for protocols with no password), by its hash."""
+    row = session.execute(_active_devices().where(Device.key_hash == hash_device_token(key))).one_or_none()
     return DeviceIdentity(*row) if row else None
 
 
 def devices_by_external_ids(
     *, session: Session, external_ids: Sequence[str], district_ids: Sequence[int]
 ) -> dict[str, DeviceIdentity]:
-    """The registered, active devices of supervisees in these districts among these ids (for gateways,
-    whose batches name hundreds: one query for all)."""
+    """The registered, active devices of supervisees in these districts among these ids, registered or
+    generated (for gateways, whose batches name hundreds: one query for all)."""
+    hashed = {hash_device_token(name): name for name in external_ids}
     rows = session.execute(
-        _active_devices().where(Device.external_id.in_(external_ids), Supervisee.district_id.in_(district_ids))
+        _active_devices().where(
+            or_(Device.external_id.in_(external_ids), Device.key_hash.in_(list(hashed))),
+            Supervisee.district_id.in_(district_ids),
+        )
     )
-    return {row.external_id: DeviceIdentity(*row) for row in rows}
+    return {row.external_id or hashed[row.key_hash]: DeviceIdentity(*row) for row in rows}
 
 
 def supervisee_by_code(*, session: Session, code: str, district_ids: Sequence[int]) -> int | None:

@@ -65,7 +65,15 @@ class Settings(BaseSettings):
 
     # Data.
     fix_partition_days_ahead: int = 7
+    # Retention (README, "Retention"): how long each kind of location or personal data is kept. The fix
+    # retention also bounds the coordinates in alert evidence and the geofence snapshots.
     fix_retention_days: int = 180
+    radio_report_retention_days: int = 180
+    sighting_retention_days: int = 180
+    last_position_retention_days: int = 180
+    alert_retention_days: int = 1825
+    unknown_device_retention_days: int = 30
+    retention_batch_rows: int = 5000
     max_fix_future_s: int = 300
     max_batch_fixes: int = 10_000
     # Camera matches below this confidence are kept as sightings but do not become fixes.

@@ -1,4 +1,4 @@
-"""Database engine, sessions, the declarative base and the COPY helper."""
+"""Database engine, sessions, the declarative base, the COPY helper and batched deletes/updates."""
 
 import enum
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Enum as SqlEnum
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -90,6 +90,36 @@ def copy_binary(session: Session, table: str, payload: bytes) -> None:
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(payload)
+
+
+def delete_in_batches(session: Session, *, table: str, where: str, params: dict[str, Any], batch_rows: int) -> int:
+    """Delete the rows of ``table`` matching ``where`` (SQL text), ``batch_rows`` per committed
+    transaction; returns how many. Retention runs this way so that no transaction holds its locks long."""
+    return _batched(session, f"DELETE FROM {table} WHERE {_batch_of(table, where)}", params, batch_rows)
+
+
+def update_in_batches(
+    session: Session, *, table: str, assignments: str, where: str, params: dict[str, Any], batch_rows: int
+) -> int:
+    """Like ``delete_in_batches``, setting ``assignments`` instead; ``where`` must stop matching a row
+    once it is updated."""
+    return _batched(session, f"UPDATE {table} SET {assignments} WHERE {_batch_of(table, where)}", params, batch_rows)
+
+
+def _batch_of(table: str, where: str) -> str:
+    # Rows are picked by their physical address (a TID scan), so any table works, with or without a key;
+    # a row another transaction changed meanwhile has moved and is left for the next run.
+    return f"ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {where} LIMIT :batch_rows))"
+
+
+def _batched(session: Session, sql: str, params: dict[str, Any], batch_rows: int) -> int:
+    total = 0
+    while True:
+        count = session.execute(text(sql), {**params, "batch_rows": batch_rows}).rowcount
+        session.commit()
+        total += count
+        if count < batch_rows:
+            return total
 
 
 def pg_enum(cls: type[enum.Enum], name: str, **kwargs: Any) -> SqlEnum:

@@ -1,7 +1,9 @@
-"""Password hashing (argon2), access tokens (JWT) and device tokens (random, stored as SHA-256)."""
+"""Password hashing (argon2), access tokens (JWT), device tokens and generated device keys (random,
+stored as SHA-256)."""
 
 import enum
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -69,3 +71,23 @@ def new_device_token() -> str:
 def hash_device_token(token: str) -> str:
     # The token has 256 bits of entropy, so a fast hash is enough and keeps ingest lookups cheap.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Ids ewall generates for phone apps with no password of their own (OsmAnd/Traccar Client): 128 random
+# bits, so the id alone authenticates the device and is kept like a token, as its hash.
+_DEVICE_KEY = re.compile(r"ew-[0-9a-f]{32}")
+
+
+def new_device_key() -> str:
+    """A device id that doubles as the device's secret; shown once, stored as hash_device_token(key)."""
+    return f"ew-{secrets.token_hex(16)}"
+
+
+def is_device_key(key: str) -> bool:
+    """Whether ``key`` has the shape of a generated device key (so it must never be stored or shown whole)."""
+    return _DEVICE_KEY.fullmatch(key) is not None
+
+
+def device_key_hint(key: str) -> str:
+    """What officers see of a device key: enough to tell devices apart, too little to report as one."""
+    return f"ew-…{key[-4:]}"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
+from core.db import delete_in_batches
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import Role
 from core.timezones import utcnow
@@ -314,3 +315,14 @@ def purge_tombstones(*, session: Session, older_than_s: float) -> int:
         )
     )
     return result.rowcount
+
+
+def purge_expired(*, session: Session, retention_days: int, batch_rows: int) -> int:
+    """Retention: the snapshots of people with no fix within the fix retention go (their tracks hold
+    running sums of positions, their noise rows the last position), in committed batches; returns how many."""
+    params = {"cutoff_us": int((utcnow() - timedelta(days=retention_days)).timestamp() * 1_000_000)}
+    return delete_in_batches(
+        session, table="geofence_state", where="last_fix_us < :cutoff_us", params=params, batch_rows=batch_rows
+    ) + delete_in_batches(
+        session, table="geofence_noise", where="last_us < :cutoff_us", params=params, batch_rows=batch_rows
+    )

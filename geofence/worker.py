@@ -30,8 +30,9 @@ class GeofenceHandler(ConsumerRebalanceListener):
     def __init__(self, publisher: bus.Publisher):
         self._publisher = publisher
         self._settings = get_geofence_settings()
-        self._tz = get_settings().display_tz
-        self._topic = get_settings().topic(bus.FIXES)
+        self._core = get_settings()
+        self._tz = self._core.display_tz
+        self._topic = self._core.topic(bus.FIXES)
         self._index = engine.ZoneIndex((), self._tz)
         self._version: tuple | None = None
         self._checked_at = 0.0
@@ -149,15 +150,21 @@ class GeofenceHandler(ConsumerRebalanceListener):
                     service.save_noise(session=session, learned=learned)
             if refused:
                 log.warning("%d snapshots older than the saved ones not written: another worker moved on", refused)
-        self._purge_tombstones()
+        self._purge()
 
-    def _purge_tombstones(self) -> None:
+    def _purge(self) -> None:
+        """Old tombstones, and the snapshots of people past the fix retention."""
         if time.monotonic() - self._purged_at < self._settings.tombstone_keep_s / 4:
             return
         with session_scope() as session:
             purged = service.purge_tombstones(session=session, older_than_s=self._settings.tombstone_keep_s)
+            expired = service.purge_expired(
+                session=session,
+                retention_days=self._core.fix_retention_days,
+                batch_rows=self._core.retention_batch_rows,
+            )
         self._purged_at = time.monotonic()
-        log.info("%d quiet tracks' tombstones purged", purged)
+        log.info("%d quiet tracks' tombstones purged, %d snapshots past the fix retention", purged, expired)
 
 
 def main() -> None:

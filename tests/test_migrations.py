@@ -51,3 +51,30 @@ def test_upgrade_matches_the_models_and_downgrade_leaves_nothing(empty_database)
         assert types.all() == []
 
     _alembic(empty_database, "upgrade", "head")  # and up again
+
+
+def test_generated_device_keys_already_stored_are_hashed(empty_database):
+    import hashlib
+
+    key = "ew-" + "0123456789abcdef" * 2
+    _alembic(empty_database, "upgrade", "0010")
+    with empty_database.begin() as connection:
+        connection.execute(
+            text(f"""
+            INSERT INTO district (id, code, name, level) VALUES (1, 'D', 'd', 'county');
+            INSERT INTO supervisee (id, code, full_name, category, risk_level, district_id, supervision_start)
+            VALUES (1, 'S', 's', 'probation', 'low', 1, '2026-01-01');
+            INSERT INTO device (supervisee_id, kind, external_id, token_hash, key_is_secret)
+            VALUES (1, 'phone', '{key}', 't1', true), (1, 'tracker', '353861053849681', 't2', false);
+            INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts)
+            VALUES ('osmand', '{key}', now(), now(), 3), ('osmand', 'stranger', now(), now(), 1)""")
+        )
+    _alembic(empty_database, "upgrade", "head")
+    with empty_database.connect() as connection:
+        devices = connection.execute(text("SELECT external_id, key_hash, key_hint FROM device ORDER BY id")).all()
+        unknown = connection.execute(text("SELECT device_key, attempts FROM unknown_device ORDER BY 1")).all()
+    assert devices == [
+        (None, hashlib.sha256(key.encode()).hexdigest(), "ew-…cdef"),
+        ("353861053849681", None, None),
+    ]
+    assert unknown == [("ew-…cdef", 3), ("stranger", 1)]

@@ -150,8 +150,9 @@ async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | Gatewa
     raw_fixes = await json_list(request, "fixes")
     named = {d for r in raw_fixes if isinstance(r, dict) and isinstance(d := r.get("device_id"), str)}
     if isinstance(sender, DeviceIdentity):
-        devices = {None: sender, sender.external_id: sender} | {
-            name: f"device_id '{name}' does not match the token's device" for name in named - {sender.external_id}
+        devices = {None: sender} | {
+            name: sender if sender.named_by(name) else f"device_id '{name}' does not match the token's device"
+            for name in named
         }
     else:
         devices = {None: "device_id: required when posting through a gateway"}

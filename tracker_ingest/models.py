@@ -69,7 +69,8 @@ class RadioReport(Base):
     __table_args__ = (PrimaryKeyConstraint("supervisee_id", "ts", "device_id"),)
 
     supervisee_id: Mapped[int] = mapped_column(Integer)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Indexed for the retention job, which deletes by time.
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     device_id: Mapped[int] = mapped_column(Integer)
     radio: Mapped[dict] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -89,14 +90,15 @@ class Sighting(Base):
 
     camera_id: Mapped[int] = mapped_column(Integer)
     supervisee_id: Mapped[int] = mapped_column(Integer, index=True)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     kind: Mapped[str] = mapped_column(String(24))
     confidence: Mapped[float] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class UnknownDevice(Base):
-    """Devices that tried to report but are not registered: a list for an admin to act on."""
+    """Devices that tried to report but are not registered: a list for an admin to act on. A generated
+    key (a password) is kept only as its hint (core.security.device_key_hint)."""
 
     __tablename__ = "unknown_device"
     __table_args__ = (PrimaryKeyConstraint("protocol", "device_key"),)
@@ -104,6 +106,6 @@ class UnknownDevice(Base):
     protocol: Mapped[str] = mapped_column(String(16))
     device_key: Mapped[str] = mapped_column(String(128))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     attempts: Mapped[int] = mapped_column(Integer)
     last_remote_addr: Mapped[str | None] = mapped_column(String(64))

@@ -55,7 +55,7 @@ async def osmand_fix(state: State, params: osmand.Params, json_body: Any, client
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     if raw.token:
         identity = await cached(state.directory.devices, raw.token)
-        if identity is not None and raw.device_key not in (None, identity.external_id):
+        if identity is not None and raw.device_key is not None and not identity.named_by(raw.device_key):
             identity = None
     else:
         identity = await cached(state.directory.device_keys, raw.device_key)
@@ -121,7 +121,7 @@ async def owntracks_report(request: Request) -> JSONResponse:
     if credentials and credentials[1]:
         user = credentials[0]
         identity = await cached(directory(request).devices, credentials[1])
-        if identity is not None and identity.external_id != user:
+        if identity is not None and not identity.named_by(user):
             identity = None
     else:
         user = credentials[0] if credentials else user

@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from core.db import copy_binary
+from core.config import Settings
+from core.db import copy_binary, delete_in_batches
 from core.wire import SOURCES, FixRecord, fix_arrays
 from tracker_ingest.models import Fix, LastPosition, RadioReport, Sighting, UnknownDevice
 
@@ -231,6 +232,28 @@ def drop_expired_partitions(session: Session, *, retention_days: int) -> int:
     """Retention: drop whole day partitions older than the window; returns how many."""
     cutoff = datetime.now(UTC).date() - timedelta(days=retention_days)
     return session.execute(text("SELECT fix_drop_partitions_before(:cutoff)"), {"cutoff": cutoff}).scalar_one()
+
+
+def purge_expired(session: Session, *, settings: Settings) -> dict[str, int]:
+    """Retention for the rows kept beside the partitions (radio reports, sightings, last positions,
+    unknown devices): those older than their setting go, in committed batches; returns how many per table."""
+    now = datetime.now(UTC)
+    kept = {
+        "radio_report": ("ts", settings.radio_report_retention_days),
+        "sighting": ("ts", settings.sighting_retention_days),
+        "last_position": ("ts", settings.last_position_retention_days),
+        "unknown_device": ("last_seen_at", settings.unknown_device_retention_days),
+    }
+    return {
+        table: delete_in_batches(
+            session,
+            table=table,
+            where=f"{column} < :cutoff",
+            params={"cutoff": now - timedelta(days=days)},
+            batch_rows=settings.retention_batch_rows,
+        )
+        for table, (column, days) in kept.items()
+    }
 
 
 def _utc(us: int) -> datetime:

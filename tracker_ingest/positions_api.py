@@ -75,7 +75,11 @@ def track(
 
 @router.get("/devices/unknown")
 def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
-    """Devices that tried to report but are not registered, most recent first (admin, command)."""
+    """Devices that tried to report but are not registered, most recent first. They reported to no
+    gateway and named nobody, so they belong to no district: only admins and command staff of a root
+    district see them. Generated keys show only their hint."""
+    if not caseload_scope.sees_whole_platform(session=session, viewer=viewer):
+        return []
     return [
         {
             "protocol": d.protocol,

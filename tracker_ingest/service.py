@@ -18,6 +18,7 @@ from core import bus
 from core.bus import BrokerUnavailable
 from core.cache import DatabaseGate, TtlCache
 from core.db import session_scope
+from core.security import device_key_hint, is_device_key
 from core.timezones import utcnow
 from core.wire import WIRE_DTYPE, encode_fix_record
 from tracker_ingest import positions
@@ -76,7 +77,8 @@ class UnknownDevices:
 
     def note(self, protocol: str, key: str, remote_addr: str | None) -> None:
         now = utcnow()
-        slot = (protocol, key[:128])
+        # A generated key is a password, even a deactivated one: only its hint is kept.
+        slot = (protocol, device_key_hint(key) if is_device_key(key) else key[:128])
         if slot not in self._pending and len(self._pending) >= MAX_PENDING_UNKNOWN:
             return  # the database has been away a long time: memory stays bounded, counts are a courtesy
         entry = self._pending.setdefault(slot, [now, now, 0, remote_addr])

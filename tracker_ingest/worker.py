@@ -1,5 +1,6 @@
 """Persist worker: fixes.v1 → PostGIS `fix` and `last_position`; radio.v1 and sightings.v1 → their
-tables; offsets committed after the rows. Also keeps day partitions ahead and drops expired ones."""
+tables; offsets committed after the rows. Also keeps day partitions ahead, drops expired ones and
+deletes the other position rows past their retention."""
 
 import time
 
@@ -50,10 +51,13 @@ class PersistHandler:
             return
         with session_scope() as session:
             dropped = positions.drop_expired_partitions(session, retention_days=self._settings.fix_retention_days)
+            purged = positions.purge_expired(session, settings=self._settings)
         if dropped:
             log.info(
                 "retention: dropped %d day partitions older than %d days", dropped, self._settings.fix_retention_days
             )
+        if any(purged.values()):
+            log.info("retention: deleted %s", ", ".join(f"{n} {table} rows" for table, n in purged.items() if n))
         self._retention_at = time.monotonic()
 
 

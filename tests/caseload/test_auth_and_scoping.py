@@ -103,15 +103,24 @@ def test_only_admin_manages_districts_and_grants_admin(station, admin_api, porta
     api.call("POST", "/officers", expect=403, json=body)
 
 
-def test_device_token_is_shown_once_and_stored_hashed(admin_api, station, db):
+def test_device_token_and_generated_key_are_shown_once_and_stored_hashed(admin_api, station, db):
+    import hashlib
+
     from sqlalchemy import text
 
     device = admin_api.device(station["alice_person"]["id"])
-    assert len(device["token"]) >= 40
-    listed = admin_api.call("GET", f"/supervisees/{station['alice_person']['id']}/devices")
-    assert all("token" not in d for d in listed)
-    stored = db.execute(text("SELECT token_hash FROM device WHERE id = :id"), {"id": device["id"]}).scalar_one()
-    assert device["token"] not in stored and len(stored) == 64
+    key = device["external_id"]  # generated: the OsmAnd/Traccar key, a password
+    assert len(device["token"]) >= 40 and key.startswith("ew-") and device["key_hint"] == f"ew-…{key[-4:]}"
+    (listed,) = admin_api.call("GET", f"/supervisees/{station['alice_person']['id']}/devices")
+    assert "token" not in listed and key not in str(listed) and listed["key_hint"] == device["key_hint"]
+    row = db.execute(text("SELECT to_jsonb(device) AS row, token_hash, key_hash FROM device WHERE id = :id"), device)
+    row = row.one()
+    assert device["token"] not in str(row.row) and len(row.token_hash) == 64
+    assert key not in str(row.row) and row.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    audit = text("SELECT detail::text FROM audit_log WHERE entity = 'device' AND entity_id = :id")
+    audited = db.execute(audit, {"id": str(device["id"])}).scalars().all()
+    assert audited
+    assert all(key not in detail and device["token"] not in detail for detail in audited)
 
 
 def test_bad_input_names_the_field(admin_api, station):

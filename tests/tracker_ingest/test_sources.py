@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.factories import CENTRE, eventually, now_iso, post_fixes
+from tests.factories import CENTRE, eventually, now_iso, post_fixes, signed_in_as
 
 LAT, LON = CENTRE
 
@@ -144,16 +144,34 @@ def test_osmand_bad_requests_are_400_with_the_reason(ingest, phone, params, reas
     assert reason in response.json()["detail"]
 
 
-def test_unknown_devices_are_refused_and_listed_for_an_admin(ingest, admin_api):
+def test_unknown_devices_are_refused_and_listed_for_root_staff_only_without_secrets(
+    ingest, admin_api, district, phone, portal_url, db
+):
     key = f"stranger-{time.time_ns()}"
     response = ingest.get("/", params={"id": key, "lat": LAT, "lon": LON})
     assert response.status_code == 401 and "register" in response.json()["detail"]
+    # A deactivated phone still reporting its generated key: the key is a password, kept only as a hint.
+    admin_api.call("DELETE", f"/supervisees/{phone['supervisee_id']}/devices/{phone['id']}", 204)
+    secret = phone["external_id"]
+    assert ingest.get("/", params={"id": secret, "lat": LAT, "lon": LON}).status_code == 401
 
-    def listed():
-        return [d for d in admin_api.call("GET", "/devices/unknown") if d["device_key"] == key]
+    def listed(api):
+        return {d["device_key"]: d for d in api.call("GET", "/devices/unknown")}
 
-    (entry,) = eventually(listed, timeout_s=30, what="the unknown device in the admin list")
-    assert entry["protocol"] == "osmand" and entry["attempts"] == 1
+    def both():
+        entries = listed(admin_api)
+        return entries if {key, phone["key_hint"]} <= entries.keys() else None
+
+    entries = eventually(both, timeout_s=30, what="the unknown devices in the admin list")
+    assert entries[key]["protocol"] == "osmand" and entries[key]["attempts"] == 1
+    assert secret not in str(entries)
+    stored = db.execute(text("SELECT device_key FROM unknown_device")).scalars().all()
+    assert phone["key_hint"] in stored and secret not in stored
+    # They came through no gateway and named nobody: staff below the root see none of them.
+    county = admin_api.district(parent_id=district["id"])
+    command = signed_in_as(portal_url, admin_api.officer(county["id"], role="command"))
+    assert listed(command) == {}
+    assert key in listed(signed_in_as(portal_url, admin_api.officer(district["id"], role="command")))
 
 
 def _basic(user: str, password: str) -> dict:

@@ -1,5 +1,8 @@
 """The first admin account, and the demo county with its staff, through the same services the API uses
-(the simulator registers the demo supervisees, their phones and zones through the portal API)."""
+(the simulator registers the demo supervisees, their phones and zones through the portal API).
+
+Every seeded person's account has its own generated password, which they must change at first sign-in;
+the simulator's machine account keeps its own (nobody signs in with it by hand)."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -7,16 +10,18 @@ from sqlalchemy.orm import Session
 from caseload import schemas as caseload_schemas
 from caseload import service as caseload_service
 from caseload.models import District, DistrictLevel, Officer
-from core.security import Role, hash_password
+from core.security import Role, hash_password, new_password
 
 ADMIN_USERNAME = "admin"
+SIMULATOR_USERNAME = "simulator"
 ROOT_DISTRICT_CODE = "root"
 DEMO_CITY = ("210500", "本溪市 Benxi")
 DEMO_COUNTY = ("210502", "平山区 Pingshan")
 
 
-def ensure_admin(session: Session, password: str) -> Officer:
-    """The bootstrap admin (created once, in a root district); later changes go through the API."""
+def ensure_admin(session: Session, password: str, *, must_change_password: bool = True) -> Officer:
+    """The bootstrap admin (created once, in a root district); later changes go through the API. Test
+    suites and benchmarks, which choose the password themselves, skip the change at first sign-in."""
     admin = session.scalar(select(Officer).where(Officer.username == ADMIN_USERNAME))
     if admin is not None:
         return admin
@@ -31,17 +36,19 @@ def ensure_admin(session: Session, password: str) -> Officer:
         password_hash=hash_password(password),
         role=Role.admin,
         district_id=root.id,
+        must_change_password=must_change_password,
     )
     session.add(admin)
     session.flush()
     return admin
 
 
-def seed_demo(session: Session, *, admin: Officer, staff_password: str) -> District:
-    """Create the demo county and its staff once; the simulator registers its supervisees there."""
+def seed_demo(session: Session, *, admin: Officer) -> tuple[District, dict[str, str]]:
+    """Create the demo county and its staff once; the simulator registers its supervisees there.
+    Returns the county and, when just created, each account's generated password by username."""
     county = session.scalar(select(District).where(District.code == DEMO_COUNTY[0]))
     if county is not None:
-        return county
+        return county, {}
     root = session.get(District, admin.district_id)
     city = caseload_service.create_district(
         session=session,
@@ -58,23 +65,30 @@ def seed_demo(session: Session, *, admin: Officer, staff_password: str) -> Distr
         ),
     )
 
-    def officer(username: str, name: str, role: Role, supervisor: Officer | None = None) -> Officer:
+    passwords: dict[str, str] = {}
+
+    def officer(
+        username: str, name: str, role: Role, supervisor: Officer | None = None, *, person: bool = True
+    ) -> Officer:
+        passwords[username] = new_password()
         return caseload_service.create_officer(
             session=session,
             viewer=admin,
             data=caseload_schemas.OfficerIn(
                 username=username,
                 full_name=name,
-                password=staff_password,
+                password=passwords[username],
                 role=role,
                 district_id=county.id,
                 supervisor_id=supervisor.id if supervisor else None,
+                must_change_password=person,
             ),
         )
 
+    officer(SIMULATOR_USERNAME, "模拟器 Demo fleet simulator", Role.command, person=False)
     officer("command1", "指挥中心 Command desk", Role.command)
     officer("auditor1", "审计员 Auditor", Role.auditor)
     chief = officer("supervisor1", "所长 Station chief", Role.supervisor)
     for n in (1, 2):
         officer(f"officer{n}", f"矫正干警{n} Officer {n}", Role.officer, chief)
-    return county
+    return county, passwords

@@ -51,7 +51,7 @@ def services(settings):
     from core.db import session_scope
 
     with session_scope() as session:
-        seed.ensure_admin(session, ADMIN_PASSWORD)
+        seed.ensure_admin(session, ADMIN_PASSWORD, must_change_password=False)
     return settings
 
 

@@ -40,7 +40,7 @@ class Source:
 
 
 def _account_key(username: str) -> str:
-    return f"account:{username.strip().lower()}"
+    return f"account:{username.strip().lower()[:160]}"
 
 
 def _keys(username: str, source: Source) -> dict[str, int]:
@@ -62,6 +62,13 @@ def _check_throttle(session: Session, keys: dict[str, int], now: datetime) -> No
 def _count_failure(session: Session, keys: dict[str, int], now: datetime) -> None:
     settings = get_settings()
     window = timedelta(seconds=settings.sign_in_window_s)
+    # Counts that have run out are dropped, so usernames sprayed by a guesser do not pile up.
+    session.execute(
+        delete(SignInThrottle).where(
+            SignInThrottle.window_started_at < now - window,
+            (SignInThrottle.locked_until.is_(None)) | (SignInThrottle.locked_until < now),
+        )
+    )
     for key, limit in keys.items():
         session.execute(
             insert(SignInThrottle)

@@ -55,13 +55,13 @@ def _prepare() -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     _prepare()
     settings = get_settings()
-    _say("starting the ingest app, the portal and the workers under the process supervisor")
     fleet = []
     if not args.no_fleet:
         _seed()
         argv = (sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x")
         argv = (*argv, "--user", seed.SIMULATOR_USERNAME, "--district", seed.DEMO_COUNTY[0])
         fleet = [Program("simulator", (*argv, "--forever", "--no-progress"))]
+    _say("starting the ingest app, the portal and the workers under the process supervisor")
     for process in stack.start(settings, extra=fleet):
         _say(f"  {process.name:18s} {process.state.lower()} (pid {process.pid})")
     if fleet:

@@ -84,11 +84,15 @@ def _demo_logins() -> str:
 
 
 def _seed() -> None:
+    legacy = not embedded.DEMO_ACCOUNTS_FILE.exists()
     with session_scope() as session:
         admin = seed.ensure_admin(session, _admin_password())
         county, passwords = seed.seed_demo(session, admin=admin)
+        if legacy:
+            actor = f"cli:{getpass.getuser()}"
+            passwords |= seed.reset_demo_staff(session, actor=actor, just_created=passwords)
     if passwords:
-        embedded.write_demo_accounts(passwords)
+        embedded.write_demo_accounts(embedded.read_demo_accounts() | passwords)
     _say(f"demo county {county.name} ready with its staff")
 
 

@@ -16,9 +16,18 @@ def test_demo_staff_get_passwords_of_their_own_to_change_at_first_sign_in(db):
     admin = seed.ensure_admin(db, "unused: the admin exists")
     _, passwords = seed.seed_demo(db, admin=admin)
     assert len(set(passwords.values())) == len(passwords) == 6
+    assert seed.reset_demo_staff(db, actor="test", just_created=passwords) == {}
     staff = {o.username: o for o in db.scalars(select(Officer).where(Officer.username.in_(passwords)))}
     assert {u for u, o in staff.items() if not o.must_change_password} == {seed.SIMULATOR_USERNAME}
     assert seed.seed_demo(db, admin=admin)[1] == {}  # once only
+
+    # An install from before: the simulator had no account, the staff shared the admin's password.
+    db.delete(staff[seed.SIMULATOR_USERNAME])
+    db.flush()
+    assert set(seed.seed_demo(db, admin=admin)[1]) == {seed.SIMULATOR_USERNAME}
+    renewed = seed.reset_demo_staff(db, actor="test")
+    assert set(renewed) == set(seed.DEMO_STAFF) and not set(renewed.values()) & set(passwords.values())
+    assert all(staff[u].must_change_password for u in seed.DEMO_STAFF)
 
 
 def test_passwd_resets_one_account(admin_api, portal_url, capsys):

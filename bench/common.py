@@ -77,7 +77,7 @@ def simulated_fleet(settings, size: int, *, seed: int = 1) -> tuple["Fleet", "Re
     from simulators import fleet as simulated
 
     with session_scope() as session:
-        ops_seed.ensure_admin(session, ADMIN_PASSWORD)
+        ops_seed.ensure_admin(session, ADMIN_PASSWORD, must_change_password=False)
     people = simulated.build(city.PRESETS["benxi"], size, seed=seed)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ewall-bench-") as directory:
@@ -159,7 +159,7 @@ def inclusion_zones(supervisee_ids: list[int]) -> dict[int, int]:
 
     wanted = set(supervisee_ids)
     with session_scope() as session:
-        admin = ops_seed.ensure_admin(session, ADMIN_PASSWORD)
+        admin = ops_seed.ensure_admin(session, ADMIN_PASSWORD, must_change_password=False)
         zones = geofence_service.list_zones(session=session, viewer=admin, kind=ZoneKind.inclusion)
         return {z.supervisee_id: z.id for z in reversed(zones) if z.supervisee_id in wanted}
 
@@ -179,7 +179,7 @@ def probes(people: "Fleet", count: int, *, beyond_wall_m: float) -> list[dict]:
 
     out = []
     with session_scope() as session:
-        admin = seed.ensure_admin(session, ADMIN_PASSWORD)
+        admin = seed.ensure_admin(session, ADMIN_PASSWORD, must_change_password=False)
         district = caseload_service.create_district(
             session=session,
             viewer=admin,

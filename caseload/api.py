@@ -2,30 +2,61 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from caseload import schemas, service
-from caseload.auth import AdminOfficer, CurrentOfficer, StaffManager
+from caseload import accounts, schemas, service
+from caseload.auth import AdminOfficer, CurrentOfficer, SignedInOfficer, StaffManager, sign_in_or_refuse, source_of
+from caseload.models import Officer
 from core.security import create_access_token
 from core.web import SessionDep
 
 router = APIRouter()
 
 
-@router.post("/auth/token", response_model=schemas.Token, tags=["auth"])
-def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep):
-    """OAuth2 password flow: exchange username and password for a bearer token."""
-    officer = service.authenticate(session=session, username=form.username, password=form.password)
-    if officer is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="wrong username or password", headers={"WWW-Authenticate": "Bearer"}
-        )
+def token_for(officer: Officer) -> schemas.Token:
     return schemas.Token(
-        access_token=create_access_token(officer_id=officer.id, role=officer.role),
+        access_token=create_access_token(
+            officer_id=officer.id, role=officer.role, session_version=officer.session_version
+        ),
         role=officer.role,
         officer_id=officer.id,
+        must_change_password=officer.must_change_password,
     )
+
+
+@router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    tags=["auth"],
+    responses={429: {"description": "too many failed sign-ins; see Retry-After"}},
+)
+def sign_in(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: SessionDep):
+    """OAuth2 password flow: exchange username and password for a bearer token. If must_change_password
+    is true, only POST /auth/password and POST /auth/logout are open until the password is changed."""
+    return token_for(sign_in_or_refuse(session, request, form.username, form.password))
+
+
+@router.post("/auth/password", response_model=schemas.Token, tags=["auth"])
+def change_password(data: schemas.PasswordChange, request: Request, session: SessionDep, officer: SignedInOfficer):
+    """Change your own password; every earlier token stops working, and the answer holds a new one."""
+    accounts.change_password(
+        session=session,
+        officer=officer,
+        current_password=data.current_password,
+        new_password=data.new_password,
+        source=source_of(request),
+    )
+    session.commit()
+    return token_for(officer)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def sign_out(request: Request, session: SessionDep, officer: SignedInOfficer) -> Response:
+    """Sign out: every token issued to you so far (on any device) stops working."""
+    accounts.sign_out(session=session, officer=officer, source=source_of(request))
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=schemas.OfficerOut, tags=["auth"])
@@ -91,7 +122,8 @@ def get_officer(officer_id: int, session: SessionDep, viewer: CurrentOfficer):
 
 @router.patch("/officers/{officer_id}", response_model=schemas.OfficerOut, tags=["officers"])
 def update_officer(officer_id: int, data: schemas.OfficerUpdate, session: SessionDep, viewer: StaffManager):
-    """Change an officer's details, role, password or active flag (admin, command)."""
+    """Change an officer's details, role, password or active flag (admin; command for the ranks below).
+    A new password or deactivation ends the officer's sessions."""
     officer = service.update_officer(session=session, viewer=viewer, officer_id=officer_id, data=data)
     session.commit()
     return officer

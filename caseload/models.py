@@ -77,7 +77,24 @@ class Officer(Base):
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"))
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Set when someone else chose the password (seeding, creation, reset): the API refuses everything
+    # but a password change and sign-out until the officer picks their own.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Tokens carry the version they were issued at; bumping it (sign-out, password change,
+    # deactivation) revokes every token issued before.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (``account:<username>`` or ``address:<ip>``) within a window."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Supervisee(Base):

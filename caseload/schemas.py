@@ -51,6 +51,9 @@ class OfficerIn(BaseModel):
     district_id: int
     supervisor_id: int | None = None
     phone: Phone | None = None
+    must_change_password: bool = Field(
+        True, description="the officer must choose their own password at first sign-in; only an admin may say false"
+    )
 
 
 class OfficerUpdate(BaseModel):
@@ -60,6 +63,14 @@ class OfficerUpdate(BaseModel):
     supervisor_id: int | None = None
     phone: Phone | None = None
     active: bool | None = None
+    must_change_password: bool | None = Field(
+        None, description="true after a password reset unless an admin says false"
+    )
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=128)
+    new_password: Password
 
 
 class OfficerOut(Out):
@@ -71,6 +82,7 @@ class OfficerOut(Out):
     supervisor_id: int | None
     phone: str | None
     active: bool
+    must_change_password: bool
 
 
 class _Periods(BaseModel):
@@ -155,6 +167,7 @@ class Token(BaseModel):
     token_type: str = "bearer"
     role: Role
     officer_id: int
+    must_change_password: bool = False
 
 
 class GatewayIn(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from caseload import schemas
+from caseload import accounts, schemas
 from caseload.models import Device, District, Gateway, Officer, RiskLevel, Supervisee
 from caseload.scope import (
     district_subtree,
@@ -24,7 +24,6 @@ from core.security import (
     hash_password,
     new_device_key,
     new_device_token,
-    verify_password,
 )
 
 MANAGERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
@@ -41,15 +40,7 @@ def record(session: Session, viewer: Officer, action: str, entity_id: object, de
     )
 
 
-# Authentication -----------------------------------------------------------------------------------
-
-
-def authenticate(*, session: Session, username: str, password: str) -> Officer | None:
-    """The active officer with these credentials, or None."""
-    officer = session.scalar(select(Officer).where(Officer.username == username))
-    if officer is None or not officer.active or not verify_password(password, officer.password_hash):
-        return None
-    return officer
+# Accounts -----------------------------------------------------------------------------------------
 
 
 def get_active_officer(*, session: Session, officer_id: int) -> Officer | None:
@@ -122,14 +113,35 @@ def get_officer(*, session: Session, viewer: Officer, officer_id: int) -> Office
     return get_in_visible_district(session, viewer, Officer, officer_id)
 
 
-def _check_role_grant(viewer: Officer, role: Role | None) -> None:
-    if role == Role.admin and viewer.role != Role.admin:
-        raise Forbidden("only an admin can grant the admin role")
+# Below an admin, staff manage only accounts ranked below their own, and grant only such roles.
+_ROLE_RANK = {Role.officer: 1, Role.auditor: 1, Role.supervisor: 2, Role.command: 3, Role.admin: 4}
+
+
+def _check_ceiling(viewer: Officer, role: Role, what: str) -> None:
+    if viewer.role != Role.admin and _ROLE_RANK[role] >= _ROLE_RANK[viewer.role]:
+        raise Forbidden(f"a {viewer.role} account cannot {what} a {role} account; ask an admin")
+
+
+def _check_waiver(viewer: Officer, must_change_password: bool | None) -> None:
+    if must_change_password is False and viewer.role != Role.admin:
+        raise Forbidden("only an admin can let an account keep a password someone else set")
+
+
+def _keep_an_admin(session: Session, officer: Officer, changes: dict) -> None:
+    leaves = changes.get("active") is False or changes.get("role", Role.admin) != Role.admin
+    if officer.role != Role.admin or not leaves:
+        return
+    others = session.scalar(
+        select(func.count()).where(Officer.role == Role.admin, Officer.active, Officer.id != officer.id)
+    )
+    if not others:
+        raise Conflict("this is the last active admin account; make another admin first")
 
 
 def create_officer(*, session: Session, viewer: Officer, data: schemas.OfficerIn) -> Officer:
     require_district_visible(session, viewer, data.district_id)
-    _check_role_grant(viewer, data.role)
+    _check_ceiling(viewer, data.role, "create")
+    _check_waiver(viewer, data.must_change_password)
     if data.supervisor_id is not None:
         get_officer(session=session, viewer=viewer, officer_id=data.supervisor_id)
     if session.scalar(select(Officer.id).where(Officer.username == data.username)):
@@ -144,12 +156,23 @@ def create_officer(*, session: Session, viewer: Officer, data: schemas.OfficerIn
 
 def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: schemas.OfficerUpdate) -> Officer:
     officer = get_officer(session=session, viewer=viewer, officer_id=officer_id)
-    _check_role_grant(viewer, data.role)
-    changes = data.model_dump(exclude_unset=True)
+    _check_ceiling(viewer, officer.role, "change")
+    if data.role is not None:
+        _check_ceiling(viewer, data.role, "grant the role of")
+    _check_waiver(viewer, data.must_change_password)
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if k != "must_change_password" or v is not None
+    }
+    _keep_an_admin(session, officer, changes)
     if "supervisor_id" in changes and changes["supervisor_id"] is not None:
         get_officer(session=session, viewer=viewer, officer_id=changes["supervisor_id"])
     if password := changes.pop("password", None):
         officer.password_hash = hash_password(password)
+        # A password someone else chose is temporary unless an admin says otherwise.
+        changes.setdefault("must_change_password", True)
+    revoked = password is not None or changes.get("active") is False
+    if revoked:
+        accounts.revoke_sessions(officer)
     for key, value in changes.items():
         setattr(officer, key, value)
     session.flush()
@@ -161,6 +184,7 @@ def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: 
         {
             **data.model_dump(mode="json", exclude_unset=True, exclude={"password"}),
             "password_changed": password is not None,
+            "tokens_revoked": revoked,
         },
     )
     return officer

@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     # The bootstrap `admin` account's password, used when that account is first created.
     admin_password: str = ""
     access_token_ttl_min: int = 12 * 60
+    # Sign-in throttling (state in PostgreSQL, shared by every portal process). After this many
+    # failures within the window, an account (by the username tried) is locked for lockout_s, doubling
+    # with each further failure up to lockout_max_s. A source address gets a higher limit: one office
+    # behind NAT is one address.
+    sign_in_max_failures: int = 5
+    sign_in_address_max_failures: int = 20
+    sign_in_window_s: int = 15 * 60
+    sign_in_lockout_s: int = 60
+    sign_in_lockout_max_s: int = 60 * 60
+    # The session cookie is Secure when the request came over https (directly, or through a proxy in
+    # forwarded_allow_ips that sends X-Forwarded-Proto); this forces it for proxies that do not say so.
+    session_cookie_secure: bool = False
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses, or *).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Data.
     fix_partition_days_ahead: int = 7

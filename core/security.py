@@ -1,11 +1,14 @@
-"""Password hashing (argon2), access tokens (JWT), device tokens and generated device keys (random,
-stored as SHA-256)."""
+"""Password hashing (argon2), access tokens (JWT), CSRF tokens, device tokens and generated device keys
+(random, stored as SHA-256)."""
 
 import enum
 import hashlib
+import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -30,11 +33,23 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password: str, password_hash: str) -> bool:
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Whether the password matches; with no hash (unknown user) a dummy one is checked, so that
+    the answer takes as long and does not tell which usernames exist."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def new_password() -> str:
+    """A generated password for a new or reset account (about 95 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 class InvalidToken(Exception):
@@ -48,19 +63,35 @@ def _secret() -> str:
     return secret
 
 
-def create_access_token(*, officer_id: int, role: Role) -> str:
+@dataclass(frozen=True)
+class AccessClaims:
+    officer_id: int
+    # The officer's session version when the token was issued; bumping it revokes every older token.
+    session_version: int
+
+
+def create_access_token(*, officer_id: int, role: Role, session_version: int) -> str:
     ttl = timedelta(minutes=get_settings().access_token_ttl_min)
-    claims = {"sub": str(officer_id), "role": role.value, "exp": utcnow() + ttl}
+    claims = {"sub": str(officer_id), "role": role.value, "ver": session_version, "exp": utcnow() + ttl}
     return jwt.encode(claims, _secret(), algorithm=_JWT_ALGORITHM)
 
 
-def decode_access_token(token: str) -> int:
-    """The officer id the token was issued to."""
+def decode_access_token(token: str) -> AccessClaims:
+    """Who the token was issued to, and at which session version."""
     try:
         claims = jwt.decode(token, _secret(), algorithms=[_JWT_ALGORITHM])
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        return AccessClaims(officer_id=int(claims["sub"]), session_version=int(claims["ver"]))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token that goes with a session cookie: only pages served to that session know it."""
+    return hmac.new(_secret().encode(), b"csrf|" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token_matches(session_token: str, presented: str) -> bool:
+    return hmac.compare_digest(csrf_token(session_token), presented)
 
 
 def new_device_token() -> str:

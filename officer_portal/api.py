@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from caseload.auth import current_officer, oauth2_scheme
+from caseload.auth import current_officer, oauth2_scheme, signed_in_officer
 from core.db import session_scope
 from officer_portal import live
 
@@ -19,7 +19,7 @@ def stream_viewer(request: Request, bearer: Annotated[str | None, Depends(oauth2
     the pages use, which is what a browser's EventSource sends). The session is closed before the
     stream starts: a stream lasts hours and must not hold a database connection."""
     with session_scope() as session:
-        return current_officer(request, session, bearer).id
+        return current_officer(signed_in_officer(request, session, bearer)).id
 
 
 @router.get("/events/stream", response_class=EventSourceResponse)

@@ -1,4 +1,4 @@
-"""HTML pages: sign-in and the live caseload dashboard (map + open alerts)."""
+"""HTML pages: sign-in, password change, sign-out and the live caseload dashboard (map + open alerts)."""
 
 from pathlib import Path
 from typing import Annotated
@@ -6,15 +6,27 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from alerts import service as alerts_service
 from alerts.models import AlertStatus
+from caseload import accounts
+from caseload import schemas as caseload_schemas
 from caseload import scope as caseload_scope
 from caseload import service as caseload_service
-from caseload.auth import SESSION_COOKIE, current_officer
+from caseload.auth import (
+    SESSION_COOKIE,
+    check_same_origin,
+    cookie_is_secure,
+    csrf_guard,
+    sign_in_or_refuse,
+    signed_in_officer,
+    source_of,
+)
 from caseload.models import Officer
 from core.config import get_settings
-from core.security import create_access_token
+from core.errors import DomainError
+from core.security import create_access_token, csrf_token
 from core.timezones import to_display, utcnow
 from core.web import SessionDep, with_nonce
 from core.wire import AlertLevel
@@ -23,23 +35,53 @@ from officer_portal import maps
 from tracker_ingest import positions
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _csrf_context(request: Request) -> dict:
+    # Every page of a session carries its CSRF token (base.html's meta tag, forms' hidden field).
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return {"csrf_token": csrf_token(cookie) if cookie else None}
+
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates", context_processors=[_csrf_context])
 templates.env.filters["local"] = to_display
 LEVEL_BADGES = {AlertLevel.red: "红 red", AlertLevel.yellow: "黄 yellow"}
 
 
-def signed_in_officer(request: Request, session: SessionDep) -> Officer | None:
+def page_officer(request: Request, session: SessionDep) -> Officer | None:
     try:
-        return current_officer(request, session, None)
+        return signed_in_officer(request, session, None)
     except HTTPException:  # not signed in: the page redirects; any other failure is a real error
         return None
 
 
-PageOfficer = Annotated[Officer | None, Depends(signed_in_officer)]
+PageOfficer = Annotated[Officer | None, Depends(page_officer)]
 
 
 def _to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
+
+
+def _elsewhere(officer: Officer | None) -> RedirectResponse | None:
+    """Where a page sends a caller who may not see it yet: sign-in, or the password change first."""
+    if officer is None:
+        return _to_login()
+    if officer.must_change_password:
+        return RedirectResponse("/password", status_code=303)
+    return None
+
+
+def _start_session(request: Request, officer: Officer) -> Response:
+    response = RedirectResponse("/password" if officer.must_change_password else "/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        create_access_token(officer_id=officer.id, role=officer.role, session_version=officer.session_version),
+        max_age=get_settings().access_token_ttl_min * 60,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_is_secure(request),
+    )
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -51,33 +93,72 @@ def login_form(request: Request):
 def login(
     request: Request, session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()]
 ) -> Response:
-    officer = caseload_service.authenticate(session=session, username=username, password=password)
-    if officer is None:
+    check_same_origin(request)
+    try:
+        officer = sign_in_or_refuse(session, request, username, password)
+    except HTTPException as exc:
+        error = "用户名或密码错误 wrong username or password"
+        if exc.status_code == 429:
+            error = f"登录失败次数过多 {exc.detail}"
         return templates.TemplateResponse(
-            request, "login.html", {"error": "用户名或密码错误 wrong username or password"}, status_code=401
+            request, "login.html", {"error": error}, status_code=exc.status_code, headers=exc.headers
         )
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        create_access_token(officer_id=officer.id, role=officer.role),
-        max_age=get_settings().access_token_ttl_min * 60,
-        httponly=True,
-        samesite="lax",
-    )
-    return response
+    return _start_session(request, officer)
 
 
-@router.get("/logout")
-def logout() -> Response:
+@router.get("/password", response_class=HTMLResponse)
+def password_form(request: Request, officer: PageOfficer) -> Response:
+    if officer is None:
+        return _to_login()
+    return templates.TemplateResponse(request, "password.html", {"officer": officer, "error": None})
+
+
+@router.post("/password", dependencies=[Depends(csrf_guard)])
+def change_password(
+    request: Request,
+    session: SessionDep,
+    officer: PageOfficer,
+    current_password: Annotated[str, Form()],
+    new_password: Annotated[str, Form()],
+) -> Response:
+    if officer is None:
+        return _to_login()
+    try:
+        data = caseload_schemas.PasswordChange(current_password=current_password, new_password=new_password)
+        accounts.change_password(
+            session=session,
+            officer=officer,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            source=source_of(request),
+        )
+    except (ValidationError, DomainError) as exc:
+        reason = (
+            exc.message
+            if isinstance(exc, DomainError)
+            else "新密码至少10个字符 the new password needs at least 10 characters"
+        )
+        return templates.TemplateResponse(
+            request, "password.html", {"officer": officer, "error": reason}, status_code=400
+        )
+    session.commit()
+    return _start_session(request, officer)
+
+
+@router.post("/logout", dependencies=[Depends(csrf_guard)])
+def logout(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
+    if officer is not None:
+        accounts.sign_out(session=session, officer=officer, source=source_of(request))
+        session.commit()
     response = _to_login()
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=cookie_is_secure(request))
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
-    if officer is None:
-        return _to_login()
+    if redirect := _elsewhere(officer):
+        return redirect
     rendered_at = utcnow()
     caseload = caseload_service.list_supervisees(session=session, viewer=officer, active=True, limit=5000)
     alerts = [
@@ -105,8 +186,8 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 
 @router.get("/map", response_class=HTMLResponse)
 def live_map(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
-    if officer is None:
-        return _to_login()
+    if redirect := _elsewhere(officer):
+        return redirect
     visible = caseload_scope.visible_supervisee_ids(session=session, viewer=officer)
     live = positions.live_positions(session, supervisee_ids=visible)
     ids = [p.supervisee_id for p in live]

@@ -11,10 +11,11 @@ import orjson
 import psycopg
 import sqlalchemy.exc
 
+from caseload import accounts
 from core import audit, bus, dlq, health
 from core.config import REPO_ROOT, get_settings
 from core.db import session_scope
-from core.errors import first_line
+from core.errors import NotFound, first_line
 from ops import embedded, seed, stack
 from ops.processes import SetupError
 from ops.supervise import START_RETRIES, START_S, Program, Supervisor
@@ -29,6 +30,13 @@ def _say(message: str) -> None:
 def _admin_password() -> str:
     embedded.ensure_generated_secrets()
     return get_settings().admin_password
+
+
+def _password_of(username: str) -> str:
+    """The generated password of the admin or of a demo account (the simulator signs in with these)."""
+    if username == seed.ADMIN_USERNAME:
+        return _admin_password()
+    return embedded.read_demo_accounts().get(username, "")
 
 
 def _prepare() -> None:
@@ -47,45 +55,74 @@ def _prepare() -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     _prepare()
     settings = get_settings()
-    _seed()
-    _say("starting the ingest app, the portal and the workers under the process supervisor")
     fleet = []
     if not args.no_fleet:
+        _seed()
         argv = (sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x")
-        fleet = [Program("simulator", (*argv, "--district", seed.DEMO_COUNTY[0], "--forever", "--no-progress"))]
+        argv = (*argv, "--user", seed.SIMULATOR_USERNAME, "--district", seed.DEMO_COUNTY[0])
+        fleet = [Program("simulator", (*argv, "--forever", "--no-progress"))]
+    _say("starting the ingest app, the portal and the workers under the process supervisor")
     for process in stack.start(settings, extra=fleet):
         _say(f"  {process.name:18s} {process.state.lower()} (pid {process.pid})")
     if fleet:
         _say(f"  the simulator runs {args.supervisees} supervisees' phones in real time")
-    password = _admin_password()
     print(f"""
   Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs, readiness: /ready)
   Device ingest    http://{settings.host}:{settings.ingest_port}/api/v1/fixes
-  Admin login      admin / {password}
-  Demo staff       officer1, officer2, supervisor1, command1, auditor1 / {password}
+  Admin login      admin / {_admin_password()}""")
+    if not args.no_fleet:
+        print(f"  Demo staff       {_demo_logins()}   (also in {embedded.DEMO_ACCOUNTS_FILE})")
+    print(f"""  First sign-in    each person sets their own password; forgotten one: ./ewall passwd USER
   Logs             {settings.run_dir / "logs"}      Stop: ./ewall down      Status: ./ewall status
 """)
     return 0
 
 
+def _demo_logins() -> str:
+    people = {u: p for u, p in embedded.read_demo_accounts().items() if u != seed.SIMULATOR_USERNAME}
+    return ", ".join(f"{user} / {password}" for user, password in people.items())
+
+
 def _seed() -> None:
-    password = _admin_password()
+    legacy = not embedded.DEMO_ACCOUNTS_FILE.exists()
     with session_scope() as session:
-        admin = seed.ensure_admin(session, password)
-        county = seed.seed_demo(session, admin=admin, staff_password=password)
+        admin = seed.ensure_admin(session, _admin_password())
+        county, passwords = seed.seed_demo(session, admin=admin)
+        if legacy:
+            actor = f"cli:{getpass.getuser()}"
+            passwords |= seed.reset_demo_staff(session, actor=actor, just_created=passwords)
+    if passwords:
+        embedded.write_demo_accounts(embedded.read_demo_accounts() | passwords)
     _say(f"demo county {county.name} ready with its staff")
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
     _prepare()
     _seed()
+    print(f"  Demo staff       {_demo_logins()}")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    embedded.ensure_generated_secrets()
+    get_settings.cache_clear()
+    settings = get_settings()
+    if settings.embedded_database:
+        embedded.ensure_postgres(settings)
+    with session_scope() as session:
+        try:
+            password = accounts.reset_password(session=session, username=args.user, actor=f"cli:{getpass.getuser()}")
+        except NotFound as exc:
+            _say(exc.message)
+            return 1
+    print(f"  {args.user} / {password}   (shown once; to be changed at the next sign-in; their sessions have ended)")
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from simulators import cli as simulator_cli  # numpy, shapely and Arrow: loaded only for this command
 
-    return simulator_cli.main(args.passed_on, get_settings(), _admin_password)
+    return simulator_cli.main(args.passed_on, get_settings(), _password_of)
 
 
 def cmd_down(_: argparse.Namespace) -> int:
@@ -225,6 +262,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show what runs where").set_defaults(func=cmd_status)
     sub.add_parser("migrate", help="bring the schema to the latest revision").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="create the admin, the demo county and its staff").set_defaults(func=cmd_seed)
+    passwd = sub.add_parser("passwd", help="reset one account's password (generated, to be changed at next sign-in)")
+    passwd.add_argument("user", help="the account's username")
+    passwd.set_defaults(func=cmd_passwd)
     simulate = sub.add_parser(
         "simulate", help="simulate a supervised fleet: to files, to a platform, or as load (--help)", add_help=False
     )

@@ -16,6 +16,7 @@ from ops.processes import Managed, SetupError, check_port_free, port_open, wait_
 from ops.supervise import Program, Supervisor
 
 BROKER_GROUP = "broker"
+DEMO_ACCOUNTS_FILE = GENERATED_ENV_FILE.parent / "demo-accounts.env"
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -31,10 +32,28 @@ def ensure_generated_secrets() -> dict[str, str]:
     missing = {key: make() for key, make in wanted.items() if key not in values}
     if missing:
         values.update(missing)
-        GENERATED_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-        GENERATED_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        GENERATED_ENV_FILE.chmod(0o600)
+        _write_private(GENERATED_ENV_FILE, "".join(f"{k}={v}\n" for k, v in values.items()))
     return values
+
+
+def write_demo_accounts(passwords: dict[str, str]) -> None:
+    """The demo staff's generated passwords, readable by this user only."""
+    _write_private(DEMO_ACCOUNTS_FILE, "".join(f"{user}={password}\n" for user, password in passwords.items()))
+
+
+def read_demo_accounts() -> dict[str, str]:
+    return _read_env_file(DEMO_ACCOUNTS_FILE)
+
+
+def _write_private(path: Path, text: str) -> None:
+    # Created 0600 in one step (O_EXCL on a fresh name), then renamed over the old file: no moment
+    # when the secrets sit in a file others may read.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(fresh, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    fresh.replace(path)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -36,7 +36,15 @@ def serve_app(target: str, host: str, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(target, host=host, port=port, access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        target,
+        host=host,
+        port=port,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+        forwarded_allow_ips=get_settings().forwarded_allow_ips,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -83,12 +83,14 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sending.add_argument("--portal-url", default=None)
     sending.add_argument("--district", default=None, help="district code to register in (default SIM<seed>)")
     sending.add_argument("--user", default="admin", help="portal account that registers the fleet")
-    sending.add_argument("--password", default=None, help="its password (default: the generated admin password)")
+    sending.add_argument(
+        "--password", default=None, help="its password (default: the generated one of admin or a demo account)"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-def main(argv: list[str], settings, admin_password: Callable[[], str]) -> int:
+def main(argv: list[str], settings, password_of: Callable[[str], str]) -> int:
     parser = argparse.ArgumentParser(
         prog="ewall simulate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -109,9 +111,7 @@ def main(argv: list[str], settings, admin_password: Callable[[], str]) -> int:
     ingest_url = args.ingest_url or f"http://{settings.host}:{settings.ingest_port}"
     portal_url = args.portal_url or f"http://{settings.host}:{settings.portal_port}"
     try:
-        return asyncio.run(
-            _to_platform(args, people, start, ingest_url, portal_url, settings, admin_password, progress)
-        )
+        return asyncio.run(_to_platform(args, people, start, ingest_url, portal_url, settings, password_of, progress))
     except platform.PlatformError as exc:
         print(f"ewall simulate: {exc}", file=sys.stderr)
         return 2
@@ -155,10 +155,10 @@ async def _to_platform(
     ingest_url: str,
     portal_url: str,
     settings,
-    admin_password: Callable[[], str],
+    password_of: Callable[[str], str],
     progress: bool,
 ) -> int:
-    password = args.password or admin_password()
+    password = args.password or password_of(args.user)
     registration = await platform.register(
         people,
         portal_url,

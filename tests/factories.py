@@ -85,6 +85,8 @@ class Api:
                 "role": role,
                 "district_id": district_id,
                 "supervisor_id": supervisor_id,
+                # Test officers keep the password the factory set (no second argon2 round each).
+                "must_change_password": False,
             },
         )
         return officer

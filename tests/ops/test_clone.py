@@ -69,6 +69,8 @@ def test_up_from_a_folder_only_root_can_enter(clone):
     )
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert "Admin login" in up.stdout
+    assert "Demo staff" not in up.stdout and not (checkout / ".run" / "demo-accounts.env").exists()
+    assert stat.S_IMODE((checkout / ".run" / "ewall.env").stat().st_mode) == 0o600
 
     password = next(
         line.split("=", 1)[1]
@@ -77,6 +79,11 @@ def test_up_from_a_folder_only_root_can_enter(clone):
     )
     portal = f"http://127.0.0.1:{ports['PORTAL']}"
     api = Api.sign_in(portal, "admin", password)
+    assert "change your password" in api.call("GET", "/districts", expect=403)["detail"]
+    changed = api.call(
+        "POST", "/auth/password", json={"current_password": password, "new_password": password + "-mine"}
+    )
+    api.client.headers["Authorization"] = f"Bearer {changed['access_token']}"
     person = api.supervisee(api.district()["id"])
     device = api.device(person["id"])
     with httpx.Client(base_url=f"http://127.0.0.1:{ports['INGEST']}", timeout=20) as ingest:

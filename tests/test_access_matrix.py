@@ -17,6 +17,8 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
+from caseload.auth import CSRF_HEADER, SESSION_COOKIE
+from core.security import csrf_token
 from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert
 from tests.factories import CENTRE, STAFF_PASSWORD, now_iso, square, unique
@@ -57,6 +59,7 @@ class Access:
     scoped: bool = True  # does the request name something in a county (else only "in" is tried)
     kinds: dict = field(default_factory=dict)  # path parameter -> object kind, where not PARAM_KINDS'
     refused: int | None = None  # what a caller not allowed gets, where not 401/403 (pages redirect)
+    own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
@@ -121,6 +124,10 @@ def _owntracks(o, county, caller):
     return {"json": message, "auth": (user, password)}
 
 
+def _new_password(encoding: str) -> Callable:
+    return lambda o, c, caller: {encoding: {"current_password": STAFF_PASSWORD, "new_password": unique("new-pass-")}}
+
+
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
 
 PORTAL: dict[tuple[str, str], Access] = {
@@ -132,6 +139,8 @@ PORTAL: dict[tuple[str, str], Access] = {
         lambda o, c, caller: {"data": {"username": o["officer"]["username"], "password": STAFF_PASSWORD}},
         scoped=False,
     ),
+    ("POST", "/api/v1/auth/password"): Access(ALL_STAFF, _new_password("json"), scoped=False, own_session=True),
+    ("POST", "/api/v1/auth/logout"): Access(ALL_STAFF, scoped=False, own_session=True),
     ("GET", "/api/v1/auth/me"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/districts"): Access(ALL_STAFF, scoped=False),
     ("POST", "/api/v1/districts"): Access(
@@ -242,7 +251,9 @@ PORTAL: dict[tuple[str, str], Access] = {
         lambda o, c, caller: {"data": {"username": o["officer"]["username"], "password": STAFF_PASSWORD}},
         scoped=False,
     ),
-    ("GET", "/logout"): Access(EVERYONE, scoped=False),
+    ("POST", "/logout"): Access(EVERYONE, scoped=False, own_session=True),
+    ("GET", "/password"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
 }
@@ -301,7 +312,10 @@ class World:
         tokens["admin"] = admin_api.client.headers["Authorization"].removeprefix("Bearer ")
         tokens |= {kind: self.standing["in"][kind]["token"] for kind in SOURCES}
         self.headers |= {caller: {"Authorization": f"Bearer {token}"} for caller, token in tokens.items()}
-        self.cookies = {role: {"ewall_session": token} for role, token in tokens.items() if role in STAFF}
+
+    def own_session(self, caller: str) -> str:
+        """A new officer of the caller's role, signed in: for calls that end the caller's session."""
+        return self._token(self.admin.officer(self.county["in"]["id"], role=caller)["username"])
 
     def _token(self, username: str) -> str:
         answer = httpx.post(
@@ -395,9 +409,16 @@ def _call(world: World, app_name: str, method: str, path: str, access: Access, c
     params = {name: objects[access.kinds.get(name) or PARAM_KINDS[name]]["id"] for name in _path_params(path)}
     kwargs = access.body(objects, world.county[scope], caller) if access.body else {}
     base = world.portal_url if app_name == "portal" else world.ingest_url
-    headers = {} if "auth" in kwargs else world.headers[caller]
-    page = app_name == "portal" and not path.startswith("/api/") and caller in STAFF
-    with httpx.Client(base_url=base, timeout=30, cookies=world.cookies[caller] if page else None) as client:
+    headers = {} if "auth" in kwargs else dict(world.headers[caller])
+    if access.own_session and caller in STAFF:
+        headers = {"Authorization": f"Bearer {world.own_session(caller)}"}
+    cookies = None
+    if app_name == "portal" and not path.startswith("/api/") and caller in STAFF:
+        # Pages know the session by its cookie, and a change needs the session's CSRF token.
+        session_token = headers.pop("Authorization").removeprefix("Bearer ")
+        cookies = {SESSION_COOKIE: session_token}
+        headers = {CSRF_HEADER: csrf_token(session_token)}
+    with httpx.Client(base_url=base, timeout=30, cookies=cookies) as client:
         if path == "/api/v1/events/stream":
             with client.stream(method, path.format(**params), headers=headers) as response:
                 return response.status_code, ""
@@ -415,8 +436,8 @@ def _ok(route: APIRoute, method: str, path: str) -> int:
     return route.status_code or 200
 
 
-# Pages: a staff caller (cookie) gets the page; POST /login and GET /logout redirect.
-PAGE_OK = {("POST", "/login"): 303, ("GET", "/logout"): 303}
+# Pages: a staff caller (cookie) gets the page; signing in, out and changing the password redirect.
+PAGE_OK = {("POST", "/login"): 303, ("POST", "/logout"): 303, ("POST", "/password"): 303}
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from alerts.config import get_alert_settings
 from alerts.publish import publish_changes
 from caseload import monitoring
 from caseload import service as caseload_service
-from core import bus
+from core import audit, bus
 from core.config import get_settings
 from core.db import session_scope
 from core.heartbeat import Heartbeat
@@ -145,8 +145,14 @@ def check_escalations(session) -> list[service.AlertChange]:
             return changes
 
 
+def anchor_audit_chain(session) -> list[service.AlertChange]:
+    """Checkpoint the audit chain's head outside the database (core.audit): a cut tail shows against it."""
+    audit.checkpoint(session)
+    return []
+
+
 # The platform's state first: the signal-lost round reads the outage windows it keeps.
-CHECKS = (check_platform, check_signal_lost, check_escalations)
+CHECKS = (check_platform, check_signal_lost, check_escalations, anchor_audit_chain)
 
 
 def main() -> None:

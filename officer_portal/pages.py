@@ -9,7 +9,6 @@ from fastapi.templating import Jinja2Templates
 
 from alerts import service as alerts_service
 from alerts.models import AlertStatus
-from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import SESSION_COOKIE, current_officer
 from caseload.models import Officer
@@ -107,8 +106,8 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 def live_map(session: SessionDep, officer: PageOfficer) -> Response:
     if officer is None:
         return _to_login()
-    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=officer)
-    live = positions.live_positions(session, supervisee_ids=visible)
+    live = positions.read_live_positions(session, viewer=officer, via="map")
+    session.commit()
     ids = [p.supervisee_id for p in live]
     names = caseload_service.supervisee_names(session=session, supervisee_ids=ids)
     levels = alerts_service.open_level_by_supervisee(session=session, supervisee_ids=ids)

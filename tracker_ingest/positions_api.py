@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
@@ -19,8 +18,9 @@ MAX_TRACK_SPAN = timedelta(days=31)
 
 @router.get("/positions/live")
 def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
-    """Last known position of everyone in the caller's caseload."""
-    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
+    """Last known position of everyone in the caller's caseload (the read is audited)."""
+    rows = positions.read_live_positions(session, viewer=viewer, via="api")
+    session.commit()
     return [
         {
             "supervisee_id": p.supervisee_id,
@@ -33,7 +33,7 @@ def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
             "battery_pct": p.battery_pct,
             "source": p.source,
         }
-        for p in positions.live_positions(session, supervisee_ids=visible)
+        for p in rows
     ]
 
 
@@ -46,7 +46,7 @@ def track(
     to: Annotated[datetime | None, Query()] = None,
 ) -> dict:
     """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
-    caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    person = caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
     until = to or utcnow()
     since = from_ or until - timedelta(days=1)
     if since >= until:
@@ -54,6 +54,15 @@ def track(
     if until - since > MAX_TRACK_SPAN:
         raise Invalid(f"at most {MAX_TRACK_SPAN.days} days per request; page through longer periods")
     fixes = positions.track(session, supervisee_id=supervisee_id, since=since, until=until)
+    caseload_service.record(
+        session,
+        viewer,
+        "supervisee.track_read",
+        supervisee_id,
+        {"from": since.isoformat(), "to": until.isoformat(), "fixes": len(fixes)},
+        district_id=person.district_id,
+    )
+    session.commit()
     return {
         "type": "FeatureCollection",
         "features": [

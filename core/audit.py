@@ -151,7 +151,8 @@ _HEAD = text(
 
 
 def checkpoint(session: Session, *, anchor: Path | None = None) -> Checkpoint | None:
-    """Append the chain's committed head to the anchor file, if it moved since the last checkpoint."""
+    """Append the chain's committed head to the anchor file, if there is one and it moved since the
+    last checkpoint."""
     path = _anchor_path(anchor)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+b") as file:
@@ -162,8 +163,8 @@ def checkpoint(session: Session, *, anchor: Path | None = None) -> Checkpoint | 
         last_id, head_hash, count = session.execute(_HEAD).one()
         file.seek(0)
         lines = file.read().splitlines()
-        if lines and orjson.loads(lines[-1])["last_id"] == last_id:
-            return None
+        if last_id == 0 or (lines and orjson.loads(lines[-1])["last_id"] == last_id):
+            return None  # nothing to anchor yet, or nothing new
         point = Checkpoint(at=utcnow().isoformat(), last_id=last_id, head_hash=head_hash, count=count)
         record = {"at": point.at, "last_id": last_id, "head_hash": head_hash, "count": count}
         file.write(orjson.dumps({**record, "mac": _mac(point.payload())}) + b"\n")
@@ -202,7 +203,7 @@ def verify(session: Session, *, anchor: Path | None = None) -> list[str]:
     (empty when intact)."""
     problems: list[str] = []
     # Read before the table: every checkpoint in the file names rows committed before this query.
-    expected = {p.last_id: p for p in _checkpoints(_anchor_path(anchor), problems)}
+    expected = {p.last_id: p for p in _checkpoints(_anchor_path(anchor), problems) if p.last_id}
     prev, count, sealing = GENESIS_HASH, 0, False
     for row in session.scalars(select(AuditLog).order_by(AuditLog.id)).yield_per(5000):
         count += 1

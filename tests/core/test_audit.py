@@ -83,6 +83,16 @@ def test_an_intact_chain_verifies_and_its_head_is_checkpointed_when_it_moves(cha
     assert chain.problems() == []
 
 
+def test_an_empty_chain_is_not_checkpointed(scratch, tmp_path):
+    # The watchdog's first rounds on a new database see no entries: nothing to anchor, nothing to miss later.
+    chain = Chain(scratch, tmp_path / "anchor.jsonl")
+    chain.as_superuser("TRUNCATE audit_log RESTART IDENTITY")
+    chain.checkpoint()
+    assert chain.anchor.read_text() == ""
+    chain.append(1)
+    assert chain.problems() == []
+
+
 def _disabled(sql: str) -> str:
     # A superuser (or whoever owns the table) switches the guard off around the tampering.
     return (

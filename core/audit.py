@@ -236,13 +236,20 @@ def tamper_powers(session: Session) -> list[str]:
     """What the connected (app's) role could do to audit_log beyond reading and appending."""
     row = session.execute(
         text(
-            "SELECT r.rolsuper, pg_has_role(current_user, c.relowner, 'MEMBER'),"
+            "SELECT r.rolsuper, r.rolcreaterole, pg_has_role(current_user, c.relowner, 'MEMBER'),"
             " has_table_privilege('audit_log', 'UPDATE'), has_table_privilege('audit_log', 'DELETE'),"
             " has_table_privilege('audit_log', 'TRUNCATE')"
             " FROM pg_class c, pg_roles r WHERE c.oid = 'audit_log'::regclass AND r.rolname = current_user"
         )
     ).one()
-    names = ("superuser", "owns audit_log (ALTER: can disable its trigger, DROP)", "UPDATE", "DELETE", "TRUNCATE")
+    names = (
+        "superuser",
+        "CREATEROLE (can make itself the table's owner)",
+        "owns audit_log (ALTER: can disable its trigger, DROP)",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+    )
     return [name for name, can in zip(names, row, strict=True) if can]
 
 

@@ -219,7 +219,8 @@ def _split_roles(settings: Settings) -> None:
     superuser_sql(
         settings,
         "postgres",
-        f"""ALTER ROLE {_ident(settings.pg_user)} NOSUPERUSER CREATEDB;
+        # CREATEROLE too: with it the app's role could grant itself AUDIT_OWNER.
+        f"""ALTER ROLE {_ident(settings.pg_user)} NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS CREATEDB;
         SELECT 'CREATE ROLE {AUDIT_OWNER} NOLOGIN' WHERE NOT EXISTS
             (SELECT FROM pg_roles WHERE rolname = '{AUDIT_OWNER}') \\gexec""",
     )

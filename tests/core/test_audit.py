@@ -101,7 +101,7 @@ def _disabled(sql: str) -> str:
     )
 
 
-def _rewrite_all(chain: Chain) -> str:
+def _rewrite_all(chain: Chain, seal: str = "seal") -> str:
     # Every row's content changed and its hash recomputed, the chain consistent: only the seals (and
     # the checkpoint) can tell, since the key is not in the database.
     prev, updates = audit.GENESIS_HASH, []
@@ -112,7 +112,8 @@ def _rewrite_all(chain: Chain) -> str:
                 prev, entry.at, "officer:2", entry.action, entry.entity, entry.entity_id, entry.detail
             )
             updates.append(
-                f"UPDATE audit_log SET actor = 'officer:2', prev_hash = '{prev}', hash = '{new}' WHERE id = {row}"
+                f"UPDATE audit_log SET actor = 'officer:2', prev_hash = '{prev}', hash = '{new}', seal = {seal} "
+                f"WHERE id = {row}"
             )
             prev = new
     return _disabled(";".join(updates))
@@ -126,6 +127,8 @@ def _rewrite_all(chain: Chain) -> str:
         ("edited row", "content does not match its hash"),
         ("deleted middle row", "previous-hash link broken"),
         ("full rewrite", "seal does not match"),
+        # Unsealed, as if written before sealing began: the checkpoint's head hash no longer matches.
+        ("full rewrite without seals", "differs from the checkpoint"),
     ],
 )
 def test_tampering_as_superuser_is_found(chain, tampering, found):
@@ -135,7 +138,7 @@ def test_tampering_as_superuser_is_found(chain, tampering, found):
         "emptied table": "TRUNCATE audit_log",
         "edited row": _disabled(f"UPDATE audit_log SET detail = '{{\"n\": 99}}' WHERE id = {chain.ids[1]}"),
         "deleted middle row": _disabled(f"DELETE FROM audit_log WHERE id = {chain.ids[1]}"),
-    }.get(tampering) or _rewrite_all(chain)
+    }.get(tampering) or _rewrite_all(chain, seal="NULL" if "without seals" in tampering else "seal")
     chain.as_superuser(sql)
     problems = chain.problems()
     assert any(found in p for p in problems), problems

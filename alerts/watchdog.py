@@ -19,7 +19,7 @@ from alerts.config import get_alert_settings
 from alerts.publish import publish_changes
 from caseload import monitoring
 from caseload import service as caseload_service
-from core import bus
+from core import audit, bus
 from core.config import get_settings
 from core.db import session_scope
 from core.heartbeat import Heartbeat
@@ -158,11 +158,16 @@ def check_retention(session) -> list[service.AlertChange]:
     _retention_due[0] = time.monotonic() + RETENTION_EVERY_S
     if any(purged.values()):
         log.info("retention: %s", ", ".join(f"{n} {what}" for what, n in purged.items() if n))
+
+
+def anchor_audit_chain(session) -> list[service.AlertChange]:
+    """Checkpoint the audit chain's head outside the database (core.audit): a cut tail shows against it."""
+    audit.checkpoint(session)
     return []
 
 
 # The platform's state first: the signal-lost round reads the outage windows it keeps.
-CHECKS = (check_platform, check_signal_lost, check_escalations, check_retention)
+CHECKS = (check_platform, check_signal_lost, check_escalations, check_retention, anchor_audit_chain)
 
 
 def main() -> None:

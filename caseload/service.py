@@ -33,10 +33,24 @@ def actor(officer: Officer) -> str:
     return f"officer:{officer.id}"
 
 
-def record(session: Session, viewer: Officer, action: str, entity_id: object, detail: dict | None = None) -> None:
-    """Audit an officer's change; the entity is the action's first word ("zone.update" → zone)."""
+def record(
+    session: Session,
+    viewer: Officer,
+    action: str,
+    entity_id: object,
+    detail: dict | None = None,
+    district_id: int | None = None,
+) -> None:
+    """Audit an officer's action; the entity is the action's first word ("zone.update" → zone). The
+    entry belongs to ``district_id`` (default: the officer's own) for the auditors' scope."""
     audit.append(
-        session, actor=actor(viewer), action=action, entity=action.split(".", 1)[0], entity_id=entity_id, detail=detail
+        session,
+        actor=actor(viewer),
+        action=action,
+        entity=action.split(".", 1)[0],
+        entity_id=entity_id,
+        detail=detail,
+        district_id=district_id if district_id is not None else viewer.district_id,
     )
 
 

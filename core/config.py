@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = False
     # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses, or *).
     forwarded_allow_ips: str = "127.0.0.1"
+    # Seals each audit entry (an HMAC of its hash) and each checkpoint of the chain's head. Kept out of
+    # the database, so whoever rewrites audit_log there cannot forge the seals.
+    audit_key: str = ""
+    # Append-only file of HMAC'd checkpoints of the chain's head (last id, its hash, the count), written
+    # by the watchdog each round and by `./ewall audit verify`; a truncated or emptied audit_log shows
+    # against it. Production keeps it on another host or WORM storage (see README, "Audit chain").
+    audit_anchor_file: Path = REPO_ROOT / ".run" / "audit-anchor.jsonl"
 
     # Data.
     fix_partition_days_ahead: int = 7

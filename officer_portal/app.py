@@ -14,7 +14,7 @@ from caseload import sources_api
 from core import bus
 from core.web import SecurityHeaders, beat_forever, install_api_docs, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
-from officer_portal import admin_api, live, maps, pages
+from officer_portal import admin_api, audit_api, live, maps, pages
 from officer_portal import api as portal_api
 from tracker_ingest import positions_api
 
@@ -52,6 +52,7 @@ for router in (
     positions_api.router,
     portal_api.router,
     admin_api.router,
+    audit_api.router,
     alerts_api.router,
 ):
     api.include_router(router)

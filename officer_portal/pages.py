@@ -12,7 +12,6 @@ from alerts import service as alerts_service
 from alerts.models import AlertStatus
 from caseload import accounts
 from caseload import schemas as caseload_schemas
-from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import (
     SESSION_COOKIE,
@@ -188,8 +187,8 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 def live_map(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
     if redirect := _elsewhere(officer):
         return redirect
-    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=officer)
-    live = positions.live_positions(session, supervisee_ids=visible)
+    live = positions.read_live_positions(session, viewer=officer, via="map")
+    session.commit()
     ids = [p.supervisee_id for p in live]
     names = caseload_service.supervisee_names(session=session, supervisee_ids=ids)
     levels = alerts_service.open_level_by_supervisee(session=session, supervisee_ids=ids)

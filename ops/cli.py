@@ -195,12 +195,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    settings = get_settings()
     with session_scope() as session:
         problems = audit.verify(session)
+        powers = audit.tamper_powers(session)
+        if not problems:
+            audit.checkpoint(session)
     for problem in problems:
         print(problem)
     _say("audit chain intact" if not problems else f"audit chain BROKEN at {len(problems)} place(s)")
-    return 0 if not problems else 1
+    _say(f"checkpoints of its head are kept in {settings.audit_anchor_file}")
+    if powers:
+        _say(
+            f"WARNING: the app's database role can still tamper with audit_log ({', '.join(powers)}); "
+            "hand the table to its own owner (README, 'Audit chain')"
+        )
+    return 0 if not problems and not powers else 1
 
 
 def _source_offset(text: str) -> tuple[int | None, int]:

@@ -28,6 +28,7 @@ def ensure_generated_secrets() -> dict[str, str]:
         "EWALL_SECRET_KEY": lambda: secrets.token_urlsafe(48),
         "EWALL_PG_PASSWORD": lambda: secrets.token_urlsafe(24),
         "EWALL_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),
+        "EWALL_AUDIT_KEY": lambda: secrets.token_urlsafe(32),
     }
     missing = {key: make() for key, make in wanted.items() if key not in values}
     if missing:
@@ -132,6 +133,7 @@ def ensure_postgres(settings: Settings) -> None:
             ],
             "starting PostgreSQL",
         )
+    _split_roles(settings)
     ensure_database(settings, settings.pg_database)
 
 
@@ -179,9 +181,85 @@ def admin_dsn(settings: Settings, database: str = "postgres") -> str:
 
 
 def ensure_database(settings: Settings, name: str) -> None:
+    """The database, owned by the app's role, with PostGIS (which only a superuser may create) and a
+    public schema the app may create in but does not own (a schema's owner may drop any table in it)."""
     with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    app = _ident(settings.pg_user)
+    superuser_sql(
+        settings,
+        name,
+        f"""CREATE EXTENSION IF NOT EXISTS postgis;
+        ALTER SCHEMA public OWNER TO {_ident(_superuser())};
+        GRANT USAGE, CREATE ON SCHEMA public TO {app};""",
+    )
+
+
+# The audit chain's guard ---------------------------------------------------------------------------
+# The app's role is no superuser and does not own audit_log: AUDIT_OWNER (a role nobody logs in as)
+# owns the table, its sequence and its trigger function, and the app may only read and append. So the
+# app's role can neither switch the append-only trigger off nor TRUNCATE, UPDATE, DELETE or DROP.
+AUDIT_OWNER = "ewall_audit"
+
+
+def _superuser() -> str:
+    # The OS user PostgreSQL runs as, reached over the local socket by peer authentication: the
+    # superuser has no password that the app could read anywhere.
+    return "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def superuser_sql(settings: Settings, database: str, statements: str) -> str:
+    """Run SQL as the embedded cluster's superuser (psql over the local socket); returns its output."""
+    argv = [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+    argv += ["-h", str(_pg_dir(settings) / "sock"), "-p", str(settings.pg_port), "-U", _superuser(), "-d", database]
+    result = subprocess.run(_as_postgres(argv), input=statements, capture_output=True, text=True, cwd="/")
+    if result.returncode != 0:
+        raise SetupError(f"SQL as the superuser {_superuser()} on {database} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def _split_roles(settings: Settings) -> None:
+    """The superuser apart from the app's role, and the app's role no superuser (idempotent).
+
+    initdb made the app's role the cluster's bootstrap superuser (clusters made before the audit
+    guard, and new ones alike): while it still is, it creates the OS user's superuser role; then that
+    role demotes it. PostgreSQL 15 allows demoting the bootstrap superuser; 16 and later do not, so a
+    cluster made there would need initdb -U <superuser> and the app's role created beside it."""
+    try:
+        superuser_sql(settings, "postgres", "SELECT 1")
+    except SetupError:
+        with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN").format(sql.Identifier(_superuser())))
+    superuser_sql(
+        settings,
+        "postgres",
+        # CREATEROLE too: with it the app's role could grant itself AUDIT_OWNER.
+        f"""ALTER ROLE {_ident(settings.pg_user)} NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS CREATEDB;
+        SELECT 'CREATE ROLE {AUDIT_OWNER} NOLOGIN' WHERE NOT EXISTS
+            (SELECT FROM pg_roles WHERE rolname = '{AUDIT_OWNER}') \\gexec""",
+    )
+
+
+def secure_audit_log(settings: Settings, database: str) -> None:
+    """Hand audit_log, its sequence and trigger function to AUDIT_OWNER; the app may SELECT and INSERT
+    (idempotent: run after every migration). A revision that must alter audit_log later cannot run as
+    the app's role: see README, "Audit chain"."""
+    app = _ident(settings.pg_user)
+    superuser_sql(
+        settings,
+        database,
+        f"""ALTER TABLE audit_log OWNER TO {AUDIT_OWNER};
+        ALTER FUNCTION audit_log_append_only() OWNER TO {AUDIT_OWNER};
+        REVOKE ALL ON audit_log FROM PUBLIC, {app};
+        GRANT SELECT, INSERT ON audit_log TO {app};
+        SELECT format('GRANT USAGE ON SEQUENCE %s TO %s', pg_get_serial_sequence('audit_log', 'id'), '{app}')
+        \\gexec""",
+    )
 
 
 def drop_database(settings: Settings, name: str) -> None:

@@ -72,6 +72,8 @@ def prepare_services(settings: Settings) -> None:
     embedded.ensure_postgres(settings)
     embedded.ensure_broker(settings)
     migrate(settings)
+    if settings.embedded_database:
+        embedded.secure_audit_log(settings, settings.pg_database)
     bus.ensure_topics(settings)
 
 

@@ -6,6 +6,7 @@ module asks for them. It runs beside a platform started with ``./ewall up`` with
 
 import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,13 +23,16 @@ os.environ["EWALL_HEARTBEAT_INTERVAL_S"] = "1"
 os.environ["EWALL_READY_HEARTBEAT_MAX_AGE_S"] = "5"
 # Fewer failed sign-ins trip a source address's lockout, so the test that trips it costs fewer argon2 rounds.
 os.environ["EWALL_SIGN_IN_ADDRESS_MAX_FAILURES"] = "10"
+# The audit chain's checkpoints belong to the test database, which each session starts afresh.
+_instance = os.environ.get("EWALL_TEST_INSTANCE", "test")
+os.environ["EWALL_AUDIT_ANCHOR_FILE"] = str(Path(__file__).parent.parent / ".run" / f"audit-anchor-{_instance}.jsonl")
 
 from core.config import get_settings  # noqa: E402
 from ops import embedded, seed, stack  # noqa: E402
 from tests.factories import ADMIN_PASSWORD, Api  # noqa: E402
 
 # Separate instances (own database, ports, processes) let two suites run side by side.
-INSTANCE = os.environ.get("EWALL_TEST_INSTANCE", "test")
+INSTANCE = _instance
 
 
 def _reset_database(settings) -> None:
@@ -36,6 +40,7 @@ def _reset_database(settings) -> None:
         embedded.ensure_postgres(settings)
         embedded.drop_database(settings, settings.pg_database)
         embedded.ensure_database(settings, settings.pg_database)
+        settings.audit_anchor_file.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

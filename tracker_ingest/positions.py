@@ -11,6 +11,9 @@ from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from caseload import scope as caseload_scope
+from caseload import service as caseload_service
+from caseload.models import Officer
 from core.config import Settings
 from core.db import copy_binary, delete_in_batches
 from core.wire import SOURCES, FixRecord, fix_arrays
@@ -150,6 +153,23 @@ def live_positions(session: Session, *, supervisee_ids: ColumnElement) -> Sequen
     return session.scalars(
         select(LastPosition).where(LastPosition.supervisee_id.in_(supervisee_ids)).order_by(LastPosition.supervisee_id)
     ).all()
+
+
+# A live read lists whose positions were shown up to this many people; beyond, only the count (the
+# scope is the viewer's district and role), so a command centre's map polling all day stays small.
+LIVE_READ_IDS_MAX = 200
+
+
+def read_live_positions(session: Session, *, viewer: Officer, via: str) -> Sequence[LastPosition]:
+    """The viewer's caseload's last positions; the read is audited, one entry per read (the map polls
+    every 30 s), in the viewer's district."""
+    rows = live_positions(session, supervisee_ids=caseload_scope.visible_supervisee_ids(session=session, viewer=viewer))
+    ids = [p.supervisee_id for p in rows]
+    detail = {"via": via, "role": viewer.role.value, "count": len(ids)}
+    if len(ids) <= LIVE_READ_IDS_MAX:
+        detail["supervisee_ids"] = ids
+    caseload_service.record(session, viewer, "positions.live_read", viewer.district_id, detail)
+    return rows
 
 
 def track(

@@ -19,8 +19,9 @@ MAX_TRACK_SPAN = timedelta(days=31)
 
 @router.get("/positions/live")
 def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
-    """Last known position of everyone in the caller's caseload."""
-    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
+    """Last known position of everyone in the caller's caseload (the read is audited)."""
+    rows = positions.read_live_positions(session, viewer=viewer, via="api")
+    session.commit()
     return [
         {
             "supervisee_id": p.supervisee_id,
@@ -33,7 +34,7 @@ def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
             "battery_pct": p.battery_pct,
             "source": p.source,
         }
-        for p in positions.live_positions(session, supervisee_ids=visible)
+        for p in rows
     ]
 
 
@@ -46,7 +47,7 @@ def track(
     to: Annotated[datetime | None, Query()] = None,
 ) -> dict:
     """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
-    caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    person = caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
     until = to or utcnow()
     since = from_ or until - timedelta(days=1)
     if since >= until:
@@ -54,6 +55,15 @@ def track(
     if until - since > MAX_TRACK_SPAN:
         raise Invalid(f"at most {MAX_TRACK_SPAN.days} days per request; page through longer periods")
     fixes = positions.track(session, supervisee_id=supervisee_id, since=since, until=until)
+    caseload_service.record(
+        session,
+        viewer,
+        "supervisee.track_read",
+        supervisee_id,
+        {"from": since.isoformat(), "to": until.isoformat(), "fixes": len(fixes)},
+        district_id=person.district_id,
+    )
+    session.commit()
     return {
         "type": "FeatureCollection",
         "features": [

@@ -91,8 +91,17 @@ def _forget_failures(session: Session, username: str) -> None:
     session.execute(delete(SignInThrottle).where(SignInThrottle.key == _account_key(username)))
 
 
-def _audit(session: Session, *, actor: str, action: str, officer_id: object, detail: dict) -> None:
-    audit.append(session, actor=actor, action=action, entity="officer", entity_id=officer_id, detail=detail)
+def _audit(session: Session, *, actor: str, action: str, officer: Officer | None, detail: dict) -> None:
+    # Filed under the account's district, so that its auditors see who signed in (or tried) as its staff.
+    audit.append(
+        session,
+        actor=actor,
+        action=action,
+        entity="officer",
+        entity_id=officer.id if officer is not None else "",
+        detail=detail,
+        district_id=officer.district_id if officer is not None else None,
+    )
 
 
 def sign_in(*, session: Session, username: str, password: str, source: Source) -> Officer:
@@ -103,7 +112,7 @@ def sign_in(*, session: Session, username: str, password: str, source: Source) -
     try:
         _check_throttle(session, keys, now)
     except Throttled:
-        _audit_failure(session, username, source, "throttled")
+        _audit_failure(session, username, source, "throttled", officer=None)
         raise
     officer = session.scalar(select(Officer).where(Officer.username == username))
     # The hash is checked even for unknown or disabled accounts, so the answer's timing says nothing.
@@ -111,25 +120,25 @@ def sign_in(*, session: Session, username: str, password: str, source: Source) -
     if officer is None or not matches or not officer.active:
         reason = "unknown_user" if officer is None else "wrong_password" if not matches else "account_disabled"
         _count_failure(session, keys, now)
-        _audit_failure(session, username, source, reason)
+        _audit_failure(session, username, source, reason, officer=officer)
         raise WrongCredentials()
     _forget_failures(session, username)
     _audit(
         session,
         actor=f"officer:{officer.id}",
         action="auth.sign_in",
-        officer_id=officer.id,
+        officer=officer,
         detail={"address": source.address, "must_change_password": officer.must_change_password},
     )
     return officer
 
 
-def _audit_failure(session: Session, username: str, source: Source, reason: str) -> None:
+def _audit_failure(session: Session, username: str, source: Source, reason: str, officer: Officer | None) -> None:
     _audit(
         session,
         actor=f"address:{source.address}",
         action="auth.sign_in_failed",
-        officer_id="",
+        officer=officer,
         detail={"username": username[:200], "address": source.address, "reason": reason},
     )
 
@@ -147,7 +156,7 @@ def sign_out(*, session: Session, officer: Officer, source: Source) -> None:
         session,
         actor=f"officer:{officer.id}",
         action="auth.sign_out",
-        officer_id=officer.id,
+        officer=officer,
         detail={"address": source.address, "tokens_revoked": True},
     )
 
@@ -168,7 +177,7 @@ def change_password(
         session,
         actor=f"officer:{officer.id}",
         action="auth.password_change",
-        officer_id=officer.id,
+        officer=officer,
         detail={"address": source.address, "tokens_revoked": True},
     )
     return officer
@@ -190,7 +199,7 @@ def reset_password(*, session: Session, username: str, actor: str) -> str:
         session,
         actor=actor,
         action="officer.password_reset",
-        officer_id=officer.id,
+        officer=officer,
         detail={"must_change_password": True, "tokens_revoked": True},
     )
     return password

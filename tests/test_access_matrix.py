@@ -34,6 +34,7 @@ HANDLERS = ALL_STAFF - {"auditor"}  # act on cases; auditors only read
 MANAGERS = frozenset({"command", "admin"})
 SUPERVISORS = frozenset({"supervisor", "command", "admin"})
 ADMIN = frozenset({"admin"})
+AUDITORS = frozenset({"auditor", "admin"})
 
 # The object a path parameter names.
 PARAM_KINDS = {
@@ -244,6 +245,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/supervisees/{supervisee_id}/alert-suspensions/{suspension_id}"): Access(HANDLERS),
     # An officer's report has their own row only.
     ("GET", "/api/v1/reports/response-times"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
+    ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
     # Pages answer a visitor who is not signed in (by cookie) with the way to the sign-in page.
     ("GET", "/login"): Access(EVERYONE, scoped=False),
     ("POST", "/login"): Access(

@@ -48,7 +48,10 @@ def test_reads_of_positions_are_audited_once_per_request(city):
 def test_auditors_see_their_own_districts_and_the_city_sees_all(city):
     officer_b = f"officer:{city['staff']['officer_b']['id']}"
     assert _entries(city["api"]["auditor_a"], actor=officer_b) == []
-    assert [e["action"] for e in _entries(city["api"]["auditor_city"], actor=officer_b)] == ["positions.live_read"]
+    assert [e["action"] for e in _entries(city["api"]["auditor_city"], actor=officer_b)] == [
+        "auth.sign_in",
+        "positions.live_read",
+    ]
 
 
 def test_paging_filters_and_bad_input(city):
@@ -56,10 +59,14 @@ def test_paging_filters_and_bad_input(city):
     actor = f"officer:{city['staff']['officer_a']['id']}"
     first = auditor.call("GET", "/audit", params={"actor": actor, "limit": 1})
     rest = auditor.call("GET", "/audit", params={"actor": actor, "after_id": first["next_after_id"]})
-    assert [e["action"] for e in first["entries"] + rest["entries"]] == ["supervisee.track_read", "positions.live_read"]
+    assert [e["action"] for e in first["entries"] + rest["entries"]] == [
+        "auth.sign_in",
+        "supervisee.track_read",
+        "positions.live_read",
+    ]
     assert rest["next_after_id"] is None
     later = first["entries"][0]["at"]
-    assert _entries(auditor, actor=actor, **{"from": later})[0]["action"] == "supervisee.track_read"
+    assert _entries(auditor, actor=actor, **{"from": later})[0]["action"] == "auth.sign_in"
     assert _entries(auditor, actor=actor, to=later) == []
     assert "before" in auditor.call("GET", "/audit", 422, params={"from": later, "to": later})["detail"]
     auditor.call("GET", "/audit", 422, params={"limit": 5000})
@@ -73,7 +80,7 @@ def test_csv_export_is_streamed_and_audited(city):
     for response in (by_format, by_accept):
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(response.text)))
-        assert [r["action"] for r in rows] == ["supervisee.track_read", "positions.live_read"]
+        assert [r["action"] for r in rows] == ["auth.sign_in", "supervisee.track_read", "positions.live_read"]
         assert rows[0]["at"].endswith("+08:00") and len(rows[0]["seal"]) == 64
     exports = _entries(auditor, actor=f"officer:{city['staff']['auditor_a']['id']}", action="audit.export")
     assert len(exports) == 2 and exports[0]["detail"]["query"] == {"actor": actor}

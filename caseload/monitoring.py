@@ -161,18 +161,16 @@ def release_period(
     now = utcnow()
     if period.released_at is not None or periods.window(period, display_tz())[1] <= now:
         raise Conflict(f"monitoring period {period_id} is already over")
-    released = session.scalars(
-        select(MonitoringPeriod).where(
-            MonitoringPeriod.supervisee_id == supervisee_id,
-            MonitoringPeriod.starts_on >= period.starts_on,
-            MonitoringPeriod.released_at.is_(None),
-        )
-    ).all()
+    released, renewal = [period], period
+    while (
+        renewal := session.scalar(select(MonitoringPeriod).where(MonitoringPeriod.renews_id == renewal.id))
+    ) is not None:
+        released.append(renewal)
     for row in released:
         row.released_at, row.released_by, row.release_reason = now, viewer.id, data.reason
     session.flush()
     record(session, viewer, "monitoring_period.release", period_id, {"released": [r.id for r in released]})
-    return list(released)
+    return released
 
 
 def list_ending(*, session: Session, viewer: Officer, within_days: int) -> list[schemas.MonitoringEnding]:
@@ -205,16 +203,21 @@ def list_ending(*, session: Session, viewer: Officer, within_days: int) -> list[
     return sorted(ending, key=lambda e: (e.days_left, e.supervisee_id))
 
 
-def windows(*, session: Session) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Every person's monitoring windows (UTC, half-open), non-empty ones only: when fixes are judged."""
-    rows = session.execute(
+def windows(
+    *, session: Session, supervisee_ids: Sequence[int] | None = None
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each person's monitoring windows (UTC, half-open; non-empty ones only), of everyone or of these
+    people: when their fixes are taken and judged."""
+    query = (
         select(MonitoringPeriod.supervisee_id, _in_force_from(), _in_force_until())
         .join(Supervisee, Supervisee.id == MonitoringPeriod.supervisee_id)
         .where(Supervisee.active, _in_force_from() < _in_force_until())
         .order_by(MonitoringPeriod.supervisee_id, MonitoringPeriod.starts_on)
     )
+    if supervisee_ids is not None:
+        query = query.where(MonitoringPeriod.supervisee_id.in_(supervisee_ids))
     found: dict[int, list[tuple[datetime, datetime]]] = {}
-    for sid, start, end in rows:
+    for sid, start, end in session.execute(query):
         found.setdefault(sid, []).append((start, end))
     return found
 

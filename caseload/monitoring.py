@@ -228,15 +228,28 @@ def periods_version(*, session: Session) -> tuple:
 
 
 def monitored_since(*, session: Session, supervisee_ids: Sequence[int]) -> dict[int, datetime]:
-    """id → when the monitoring now in force began, for those of these people monitored now (a
-    silence is counted from then at the earliest: before, nobody was watching)."""
-    rows = session.execute(
-        select(MonitoringPeriod.supervisee_id, func.min(_in_force_from()))
+    """id → when the monitoring now in force began (its renewals followed on without a break), for
+    those of these people monitored now: a silence is counted from then at the earliest."""
+    rows = session.scalars(
+        select(MonitoringPeriod)
         .join(Supervisee, Supervisee.id == MonitoringPeriod.supervisee_id)
-        .where(MonitoringPeriod.supervisee_id.in_(supervisee_ids), Supervisee.active, in_force(func.now()))
-        .group_by(MonitoringPeriod.supervisee_id)
-    )
-    return dict(rows.all())
+        .where(MonitoringPeriod.supervisee_id.in_(supervisee_ids), Supervisee.active)
+    ).all()
+    by_person: dict[int, list[MonitoringPeriod]] = {}
+    for row in rows:
+        by_person.setdefault(row.supervisee_id, []).append(row)
+    now, tz = utcnow(), display_tz()
+    since = {}
+    for person, chain in by_person.items():
+        spans = sorted(periods.window(p, tz) for p in chain)
+        current = next((i for i, (start, end) in enumerate(spans) if start <= now < end), None)
+        if current is None:
+            continue
+        first = current
+        while first > 0 and spans[first - 1][1] == spans[first][0]:
+            first -= 1
+        since[person] = spans[first][0]
+    return since
 
 
 def never_reported(*, session: Session, reported: Select, registered_before: datetime) -> dict[int, datetime]:

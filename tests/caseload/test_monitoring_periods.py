@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from caseload import monitoring, periods
+from caseload.models import MonitoringGround, MonitoringPeriod
 from tests.factories import signed_in_as
 
 LEFT_AREA = ["left_area_without_approval"]
@@ -101,3 +102,31 @@ def test_periods_and_renewals_keep_the_laws_limits_and_need_an_approver_and_grou
     seen = as_officer.call("GET", f"/supervisees/{person['id']}")["monitoring"]
     assert (seen["period_id"], seen["days_left"], seen["ending_soon"]) == (current["id"], 60, False)
     assert as_officer.call("GET", "/monitoring/ending") == []
+
+
+def test_silence_counts_from_the_start_of_a_renewed_chain_not_of_its_latest_renewal(admin_api, db):
+    person = admin_api.supervisee(admin_api.district()["id"], monitored=False)
+    admin = admin_api.call("GET", "/auth/me")["id"]
+    first = MonitoringPeriod(
+        supervisee_id=person["id"],
+        starts_on=today() - timedelta(days=60),
+        ends_on=today() - timedelta(days=31),
+        grounds=[MonitoringGround.revocation_pending],
+        approved_by=admin,
+        approved_at=datetime.now(ZoneInfo("UTC")) - timedelta(days=61),
+    )
+    db.add(first)
+    db.flush()
+    renewal = MonitoringPeriod(
+        supervisee_id=person["id"],
+        renews_id=first.id,
+        starts_on=today() - timedelta(days=30),
+        ends_on=today() + timedelta(days=20),
+        grounds=[MonitoringGround.revocation_pending],
+        approved_by=admin,
+        approved_at=first.approved_at + timedelta(days=25),
+    )
+    db.add(renewal)
+    db.flush()
+    began = periods.begins_at(first.starts_on, ZoneInfo("Asia/Shanghai"))
+    assert monitoring.monitored_since(session=db, supervisee_ids=[person["id"]]) == {person["id"]: began}

@@ -5,9 +5,11 @@ officer sees the period in force, the days left and a reminder before it ends.""
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from caseload import monitoring, periods
 from caseload.models import MonitoringGround, MonitoringPeriod
-from tests.factories import signed_in_as
+from tests.factories import STAFF_PASSWORD, signed_in_as
 
 LEFT_AREA = ["left_area_without_approval"]
 
@@ -89,6 +91,10 @@ def test_periods_and_renewals_keep_the_laws_limits_and_need_an_approver_and_grou
     ending = as_officer.call("GET", "/monitoring/ending")
     assert [(e["supervisee_id"], e["days_left"]) for e in ending] == [(person["id"], 5)]
     assert as_officer.call("GET", "/monitoring/ending?within_days=4") == []
+    with httpx.Client(base_url=portal_url) as browser:
+        browser.post("/login", data={"username": officer["username"], "password": STAFF_PASSWORD})
+        page = browser.get("/").text
+    assert f'data-supervisee-id="{person["id"]}"' in page.split('id="monitoring-ending"')[1]
     began = periods.begins_at(date.fromisoformat(current["starts_on"]), ZoneInfo("Asia/Shanghai"))
     assert monitoring.monitored_since(session=db, supervisee_ids=[person["id"]]) == {person["id"]: began}
 

@@ -87,10 +87,14 @@ def test_ingest_refuses_fixes_outside_the_period_with_the_reason(admin_api, inge
         return {"ts": at.isoformat(), "lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10}
 
     for person in (tomorrow, released):
-        token = admin_api.device(person["id"])["token"]
+        device = admin_api.device(person["id"])
+        token = device["token"]
         response = post_fixes(ingest, token, [fix(datetime.now(UTC))])
         assert response.status_code == 422, response.text
         assert response.json()["rejected"] == [{"index": 0, "error": validation.OUTSIDE_MONITORING}]
+        # A cell-only report (OsmAnd/Traccar) is a position too.
+        response = ingest.get("/", params={"id": device["external_id"], "cell": "460,0,4301,20911"})
+        assert response.status_code == 400 and validation.OUTSIDE_MONITORING in response.text, response.text
     # A late fix from inside the period still counts.
     response = post_fixes(ingest, token, [fix(before_release)])
     assert response.status_code == 202 and response.json()["accepted"] == 1, response.text

@@ -18,7 +18,6 @@ from alerts import outage, policy, retention, rules, service, silence, suspensio
 from alerts.config import get_alert_settings
 from alerts.publish import publish_changes
 from caseload import monitoring
-from caseload import service as caseload_service
 from core import audit, bus
 from core.config import get_settings
 from core.db import session_scope
@@ -105,9 +104,11 @@ def check_signal_lost(session) -> list[service.AlertChange]:
     never = monitoring.never_reported(
         session=session, reported=positions.reported_ids(), registered_before=now - yellow
     )
-    active = caseload_service.active_supervisee_ids(session=session, supervisee_ids=list(quiet | never))
-    quiet = {sid: ts for sid, ts in quiet.items() if sid in active}
-    never = {sid: at for sid, at in never.items() if sid in active}
+    # Only people under an approved monitoring period (社区矫正法 art. 29), silent since it began at the
+    # earliest: before it, nobody was watching.
+    since = monitoring.monitored_since(session=session, supervisee_ids=list(quiet | never))
+    quiet = {sid: max(ts, since[sid]) for sid, ts in quiet.items() if sid in since}
+    never = {sid: max(at, since[sid]) for sid, at in never.items() if sid in since}
     outages = outage.windows(session=session, since=min([*quiet.values(), *never.values()], default=now), until=now)
     # A platform outage going on: nobody's silence is theirs now; platform alerts only end.
     platform_ok = not outage.is_open(outages)
@@ -124,7 +125,14 @@ def check_signal_lost(session) -> list[service.AlertChange]:
     if platform_ok:
         changes += _raise_silences(session, now, silent, set(never), policies, outages)
     latest = positions.last_fix_times(session, supervisee_ids=[a.supervisee_id for a in live])
+    watched = monitoring.monitored_since(session=session, supervisee_ids=[a.supervisee_id for a in live])
     for alert in live:
+        if alert.supervisee_id not in watched:  # the period ended or was released: silence is no longer theirs
+            change = service.end_episode(
+                session=session, key=alert.dedup_key, at=now, evidence={"monitoring_ended_at": now.isoformat()}
+            )
+            _kept(session, changes, change)
+            continue
         last_ts = latest.get(alert.supervisee_id)
         yellow_after = timedelta(minutes=policies[alert.supervisee_id].signal_lost_yellow_min)
         if last_ts is not None and now - last_ts <= yellow_after:

@@ -168,9 +168,10 @@ def probes(people: "Fleet", count: int, *, beyond_wall_m: float) -> list[dict]:
     """Supervisees for probing the platform, in the fleet's city, each with an electronic wall of
     PROBE_WALL_M and a device, created through the services; ``outside`` is a point that far
     beyond the wall."""
+    from caseload import monitoring
     from caseload import schemas as cs
     from caseload import service as caseload_service
-    from caseload.models import Category, DistrictLevel
+    from caseload.models import Category, DistrictLevel, MonitoringGround
     from core.db import session_scope
     from geofence import schemas as gs
     from geofence import service as geofence_service
@@ -196,6 +197,17 @@ def probes(people: "Fleet", count: int, *, beyond_wall_m: float) -> list[dict]:
                     category=Category.parole,
                     district_id=district.id,
                     supervision_start=datetime(2026, 1, 1).date(),
+                ),
+            )
+            today = datetime.now(UTC).date()
+            monitoring.create_period(  # only monitored people's fixes are judged (社区矫正法 art. 29)
+                session=session,
+                viewer=admin,
+                supervisee_id=person.id,
+                data=cs.MonitoringPeriodIn(
+                    starts_on=today - timedelta(days=30),
+                    ends_on=today + timedelta(days=59),
+                    grounds=[MonitoringGround.left_area_without_approval],
                 ),
             )
             zone = geofence_service.create(

@@ -12,9 +12,11 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     func,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, pg_enum
 from core.security import Role
@@ -114,10 +116,61 @@ class Supervisee(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="SET NULL"), index=True)
     supervision_start: Mapped[date] = mapped_column(Date)
     supervision_end: Mapped[date | None] = mapped_column(Date)
-    monitoring_start: Mapped[date | None] = mapped_column(Date)
-    monitoring_end: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The electronic monitoring periods are the one record of when this person is monitored.
+    monitoring_periods: Mapped[list["MonitoringPeriod"]] = relationship(
+        lazy="selectin", order_by="MonitoringPeriod.starts_on", viewonly=True
+    )
+
+
+class MonitoringGround(enum.StrEnum):
+    """The grounds on which 社区矫正法 art. 29 allows electronic monitoring."""
+
+    court_injunction_violated = "court_injunction_violated"  # (一)违反人民法院禁止令
+    left_area_without_approval = "left_area_without_approval"  # (二)无正当理由，未经批准离开所居住的市、县
+    refused_to_report_warned = "refused_to_report_warned"  # (三)拒不按照规定报告自己的活动情况，被给予警告
+    public_security_penalty = "public_security_penalty"  # (四)违反监督管理规定，被给予治安管理处罚
+    revocation_pending = "revocation_pending"  # (五)拟提请撤销缓刑、假释或者暂予监外执行收监执行
+
+
+GROUND_LABELS = {
+    MonitoringGround.court_injunction_violated: "违反人民法院禁止令 Violated a court injunction",
+    MonitoringGround.left_area_without_approval: "未经批准离开所居住的市、县 Left the city or county without approval",
+    MonitoringGround.refused_to_report_warned: "拒不报告活动情况，被给予警告 Refused to report, warned",
+    MonitoringGround.public_security_penalty: "违反监督管理规定，被给予治安管理处罚 Public-security penalty",
+    MonitoringGround.revocation_pending: "拟提请撤销缓刑、假释或暂予监外执行 Revocation to be requested",
+}
+
+
+class MonitoringPeriod(Base):
+    """One approved period of electronic monitoring (社区矫正法 art. 29), or one renewal of it; kept
+    after it ends or is released, as the record of when the person was lawfully monitored."""
+
+    __tablename__ = "monitoring_period"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="in_order"),
+        # The service applies the exact rule (a renewal counts from its predecessor's last day); this
+        # is the bound both satisfy.
+        CheckConstraint("ends_on <= starts_on + interval '3 months'", name="at_most_three_months"),
+        CheckConstraint("cardinality(grounds) > 0", name="has_grounds"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("monitoring_period.id", ondelete="RESTRICT"), unique=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # its last day
+    grounds: Mapped[list[MonitoringGround]] = mapped_column(ARRAY(pg_enum(MonitoringGround, "monitoring_ground")))
+    assessment: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[int] = mapped_column(ForeignKey("officer.id", ondelete="RESTRICT"))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="RESTRICT"))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Device(Base):

@@ -5,8 +5,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from caseload.models import CameraKind, Category, Datum, DeviceKind, DistrictLevel, RiskLevel
+from caseload import periods
+from caseload.models import CameraKind, Category, Datum, DeviceKind, DistrictLevel, MonitoringGround, RiskLevel
+from core.config import get_settings
 from core.security import Role
+from core.timezones import display_tz, utcnow
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Code = Annotated[
@@ -88,15 +91,20 @@ class OfficerOut(Out):
 class _Periods(BaseModel):
     supervision_start: date | None = None
     supervision_end: date | None = None
-    monitoring_start: date | None = None
-    monitoring_end: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def monitoring_has_its_own_record(cls, data):
+        if isinstance(data, dict) and ({"monitoring_start", "monitoring_end"} & data.keys()):
+            raise ValueError(
+                "electronic monitoring needs an approved period: POST /api/v1/supervisees/{id}/monitoring-periods"
+            )
+        return data
 
     @model_validator(mode="after")
     def periods_in_order(self):
-        for start, end in (("supervision_start", "supervision_end"), ("monitoring_start", "monitoring_end")):
-            first, last = getattr(self, start), getattr(self, end)
-            if first and last and last < first:
-                raise ValueError(f"{end} is before {start}")
+        if self.supervision_start and self.supervision_end and self.supervision_end < self.supervision_start:
+            raise ValueError("supervision_end is before supervision_start")
         return self
 
 
@@ -120,6 +128,25 @@ class SuperviseeUpdate(_Periods):
     active: bool | None = None
 
 
+class MonitoringNow(BaseModel):
+    """The monitoring period in force today, how long monitoring goes on (renewals already approved
+    included) and whether the officer should decide about a renewal now."""
+
+    period_id: int
+    starts_on: date
+    ends_on: date
+    days_left: int = Field(description="whole days after today until the last day (0 on the last day)")
+    ending_soon: bool = Field(description="within EWALL_MONITORING_REMINDER_DAYS of its end")
+
+    @classmethod
+    def of(cls, rows) -> "MonitoringNow | None":
+        now = periods.current(rows, utcnow(), display_tz())
+        if now is None:
+            return None
+        soon = now.days_left <= get_settings().monitoring_reminder_days
+        return cls(**vars(now), ending_soon=soon)
+
+
 class SuperviseeOut(Out):
     id: int
     code: str
@@ -131,9 +158,25 @@ class SuperviseeOut(Out):
     officer_id: int | None
     supervision_start: date
     supervision_end: date | None
-    monitoring_start: date | None
-    monitoring_end: date | None
+    monitoring_start: date | None = Field(None, description="first day of the period in force (derived)")
+    monitoring_end: date | None = Field(None, description="last day of monitoring approved so far (derived)")
+    monitoring: MonitoringNow | None = None
     active: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def derive_monitoring(cls, data):
+        # From the monitoring_period rows: the one source of truth.
+        rows = getattr(data, "monitoring_periods", None)
+        if rows is None:
+            return data
+        fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        monitoring = MonitoringNow.of(rows)
+        return fields | {
+            "monitoring": monitoring,
+            "monitoring_start": monitoring and monitoring.starts_on,
+            "monitoring_end": monitoring and monitoring.ends_on,
+        }
 
 
 class DeviceIn(BaseModel):
@@ -219,3 +262,59 @@ class CameraOut(Out):
 
 class CameraCreated(CameraOut):
     token: str = Field(description="Shown once; only its hash is stored")
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class MonitoringPeriodIn(BaseModel):
+    """A new period, approved by the caller (社区矫正法 art. 29: at most 3 months)."""
+
+    starts_on: date
+    ends_on: date = Field(description="the last day; at most starts_on + 3 calendar months")
+    grounds: list[MonitoringGround] = Field(min_length=1, description="art. 29 grounds, one or more")
+    assessment: Note | None = None
+
+    @model_validator(mode="after")
+    def distinct_grounds(self):
+        self.grounds = list(dict.fromkeys(self.grounds))
+        return self
+
+
+class MonitoringRenewalIn(BaseModel):
+    """A renewal: from the day after the period renewed ends, at most 3 months more, on an assessment."""
+
+    ends_on: date = Field(description="the last day; at most the renewed period's last day + 3 calendar months")
+    grounds: list[MonitoringGround] = Field(min_length=1)
+    assessment: Note = Field(description="why monitoring must go on (经评估仍有必要继续使用)")
+
+
+class MonitoringReleaseIn(BaseModel):
+    reason: Note
+
+
+class MonitoringPeriodOut(Out):
+    id: int
+    supervisee_id: int
+    renews_id: int | None
+    starts_on: date
+    ends_on: date
+    grounds: list[MonitoringGround]
+    assessment: str | None
+    approved_by: int
+    approved_at: datetime
+    released_at: datetime | None
+    released_by: int | None
+    release_reason: str | None
+
+
+class MonitoringEnding(BaseModel):
+    """A person whose monitoring ends soon: renew it on an assessment, or let it end."""
+
+    supervisee_id: int
+    code: str
+    full_name: str
+    officer_id: int | None
+    period_id: int
+    ends_on: date
+    days_left: int

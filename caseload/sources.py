@@ -3,12 +3,12 @@ many devices, cameras and office terminals that report sightings. Ingest asks th
 (through short-lived caches); officers manage the answers through the portal."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from caseload import schemas
+from caseload import monitoring, schemas
 from caseload.models import Camera, CameraKind, Datum, Device, Gateway, Officer, Supervisee
 from caseload.scope import district_subtree, get_in_visible_district, in_visible_districts, require_district_visible
 from caseload.service import deactivate, record
@@ -18,17 +18,34 @@ from core.security import hash_device_token, new_device_token
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """What ingest needs to know about an authenticated device."""
+    """What ingest needs to know about an authenticated device, and when its person's positions may be
+    taken: the approved monitoring windows, [from, until) in µs (cached with the device, so no fix
+    costs a query)."""
 
     device_id: int
     supervisee_id: int
     external_id: str | None
     datum: Datum
     key_hash: str | None = None
+    monitored: tuple[tuple[int, int], ...] = ()
 
     def named_by(self, name: str) -> bool:
         """Whether the device reports under ``name``: its registered id, or its generated key."""
         return name == self.external_id or (self.key_hash is not None and hash_device_token(name) == self.key_hash)
+
+    def monitors(self, ts_us: int) -> bool:
+        return any(start <= ts_us < end for start, end in self.monitored)
+
+
+def _us(at) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+def _with_windows(session: Session, identities: list[DeviceIdentity]) -> list[DeviceIdentity]:
+    found = monitoring.windows(session=session, supervisee_ids=sorted({i.supervisee_id for i in identities}))
+    return [
+        replace(i, monitored=tuple((_us(a), _us(b)) for a, b in found.get(i.supervisee_id, ()))) for i in identities
+    ]
 
 
 _IDENTITY_COLUMNS = (Device.id, Device.supervisee_id, Device.external_id, Device.datum, Device.key_hash)
@@ -45,13 +62,13 @@ def _active_devices():
 def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
     """The active device holding this token, for ingest authentication."""
     row = session.execute(_active_devices().where(Device.token_hash == hash_device_token(token))).one_or_none()
-    return DeviceIdentity(*row) if row else None
+    return _with_windows(session, [DeviceIdentity(*row)])[0] if row else None
 
 
 def device_by_secret_key(*, session: Session, key: str) -> DeviceIdentity | None:
     """The device whose ewall-generated id is ``key`` (for protocols with no password), by its hash."""
     row = session.execute(_active_devices().where(Device.key_hash == hash_device_token(key))).one_or_none()
-    return DeviceIdentity(*row) if row else None
+    return _with_windows(session, [DeviceIdentity(*row)])[0] if row else None
 
 
 def devices_by_external_ids(
@@ -66,7 +83,8 @@ def devices_by_external_ids(
             Supervisee.district_id.in_(district_ids),
         )
     )
-    return {row.external_id or hashed[row.key_hash]: DeviceIdentity(*row) for row in rows}
+    identities = _with_windows(session, [DeviceIdentity(*row) for row in rows])
+    return {identity.external_id or hashed[identity.key_hash]: identity for identity in identities}
 
 
 def supervisee_by_code(*, session: Session, code: str, district_ids: Sequence[int]) -> int | None:

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
 
     # Alert thresholds are in alerts/config.py (defaults) and the alert_policy table (overrides).
     watchdog_interval_s: int = 30
+    # Officers are reminded this many days before a person's electronic monitoring period ends.
+    monitoring_reminder_days: int = 7
 
     # Display.
     display_tz: str = "Asia/Shanghai"

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from caseload import monitoring as caseload_monitoring
 from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.models import Officer
@@ -181,10 +182,19 @@ class RuleZone:
 
 
 def zones_version(*, session: Session) -> tuple:
-    """Changes whenever any zone is added or changed, or people move between districts, so the
-    engine knows to reload."""
+    """Changes whenever any zone is added or changed, people move between districts, or a monitoring
+    period is approved, renewed or released, so the engine knows to reload."""
     zones = tuple(session.execute(select(func.count(), func.max(Zone.updated_at))).one())
-    return zones + caseload_service.membership_version(session=session)
+    return (
+        zones
+        + caseload_service.membership_version(session=session)
+        + caseload_monitoring.periods_version(session=session)
+    )
+
+
+def monitoring_windows(*, session: Session) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each person's approved monitoring windows: fixes outside them are not judged."""
+    return caseload_monitoring.windows(session=session)
 
 
 def load_rule_zones(*, session: Session) -> list[RuleZone]:

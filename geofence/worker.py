@@ -21,6 +21,7 @@ from core.logs import configure
 from core.wire import UndecodableRecord, decode_fix_record, fix_arrays
 from geofence import engine, service
 from geofence.config import get_geofence_settings
+from geofence.monitoring import MonitoringWindows
 from geofence.tracks import Track, Tracks, ZoneEvent
 
 log = configure("ewall.geofence")
@@ -34,6 +35,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
         self._tz = self._core.display_tz
         self._topic = self._core.topic(bus.FIXES)
         self._index = engine.ZoneIndex((), self._tz)
+        self._monitored = MonitoringWindows({})
         self._version: tuple | None = None
         self._checked_at = 0.0
         self._purged_at = time.monotonic()
@@ -98,7 +100,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
         return self._tracks.forget_zones(self._index, int(time.time() * 1e6))
 
     def _refresh_zones(self) -> list[ZoneEvent]:
-        # Zone edits take effect within the reload interval, without a restart.
+        # Zone edits and monitoring periods take effect within the reload interval, without a restart.
         if time.monotonic() - self._checked_at < self._settings.zone_reload_s:
             return []
         events = []
@@ -106,6 +108,7 @@ class GeofenceHandler(ConsumerRebalanceListener):
             version = service.zones_version(session=session)
             if version != self._version:
                 self._index = engine.ZoneIndex(service.load_rule_zones(session=session), self._tz, self._index)
+                self._monitored = MonitoringWindows(service.monitoring_windows(session=session))
                 self._version = version
                 events = self._tracks.forget_zones(self._index, int(time.time() * 1e6))
                 log.info("zone index rebuilt: %d zones for %d people", len(self._index), len(self._index.people))
@@ -133,6 +136,10 @@ class GeofenceHandler(ConsumerRebalanceListener):
         events += self._refresh_zones()
         if decoded:
             fixes = fix_arrays(decoded)
+            # Outside an approved monitoring period a fix is not judged (nor learned from).
+            judged = self._monitored.covers(fixes["supervisee_id"], fixes["ts_us"])
+            if not judged.all():
+                fixes = {name: column[judged] for name, column in fixes.items()}
             observations = engine.observe(self._index, fixes, self._settings.default_accuracy_m)
             events += self._tracks.advance(self._index, observations, fixes)
         if events:

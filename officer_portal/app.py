@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
-from caseload import sources_api
+from caseload import monitoring_api, sources_api
 from core import bus
 from core.web import SecurityHeaders, beat_forever, install_api_docs, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
@@ -48,6 +48,7 @@ api = APIRouter(prefix="/api/v1")
 for router in (
     caseload_api.router,
     sources_api.router,
+    monitoring_api.router,
     geofence_api.router,
     positions_api.router,
     portal_api.router,

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from alerts import service as alerts_service
 from alerts.models import AlertStatus
 from caseload import accounts
+from caseload import monitoring as caseload_monitoring
 from caseload import schemas as caseload_schemas
 from caseload import service as caseload_service
 from caseload.auth import (
@@ -176,6 +177,10 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
             "names": names,
             "red_count": sum(a.level == "red" for a in alerts),
             "yellow_count": sum(a.level == "yellow" for a in alerts),
+            # A reminder, not an alert: a deadline for the officer, not a violation by the person.
+            "ending": caseload_monitoring.list_ending(
+                session=session, viewer=officer, within_days=get_settings().monitoring_reminder_days
+            ),
             "level_badges": LEVEL_BADGES,
             # The page follows the live stream from the moment it was rendered (static/live.js).
             "live": {"since": rendered_at.isoformat(), "tz": get_settings().display_tz, "levels": LEVEL_BADGES},

@@ -8,7 +8,7 @@ import asyncio
 import json
 import random
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -167,6 +167,20 @@ async def _person(portal: Portal, fleet: Fleet, p: int, name: str, district_id: 
             "district_id": district_id,
             "officer_id": officer_id,
             "supervision_start": date(2026, 1, 1).isoformat(),
+        },
+    )
+    # Positions are taken only within an approved monitoring period (社区矫正法 art. 29: at most 3
+    # months): one from a month back, so replayed days count, to two months ahead (89 days, the
+    # shortest 3 calendar months).
+    today = datetime.now(UTC).date()
+    await portal.call(
+        "POST",
+        f"/supervisees/{supervisee['id']}/monitoring-periods",
+        json={
+            "starts_on": (today - timedelta(days=30)).isoformat(),
+            "ends_on": (today + timedelta(days=59)).isoformat(),
+            "grounds": ["left_area_without_approval"],
+            "assessment": "simulated",
         },
     )
     device = await portal.call(

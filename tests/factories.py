@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -91,8 +91,10 @@ class Api:
         )
         return officer
 
-    def supervisee(self, district_id: int, officer_id: int | None = None) -> dict:
-        return self.call(
+    def supervisee(self, district_id: int, officer_id: int | None = None, monitored: bool = True) -> dict:
+        """A supervisee; ``monitored``: with an electronic monitoring period in force (approved by
+        this client, which must be a supervisor, command or admin), as the pipeline needs."""
+        person = self.call(
             "POST",
             "/supervisees",
             201,
@@ -104,6 +106,25 @@ class Api:
                 "district_id": district_id,
                 "officer_id": officer_id,
                 "supervision_start": "2026-01-01",
+            },
+        )
+        if monitored:
+            self.monitoring_period(person["id"])
+            person = self.call("GET", f"/supervisees/{person['id']}")
+        return person
+
+    def monitoring_period(self, supervisee_id: int, starts_on: date | None = None, ends_on: date | None = None) -> dict:
+        """An approved monitoring period: by default from 45 days ago to 45 days ahead, so that fixes
+        stamped in the recent past count."""
+        today = datetime.now(UTC).date()
+        return self.call(
+            "POST",
+            f"/supervisees/{supervisee_id}/monitoring-periods",
+            201,
+            json={
+                "starts_on": str(starts_on or today - timedelta(days=45)),
+                "ends_on": str(ends_on or today + timedelta(days=45)),
+                "grounds": ["left_area_without_approval"],
             },
         )
 

@@ -24,8 +24,11 @@ router = APIRouter(tags=["device protocols"])
 async def _accept(state: State, identity: DeviceIdentity, raw: RawFix) -> None:
     """Validate and queue one parsed fix (or a cell/wifi-only report); 400 with the reason if bad."""
     if raw.lat is None:
+        received_us = validation.to_us(utcnow())
+        if not identity.monitors(received_us):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=validation.OUTSIDE_MONITORING)
         try:
-            await service.publish_radio(state.publisher, identity, raw, validation.to_us(utcnow()))
+            await service.publish_radio(state.publisher, identity, raw, received_us)
         except BrokerUnavailable as exc:
             raise broker_down(exc) from exc
         return

@@ -201,6 +201,7 @@ def validate_native(
     else:
         owners = [_lookup(devices, d, "") for d in device_ids]
     ok &= np.fromiter((type(o) is DeviceIdentity for o in owners), dtype=bool, count=n)
+    ok &= _monitored(owners, ts_us, ok)
     named = [r.get("datum") for r in records]
     if named.count(None) == n and len({id(o) for o in owners}) == 1:
         datums: np.ndarray | str = owners[0].datum.value if type(owners[0]) is DeviceIdentity else "wgs84"
@@ -248,7 +249,34 @@ def check_one(
     if reason := window.reason(ts_us, settings):
         return reason
     resolved = devices.get(fix.device_id, f"device_id '{fix.device_id}' is not a registered device")
-    return resolved if isinstance(resolved, str) else (fix, resolved, ts_us)
+    if isinstance(resolved, str):
+        return resolved
+    if not resolved.monitors(ts_us):
+        return OUTSIDE_MONITORING
+    return fix, resolved, ts_us
+
+
+# Art. 29 of the community-corrections law allows electronic monitoring only for an approved period:
+# positions from outside it are not taken at all.
+OUTSIDE_MONITORING = (
+    "ts: outside this person's approved electronic monitoring period (社区矫正法 art. 29); "
+    "positions are not taken before it begins, after it ends or after its release"
+)
+
+
+def _monitored(owners: list, ts_us: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Per record still ok: is its time inside its person's monitoring windows?"""
+    inside = np.zeros(len(owners), dtype=bool)
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return inside
+    if len({id(owners[i]) for i in rows.tolist()}) == 1:  # one phone's batch: one pass per window
+        for start, end in owners[rows[0]].monitored:
+            inside[rows] |= (ts_us[rows] >= start) & (ts_us[rows] < end)
+        return inside
+    for i in rows.tolist():
+        inside[i] = owners[i].monitors(int(ts_us[i]))
+    return inside
 
 
 def explain(
@@ -354,6 +382,7 @@ def check_protocol_fix(raw: RawFix, identity: DeviceIdentity, settings: Settings
         or not window.oldest_us <= ts_us <= window.newest_us
         or raw.source not in DEVICE_SOURCE_CODE
         or chosen not in DATUM_SET
+        or not identity.monitors(ts_us)
     ):
         return explain(as_native(raw), devices={None: identity}, window=window, settings=settings)
     lat, lon = raw.lat, raw.lon

@@ -13,7 +13,8 @@ from core.wire import WIRE_DTYPE
 from tracker_ingest import validation
 from tracker_ingest.protocols.common import RawFix
 
-PHONE = DeviceIdentity(device_id=7, supervisee_id=42, external_id="phone", datum=Datum.wgs84)
+ALWAYS = ((0, 2**62),)  # a monitoring window covering every time these tests use
+PHONE = DeviceIdentity(device_id=7, supervisee_id=42, external_id="phone", datum=Datum.wgs84, monitored=ALWAYS)
 
 
 def raw(**overrides) -> RawFix:
@@ -61,7 +62,7 @@ def test_an_accepted_fix_is_the_row_the_batch_path_makes(overrides):
 
 
 def test_the_devices_registered_datum_applies_when_the_fix_names_none():
-    chinese_phone = DeviceIdentity(device_id=8, supervisee_id=43, external_id="cn", datum=Datum.gcj02)
+    chinese_phone = DeviceIdentity(device_id=8, supervisee_id=43, external_id="cn", datum=Datum.gcj02, monitored=ALWAYS)
     row = validation.check_protocol_fix(raw(), chinese_phone, get_settings())
     expected = batch_rows(raw(), chinese_phone)
     assert (row[3], row[4]) == pytest.approx((expected["lat"][0], expected["lon"][0]), abs=1e-9)
@@ -90,3 +91,18 @@ def test_a_refused_fix_gets_the_batch_paths_reason(overrides):
     reason = validation.check_protocol_fix(fix, PHONE, get_settings())
     assert isinstance(reason, str)
     assert reason == batch_rows(fix)
+
+
+def test_a_fix_outside_the_monitoring_period_is_refused_by_both_paths_and_in_a_large_batch():
+    now_us = validation.to_us(datetime.now(UTC))
+    released = DeviceIdentity(7, 42, "phone", Datum.wgs84, monitored=((0, now_us - 3_600_000_000),))
+    fix = raw(ts=datetime.now(UTC) - timedelta(minutes=1))
+    assert validation.check_protocol_fix(fix, released, get_settings()) == validation.OUTSIDE_MONITORING
+    inside = validation.as_native(raw(ts=datetime.now(UTC) - timedelta(hours=2)))
+    outside = validation.as_native(fix)
+    batch = validation.validate_native(
+        [inside, outside] * validation.FEW, devices={None: released}, settings=get_settings()
+    )
+    assert batch.accepted == validation.FEW
+    assert {r.index % 2 for r in batch.rejected} == {1}
+    assert {r.error for r in batch.rejected} == {validation.OUTSIDE_MONITORING}

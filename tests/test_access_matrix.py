@@ -11,7 +11,7 @@ own, so no cell depends on another."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -48,6 +48,7 @@ PARAM_KINDS = {
     "camera_id": "camera",
     "policy_id": "policy",
     "suspension_id": "suspension",
+    "period_id": "period",
 }
 
 
@@ -123,6 +124,18 @@ def _owntracks(o, county, caller):
         "acc": 9,
     }
     return {"json": message, "auth": (user, password)}
+
+
+def _period(o, county, caller):
+    today = datetime.now(UTC).date()
+    grounds = ["left_area_without_approval"]
+    return {"json": {"starts_on": str(today), "ends_on": str(today + timedelta(days=30)), "grounds": grounds}}
+
+
+def _renewal(o, county, caller):
+    ends_on = date.fromisoformat(o["period"]["ends_on"]) + timedelta(days=30)
+    body = {"ends_on": str(ends_on), "grounds": ["left_area_without_approval"], "assessment": "仍有必要 still needed"}
+    return {"json": body}
 
 
 def _new_password(encoding: str) -> Callable:
@@ -245,6 +258,15 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/supervisees/{supervisee_id}/alert-suspensions/{suspension_id}"): Access(HANDLERS),
     # An officer's report has their own row only.
     ("GET", "/api/v1/reports/response-times"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/monitoring-periods"): Access(ALL_STAFF),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/monitoring-periods"): Access(
+        SUPERVISORS, _period, kinds={"supervisee_id": "unmonitored"}
+    ),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/monitoring-periods/{period_id}/renew"): Access(SUPERVISORS, _renewal),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/monitoring-periods/{period_id}/release"): Access(
+        SUPERVISORS, lambda o, c, caller: {"json": {"reason": "解除 no longer needed"}}
+    ),
+    ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
     # Pages answer a visitor who is not signed in (by cookie) with the way to the sign-in page.
@@ -349,6 +371,10 @@ class Objects(dict):
             ),
             "officer": lambda: api.officer(county["id"]),
             "person": lambda: api.supervisee(county["id"], self.world.caseload_officer[self.scope]["id"]),
+            "unmonitored": lambda: api.supervisee(
+                county["id"], self.world.caseload_officer[self.scope]["id"], monitored=False
+            ),
+            "period": lambda: api.call("GET", f"/supervisees/{self['person']['id']}/monitoring-periods")[0],
             "device": lambda: api.device(self["person"]["id"]),
             "zone": lambda: api.home_zone(self["person"]["id"]),
             "leave": lambda: api.call(

@@ -1,13 +1,12 @@
 """Alert wire formats."""
 
-from dataclasses import fields
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from alerts.models import AlertStatus, Disposition
-from alerts.policy import Policy
+from alerts.policy import Thresholds
 from caseload.models import RiskLevel
 from core.wire import AlertLevel
 
@@ -64,14 +63,6 @@ class AlertEventOut(BaseModel):
     kind: str
     actor: str
     detail: dict
-
-
-# Every Policy field, each optional and positive; any other name is refused.
-Thresholds = create_model(
-    "Thresholds",
-    __config__=ConfigDict(extra="forbid"),
-    **{f.name: (Annotated[f.type, Field(gt=0)], None) for f in fields(Policy)},
-)
 
 
 class AlertPolicyIn(BaseModel):

@@ -144,11 +144,12 @@ def store(session: Session, records: Sequence[FixRecord], partitions: PartitionK
     return len(columns["ts_us"])
 
 
-def live_positions(session: Session, *, supervisee_ids: ColumnElement) -> Sequence[LastPosition]:
-    """Last known positions of the given supervisees."""
-    return session.scalars(
-        select(LastPosition).where(LastPosition.supervisee_id.in_(supervisee_ids)).order_by(LastPosition.supervisee_id)
-    ).all()
+def live_positions(
+    session: Session, *, supervisee_ids: ColumnElement, limit: int | None = None, offset: int = 0
+) -> Sequence[LastPosition]:
+    """Last known positions of the given supervisees, by supervisee id."""
+    query = select(LastPosition).where(LastPosition.supervisee_id.in_(supervisee_ids))
+    return session.scalars(query.order_by(LastPosition.supervisee_id).limit(limit).offset(offset)).all()
 
 
 def track(
@@ -200,8 +201,9 @@ def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list
     )
 
 
-def list_unknown_devices(session: Session, *, limit: int = 500) -> Sequence[UnknownDevice]:
-    return session.scalars(select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc()).limit(limit)).all()
+def list_unknown_devices(session: Session, *, limit: int | None = None, offset: int = 0) -> Sequence[UnknownDevice]:
+    query = select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc(), UnknownDevice.device_key)
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def _insert_new(session: Session, table: type, records: Sequence[dict], fields: tuple[str, ...]) -> None:

@@ -10,15 +10,17 @@ from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
 from core.timezones import utcnow
-from core.web import SessionDep
+from core.web import SessionDep, StaffPage, paged
 from tracker_ingest import positions
 
 router = APIRouter(tags=["positions"])
 MAX_TRACK_SPAN = timedelta(days=31)
+# The live map pages through a whole province's caseload (10,000 people) in one or two requests.
+LivePage = paged(default=10_000, maximum=10_000)
 
 
 @router.get("/positions/live")
-def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
+def live_positions(session: SessionDep, viewer: CurrentOfficer, page: LivePage) -> list[dict]:
     """Last known position of everyone in the caller's caseload."""
     visible = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
     return [
@@ -33,7 +35,7 @@ def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
             "battery_pct": p.battery_pct,
             "source": p.source,
         }
-        for p in positions.live_positions(session, supervisee_ids=visible)
+        for p in positions.live_positions(session, supervisee_ids=visible, limit=page.limit, offset=page.offset)
     ]
 
 
@@ -74,7 +76,7 @@ def track(
 
 
 @router.get("/devices/unknown")
-def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
+def unknown_devices(session: SessionDep, viewer: StaffManager, page: StaffPage) -> list[dict]:
     """Devices that tried to report but are not registered, most recent first (admin, command)."""
     return [
         {
@@ -85,5 +87,5 @@ def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
             "attempts": d.attempts,
             "last_remote_addr": d.last_remote_addr,
         }
-        for d in positions.list_unknown_devices(session)
+        for d in positions.list_unknown_devices(session, limit=page.limit, offset=page.offset)
     ]

@@ -1,20 +1,25 @@
-"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, liveness,
-readiness and the process's heartbeat."""
+"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, the body-size
+cap, paging of lists, liveness, readiness and the process's heartbeat."""
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from core import health
 from core.db import new_session
-from core.errors import DomainError
+from core.errors import DomainError, first_line
 from core.heartbeat import Heartbeat
 
 
@@ -29,8 +34,84 @@ def get_session() -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
+# Beyond this an offset is no paging but a probe (and overflows the database's bigint).
+MAX_OFFSET = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def paged(*, default: int, maximum: int):
+    """``limit`` (1..maximum, a larger one is a 422 naming the maximum) and ``offset`` query parameters."""
+
+    def page(
+        limit: Annotated[int, Query(ge=1, le=maximum, description=f"at most {maximum} per page")] = default,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many to skip")] = 0,
+    ) -> Page:
+        return Page(limit=limit, offset=offset)
+
+    return Annotated[Page, Depends(page)]
+
+
+# The usual page of a staff list: a district's officers, cameras, zones, one alert's events.
+StaffPage = paged(default=500, maximum=5000)
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: the reason, or for invalid input the reason for each field."""
+
+    detail: str | list[FieldError]
+
+
+def document_errors(app: FastAPI, errors: dict[int, str]) -> None:
+    """Declares on every operation of ``app`` the errors any of its routes can answer (the codes its
+    shared dependencies, handlers and limits produce) with their shape (ErrorOut, also for FastAPI's
+    own 422), so that clients and the fuzzer know what to expect. A route's own declaration of a
+    code's content stands."""
+    generate = app.openapi
+    framework_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        shape = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components |= shape.pop("$defs") | {"ErrorOut": shape}
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for code, description in errors.items():
+                    answer = operation["responses"].setdefault(str(code), {"description": description})
+                    if (
+                        answer.get("content", error)["application/json"]["schema"]
+                        in (framework_422, error["application/json"]["schema"])
+                        or "content" not in answer
+                    ):
+                        answer["content"] = error
+        return schema
+
+    app.openapi = openapi
+
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's body cap (the app's max_body_size, enforced while reading) says only "Content Too
+        # Large": name the limit, so that a sender knows how much to send.
+        if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)) is not None:
+            exc = HTTPException(413, detail=f"request body larger than {limit} bytes; send less per request")
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
@@ -40,6 +121,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # A constraint the service did not pre-check (a race, usually): say which one.
         reason = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
         return JSONResponse({"detail": f"conflicts with existing data: {reason}"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (an id beyond its integers, say) that no bound caught earlier.
+        return JSONResponse({"detail": f"a value is out of range: {first_line(exc)}"}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,8 @@ from alerts import api as alerts_api
 from caseload import api as caseload_api
 from caseload import sources_api
 from core import bus
-from core.web import beat_forever, install_error_handlers, install_health_routes
+from core.config import get_settings
+from core.web import beat_forever, document_errors, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
 from officer_portal import admin_api, live, pages
 from officer_portal import api as portal_api
@@ -35,6 +36,7 @@ app = FastAPI(
     title="ewall officer portal",
     version="0.1.0",
     lifespan=lifespan,
+    max_body_size=get_settings().portal_max_body_bytes,
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
 )
 install_error_handlers(app)
@@ -53,4 +55,16 @@ for router in (
     api.include_router(router)
 app.include_router(api)
 app.include_router(pages.router)
+document_errors(
+    app,
+    {
+        400: "the request cannot be understood (a body that is not UTF-8 JSON, say)",
+        401: "not signed in, or the sign-in has expired: sign in again",
+        403: "the caller's role may not do this",
+        404: "no such record in the caller's districts",
+        409: "conflicts with existing data; the reason is given",
+        413: "request body over the limit",
+        422: "invalid input; the reason is given for each field",
+    },
+)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -12,7 +12,7 @@ from core.config import get_settings
 from core.db import is_unreachable
 from core.errors import first_line
 from core.logs import configure
-from core.web import beat_forever, install_error_handlers, install_health_routes
+from core.web import beat_forever, document_errors, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service
 from tracker_ingest.fastpath import PhoneFastPath
 
@@ -60,12 +60,24 @@ api_app = FastAPI(
     title="ewall ingest",
     version="0.2.0",
     lifespan=lifespan,
+    max_body_size=get_settings().ingest_max_body_bytes,
     description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
 )
 install_error_handlers(api_app)
 install_health_routes(api_app)
 api_app.include_router(api.router)
 api_app.include_router(phone_api.router)
+document_errors(
+    api_app,
+    {
+        400: "the request cannot be understood; the reason is given",
+        401: "unknown device, gateway or camera, or a wrong token",
+        413: "request body over the limit",
+        422: "invalid input; the reason is given",
+        429: "too many failed sign-ins from this address; retry after Retry-After seconds",
+        503: "database or broker unavailable; nothing was stored, retry after Retry-After seconds",
+    },
+)
 
 
 app = PhoneFastPath(api_app)

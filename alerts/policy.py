@@ -46,16 +46,15 @@ class Policy:
 FIELDS = tuple(f.name for f in fields(Policy))
 log = logging.getLogger("ewall.alerts")
 
-# Every Policy field, optional (but never null), within the bounds its setting declares; any other name is refused.
+# Every Policy field, optional (but never null), within the bounds its setting declares; any other
+# name is refused.
 Thresholds = create_model(
     "Thresholds",
     __config__=ConfigDict(extra="forbid"),
     **{
-        name: (
-            Annotated[AlertSettings.model_fields[name].annotation, *AlertSettings.model_fields[name].metadata] | None,
-            None,
-        )
-        for name in FIELDS
+        name: (Annotated[declared.annotation, *declared.metadata], None)
+        for name, declared in AlertSettings.model_fields.items()
+        if name in FIELDS
     },
 )
 

@@ -1,5 +1,6 @@
 """Device-facing ingest routes: the native batch API and camera sightings."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
@@ -30,12 +31,39 @@ def directory_down(exc: DirectoryUnavailable) -> HTTPException:
     )
 
 
-async def cached(cache: TtlCache, key):
-    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread.
-    503 (Retry-After) when the database is unreachable and nothing cached answers for ``key``."""
+@dataclass(frozen=True)
+class Caller:
+    """Where a request comes from, and that address's failed sign-ins in this process."""
+
+    failures: service.FailedSignIns
+    address: str | None
+
+    @classmethod
+    def of(cls, state: State, client: tuple | None) -> "Caller":
+        return cls(state.failed_sign_ins, client[0] if client else None)
+
+    def may_look_up(self) -> None:
+        """429 (Retry-After) when this address failed too often to be given uncached lookups."""
+        if (wait_s := self.failures.wait_s(self.address)) is not None:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"too many failed sign-ins from this address; retry in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+
+    def failed(self) -> None:
+        self.failures.failed(self.address)
+
+
+async def cached(cache: TtlCache, key, caller: Caller | None = None):
+    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread
+    (when ``caller``, a sender authenticating, may still have lookups). 503 (Retry-After) when the
+    database is unreachable and nothing cached answers for ``key``."""
     found, value = cache.cached(key)
     if found:
         return value
+    if caller is not None:
+        caller.may_look_up()
     return await _from_database(cache.get, key)
 
 
@@ -54,13 +82,13 @@ async def _from_database(lookup, keys):
         raise directory_down(exc) from exc
 
 
-async def first_known(*lookups: tuple[TtlCache, object]):
+async def first_known(*lookups: tuple[TtlCache, object], caller: Caller | None = None):
     """The first lookup that finds something, else None; 503 only if none found anything and one of
     them could not be checked (a cached gateway is still accepted when the device cache cannot answer)."""
     unavailable: HTTPException | None = None
     for cache, key in lookups:
         try:
-            if (found := await cached(cache, key)) is not None:
+            if (found := await cached(cache, key, caller)) is not None:
                 return found
         except HTTPException as exc:
             if exc.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
@@ -84,8 +112,10 @@ async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity |
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <device or gateway token>'")
     token = credentials.credentials
-    sender = await first_known((directory(request).devices, token), (directory(request).gateways, token))
+    caller = Caller.of(request.app.state, request.client)
+    sender = await first_known((directory(request).devices, token), (directory(request).gateways, token), caller=caller)
     if sender is None:
+        caller.failed()
         raise _unauthorized("unknown or deactivated token; ask the officer to register the device or gateway")
     return sender
 
@@ -93,8 +123,10 @@ async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity |
 async def camera_auth(request: Request, credentials: Bearer) -> CameraIdentity:
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <camera token>'")
-    camera = await cached(directory(request).cameras, credentials.credentials)
+    caller = Caller.of(request.app.state, request.client)
+    camera = await cached(directory(request).cameras, credentials.credentials, caller)
     if camera is None:
+        caller.failed()
         raise _unauthorized("unknown or deactivated camera token; register the camera in the portal")
     return camera
 

@@ -46,6 +46,7 @@ async def lifespan(app: FastAPI):
     app.state.funnel = service.FixFunnel(app.state.publisher, linger_s=get_settings().ingest_linger_ms / 1000)
     app.state.directory = service.Directory()
     app.state.unknown_devices = service.UnknownDevices()
+    app.state.failed_sign_ins = service.FailedSignIns()
     flusher = asyncio.create_task(_flush_unknown_devices(app.state.unknown_devices))
     heartbeat = asyncio.create_task(beat_forever("ingest"))
     yield

@@ -182,16 +182,37 @@ def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[i
     return {supervisee_id: ts for supervisee_id, ts in rows}
 
 
-def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list]) -> None:
-    """Add attempts by unregistered devices to the list admins see."""
+def record_unknown_devices(
+    session: Session, pending: dict[tuple[str, str], list], *, per_addr_hour: int, per_day: int
+) -> None:
+    """Add attempts by unregistered devices to the list admins see. New ones only up to ``per_addr_hour``
+    per source address in the last hour and ``per_day`` in all in the last day, counted in the table
+    itself, so that the bound holds across ingest processes; known ones always count their attempts."""
     rows = [
-        {"protocol": protocol, "device_key": key, "first": first, "last": last, "attempts": attempts, "addr": addr}
+        {
+            "protocol": protocol,
+            "device_key": key,
+            "first": first,
+            "last": last,
+            "attempts": attempts,
+            "addr": addr,
+            "per_addr_hour": per_addr_hour,
+            "per_day": per_day,
+        }
         for (protocol, key), (first, last, attempts, addr) in pending.items()
     ]
     session.execute(
         text("""
         INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)
-        VALUES (:protocol, :device_key, :first, :last, :attempts, :addr)
+        SELECT * FROM (VALUES (
+            CAST(:protocol AS varchar), CAST(:device_key AS varchar), CAST(:first AS timestamptz),
+            CAST(:last AS timestamptz), CAST(:attempts AS integer), CAST(:addr AS varchar)
+        )) AS new (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)
+        WHERE EXISTS (SELECT FROM unknown_device u WHERE u.protocol = new.protocol AND u.device_key = new.device_key)
+           OR ((SELECT count(*) FROM unknown_device u
+                WHERE u.last_remote_addr IS NOT DISTINCT FROM new.last_remote_addr
+                  AND u.first_seen_at > now() - interval '1 hour') < :per_addr_hour
+               AND (SELECT count(*) FROM unknown_device u WHERE u.first_seen_at > now() - interval '1 day') < :per_day)
         ON CONFLICT (protocol, device_key) DO UPDATE SET
             last_seen_at = greatest(unknown_device.last_seen_at, EXCLUDED.last_seen_at),
             attempts = unknown_device.attempts + EXCLUDED.attempts,

@@ -3,7 +3,7 @@ and the officers' response-times report."""
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
@@ -11,7 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from alerts import policy, publish, report, schemas, service, suspension
 from alerts.models import AlertStatus
 from caseload.auth import CurrentOfficer
-from core.timezones import utcnow
+from core.timezones import Moment, utcnow
 from core.web import SessionDep, StaffPage, paged
 from core.wire import AlertLevel
 
@@ -27,7 +27,7 @@ def list_alerts(
     status: AlertStatus | None = None,
     level: AlertLevel | None = None,
     supervisee_id: int | None = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     escalated: bool | None = None,
 ):
     """Alerts in the caller's caseload and those escalated to them, newest first."""
@@ -179,8 +179,8 @@ def response_times(
     session: SessionDep,
     viewer: CurrentOfficer,
     page: StaffPage,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     district_id: int | None = None,
 ):
     """Per officer: alerts assigned, answered, median and p90 minutes to the answer, within the SLA,

@@ -3,11 +3,12 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from alerts.models import AlertStatus, Disposition
 from alerts.policy import Thresholds
 from caseload.models import RiskLevel
+from core.timezones import plausible
 from core.wire import AlertLevel
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -99,7 +100,7 @@ class EffectivePolicyOut(BaseModel):
 
 
 class SuspensionIn(BaseModel):
-    until: AwareDatetime
+    until: Annotated[AwareDatetime, AfterValidator(plausible)]
     reason: Note
 
 

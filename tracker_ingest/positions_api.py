@@ -1,6 +1,6 @@
 """Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +9,7 @@ from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
-from core.timezones import utcnow
+from core.timezones import Moment, utcnow
 from core.web import SessionDep, StaffPage, paged
 from tracker_ingest import positions
 
@@ -44,8 +44,8 @@ def track(
     supervisee_id: int,
     session: SessionDep,
     viewer: CurrentOfficer,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Annotated[Moment | None, Query()] = None,
 ) -> dict:
     """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
     caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)

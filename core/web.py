@@ -6,16 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import health
 from core.db import new_session
@@ -58,6 +57,59 @@ def paged(*, default: int, maximum: int):
 
 # The usual page of a staff list: a district's officers, cameras, zones, one alert's events.
 StaffPage = paged(default=500, maximum=5000)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int):
+        super().__init__(413, detail=f"request body larger than {max_bytes} bytes; send less per request")
+
+
+class BodySizeLimit:
+    """Refuses a body over ``max_bytes`` with 413 naming the limit: at once when Content-Length says so,
+    else as soon as the bytes read pass it, so a huge or endless (chunked) body is never read whole.
+    (FastAPI's own max_body_size answers a declared oversize with a plain-text "Content Too Large"
+    that names no limit, replacing whatever the app answered.)"""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _refuse(send, BodyTooLarge(self.max_bytes))
+            return
+        read, started = 0, False
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)  # the app's exception handlers answer it
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _refuse(send, exc)
+
+
+async def _refuse(send: Send, exc: HTTPException) -> None:
+    body = orjson.dumps({"detail": exc.detail})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class FieldError(BaseModel):
@@ -104,14 +156,6 @@ def document_errors(app: FastAPI, errors: dict[int, str]) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        # FastAPI's body cap (the app's max_body_size, enforced while reading) says only "Content Too
-        # Large": name the limit, so that a sender knows how much to send.
-        if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)) is not None:
-            exc = HTTPException(413, detail=f"request body larger than {limit} bytes; send less per request")
-        return await http_exception_handler(request, exc)
-
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)

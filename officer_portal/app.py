@@ -13,7 +13,7 @@ from caseload import api as caseload_api
 from caseload import sources_api
 from core import bus
 from core.config import get_settings
-from core.web import beat_forever, document_errors, install_error_handlers, install_health_routes
+from core.web import BodySizeLimit, beat_forever, document_errors, install_error_handlers, install_health_routes
 from geofence import api as geofence_api
 from officer_portal import admin_api, live, pages
 from officer_portal import api as portal_api
@@ -36,9 +36,9 @@ app = FastAPI(
     title="ewall officer portal",
     version="0.1.0",
     lifespan=lifespan,
-    max_body_size=get_settings().portal_max_body_bytes,
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
 )
+app.add_middleware(BodySizeLimit, max_bytes=get_settings().portal_max_body_bytes)
 install_error_handlers(app)
 install_health_routes(app)
 

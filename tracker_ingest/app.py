@@ -12,7 +12,7 @@ from core.config import get_settings
 from core.db import is_unreachable
 from core.errors import first_line
 from core.logs import configure
-from core.web import beat_forever, document_errors, install_error_handlers, install_health_routes
+from core.web import BodySizeLimit, beat_forever, document_errors, install_error_handlers, install_health_routes
 from tracker_ingest import api, phone_api, service
 from tracker_ingest.fastpath import PhoneFastPath
 
@@ -61,9 +61,9 @@ api_app = FastAPI(
     title="ewall ingest",
     version="0.2.0",
     lifespan=lifespan,
-    max_body_size=get_settings().ingest_max_body_bytes,
     description="Device-facing ingest: native batch API, OsmAnd/Traccar Client, OwnTracks, CCTV sightings.",
 )
+api_app.add_middleware(BodySizeLimit, max_bytes=get_settings().ingest_max_body_bytes)
 install_error_handlers(api_app)
 install_health_routes(api_app)
 api_app.include_router(api.router)

@@ -44,7 +44,7 @@ def test_every_list_pages_and_refuses_a_limit_over_its_maximum(admin_api, person
         if second:
             assert first != second
     (error,) = admin_api.call("GET", f"{path}?limit={maximum + 1}", 422)["detail"]
-    assert error["field"] == "limit" and str(maximum) in error["reason"]
+    assert error["field"] == "query.limit" and str(maximum) in error["reason"]
     admin_api.call("GET", f"{path}?limit=1&offset=-1", 422)
 
 

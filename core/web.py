@@ -144,11 +144,8 @@ def document_errors(app: FastAPI, errors: dict[int, str]) -> None:
             for operation in operations.values():
                 for code, description in errors.items():
                     answer = operation["responses"].setdefault(str(code), {"description": description})
-                    if (
-                        answer.get("content", error)["application/json"]["schema"]
-                        in (framework_422, error["application/json"]["schema"])
-                        or "content" not in answer
-                    ):
+                    declared = answer.get("content", {}).get("application/json", {}).get("schema")
+                    if declared is None or declared == framework_422:
                         answer["content"] = error
         return schema
 

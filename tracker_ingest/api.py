@@ -15,12 +15,23 @@ from core.bus import BrokerUnavailable
 from core.cache import DirectoryUnavailable, TtlCache
 from core.config import get_settings
 from tracker_ingest import service, sightings, validation
-from tracker_ingest.schemas import BatchResult
+from tracker_ingest.schemas import BatchResult, NativeFix
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 RETRY_AFTER_S = "5"
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+# A malformed body says why (ErrorOut); a batch whose every record was rejected says so per record.
+BATCH_REFUSED = {
+    "description": "malformed body, or every record rejected",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [{"$ref": "#/components/schemas/BatchResult"}, {"$ref": "#/components/schemas/ErrorOut"}]
+            }
+        }
+    },
+}
 
 
 def directory_down(exc: DirectoryUnavailable) -> HTTPException:
@@ -172,10 +183,22 @@ def batch_answer(batch: validation.Batch) -> JSONResponse:
     "/api/v1/fixes",
     status_code=202,
     response_model=BatchResult,
-    responses={
-        422: {"description": "malformed body, or every record rejected"},
-        503: {"description": "broker unavailable; retry after Retry-After seconds"},
+    # Read and checked record by record (see json_list), but declared so that clients and the fuzzer see it.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["fixes"],
+                        "properties": {"fixes": {"type": "array", "items": NativeFix.model_json_schema()}},
+                    }
+                }
+            },
+        }
     },
+    responses={422: BATCH_REFUSED, 503: {"description": "broker unavailable; retry after Retry-After seconds"}},
 )
 async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | GatewayIdentity, Depends(sender_auth)]):
     """Native batch of up to 10,000 fixes. Accepted fixes are acknowledged by the broker before the answer."""
@@ -200,7 +223,7 @@ async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | Gatewa
     "/api/v1/sightings",
     status_code=202,
     response_model=BatchResult,
-    responses={422: {"description": "malformed body, or every record rejected"}},
+    responses={422: BATCH_REFUSED},
 )
 async def post_sightings(request: Request, camera: Annotated[CameraIdentity, Depends(camera_auth)]):
     """CCTV sightings and office check-ins; a confident match becomes a fix at the camera's position."""

@@ -78,3 +78,8 @@ def test_times_far_in_the_past_or_future_are_422(admin_api, person, method, path
     zone = admin_api.call("GET", f"/zones?supervisee_id={person['id']}")[0]
     (error,) = admin_api.call(method, path.format(person=person["id"], zone=zone["id"]), 422, json=body)["detail"]
     assert "between 2000-01-01 and 2100-01-01" in error["reason"]
+
+
+def test_ids_beyond_the_database_integers_are_422_not_500(admin_api):
+    for path in ("/districts/2147483648", "/supervisees/9223372036854775808", "/alerts/9223372036854775808/events"):
+        assert "out of range" in admin_api.call("GET", path, 422)["detail"]

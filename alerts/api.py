@@ -3,32 +3,32 @@ and the officers' response-times report."""
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from alerts import policy, publish, report, schemas, service, suspension
 from alerts.models import AlertStatus
 from caseload.auth import CurrentOfficer
-from core.timezones import utcnow
-from core.web import SessionDep
+from core.timezones import Moment, utcnow
+from core.web import SessionDep, StaffPage, paged
 from core.wire import AlertLevel
 
 router = APIRouter(tags=["alerts"])
+AlertPage = paged(default=200, maximum=2000)
 
 
 @router.get("/alerts", response_model=list[schemas.AlertOut])
 def list_alerts(
     session: SessionDep,
     viewer: CurrentOfficer,
+    page: AlertPage,
     status: AlertStatus | None = None,
     level: AlertLevel | None = None,
     supervisee_id: int | None = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     escalated: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ):
     """Alerts in the caller's caseload and those escalated to them, newest first."""
     return service.list_alerts(
@@ -39,8 +39,8 @@ def list_alerts(
         supervisee_id=supervisee_id,
         since=since,
         escalated=escalated,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
@@ -51,9 +51,9 @@ def get_alert(alert_id: int, session: SessionDep, viewer: CurrentOfficer):
 
 
 @router.get("/alerts/{alert_id}/events", response_model=list[schemas.AlertEventOut])
-def alert_events(alert_id: int, session: SessionDep, viewer: CurrentOfficer):
+def alert_events(alert_id: int, session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """Every transition of one alert, oldest first."""
-    return service.list_events(session=session, viewer=viewer, alert_id=alert_id)
+    return service.list_events(session=session, viewer=viewer, alert_id=alert_id, limit=page.limit, offset=page.offset)
 
 
 def _announcer(request: Request, later: BackgroundTasks) -> Callable[[list[service.AlertChange]], None]:
@@ -95,9 +95,9 @@ def resolve(alert_id: int, data: schemas.ResolveIn, session: SessionDep, viewer:
 
 
 @router.get("/alert-policies", response_model=list[schemas.AlertPolicyOut], tags=["alert policies"])
-def list_alert_policies(session: SessionDep, viewer: CurrentOfficer):
+def list_alert_policies(session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """Threshold overrides of the caller's districts, and the risk-level ones that apply everywhere."""
-    return policy.list_overrides(session=session, viewer=viewer)
+    return policy.list_overrides(session=session, viewer=viewer, limit=page.limit, offset=page.offset)
 
 
 @router.put("/alert-policies", response_model=schemas.AlertPolicyOut, tags=["alert policies"])
@@ -155,9 +155,11 @@ def suspend_alerts(supervisee_id: int, data: schemas.SuspensionIn, session: Sess
     response_model=list[schemas.SuspensionOut],
     tags=["alert suspensions"],
 )
-def list_alert_suspensions(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+def list_alert_suspensions(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """A person's suspensions, newest first, with what each held back."""
-    return suspension.list_suspensions(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    return suspension.list_suspensions(
+        session=session, viewer=viewer, supervisee_id=supervisee_id, limit=page.limit, offset=page.offset
+    )
 
 
 @router.delete(
@@ -176,13 +178,15 @@ def lift_alert_suspension(supervisee_id: int, suspension_id: int, session: Sessi
 def response_times(
     session: SessionDep,
     viewer: CurrentOfficer,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    page: StaffPage,
+    since: Moment | None = None,
+    until: Moment | None = None,
     district_id: int | None = None,
 ):
     """Per officer: alerts assigned, answered, median and p90 minutes to the answer, within the SLA,
     escalated, still open; for alerts that started in [since, until) (default: the last 30 days)."""
     until = until or utcnow()
-    return report.response_times(
+    rows = report.response_times(
         session=session, viewer=viewer, since=since or until - timedelta(days=30), until=until, district_id=district_id
     )
+    return rows[page.offset : page.offset + page.limit]

@@ -5,14 +5,17 @@ last: the defaults (alerts/config.py) ← the override for the person's risk lev
 their districts, from the root down to their own ← the overrides for their risk level within those
 districts, again from the root down."""
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from typing import Annotated
 
+from pydantic import ConfigDict, ValidationError, create_model
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from alerts.config import get_alert_settings
+from alerts.config import AlertSettings, get_alert_settings
 from alerts.models import AlertPolicy
 from caseload import scope as caseload_scope
 from caseload import service as caseload_service
@@ -41,6 +44,31 @@ class Policy:
 
 
 FIELDS = tuple(f.name for f in fields(Policy))
+log = logging.getLogger("ewall.alerts")
+
+# Every Policy field, optional (but never null), within the bounds its setting declares; any other
+# name is refused.
+Thresholds = create_model(
+    "Thresholds",
+    __config__=ConfigDict(extra="forbid"),
+    **{
+        name: (Annotated[declared.annotation, *declared.metadata], None)
+        for name, declared in AlertSettings.model_fields.items()
+        if name in FIELDS
+    },
+)
+
+
+def _within_bounds(policy_id: int, thresholds: dict) -> dict:
+    """A stored override's thresholds that are valid now: one saved before the bounds existed may hold a
+    value that overflows; it is skipped (its scope falls back to the layers below), never applied."""
+    kept = {}
+    for name, value in thresholds.items():
+        try:
+            kept |= Thresholds.model_validate({name: value}).model_dump(exclude_unset=True)
+        except ValidationError:
+            log.warning("alert policy %s: %s=%r is out of bounds; ignored until corrected", policy_id, name, value)
+    return kept
 
 
 def defaults() -> Policy:
@@ -79,7 +107,9 @@ class _OverrideCache:
         known, overrides = self._state
         if checksum != known:
             overrides = {
-                (r.district_id, r.risk_level): Override(r.id, r.district_id, r.risk_level, r.thresholds, r.updated_at)
+                (r.district_id, r.risk_level): Override(
+                    r.id, r.district_id, r.risk_level, _within_bounds(r.id, r.thresholds), r.updated_at
+                )
                 for r in session.scalars(select(AlertPolicy))
             }
             self._state = (checksum, overrides)
@@ -139,10 +169,15 @@ def explain(*, session: Session, viewer: Officer, supervisee_id: int) -> tuple[P
 # Editing overrides --------------------------------------------------------------------------------
 
 
-def list_overrides(*, session: Session, viewer: Officer) -> Sequence[AlertPolicy]:
+def list_overrides(
+    *, session: Session, viewer: Officer, limit: int | None = None, offset: int = 0
+) -> Sequence[AlertPolicy]:
     """Overrides of the viewer's districts, and the risk-level ones that apply everywhere."""
-    query = select(AlertPolicy).order_by(
-        AlertPolicy.district_id.nulls_first(), AlertPolicy.risk_level.nulls_first(), AlertPolicy.id
+    query = (
+        select(AlertPolicy)
+        .order_by(AlertPolicy.district_id.nulls_first(), AlertPolicy.risk_level.nulls_first(), AlertPolicy.id)
+        .limit(limit)
+        .offset(offset)
     )
     visible = caseload_scope.visible_district_ids(session=session, viewer=viewer)
     if visible is not None:

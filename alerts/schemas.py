@@ -1,14 +1,14 @@
 """Alert wire formats."""
 
-from dataclasses import fields
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from alerts.models import AlertStatus, Disposition
-from alerts.policy import Policy
+from alerts.policy import Thresholds
 from caseload.models import RiskLevel
+from core.timezones import plausible
 from core.wire import AlertLevel
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -66,14 +66,6 @@ class AlertEventOut(BaseModel):
     detail: dict
 
 
-# Every Policy field, each optional and positive; any other name is refused.
-Thresholds = create_model(
-    "Thresholds",
-    __config__=ConfigDict(extra="forbid"),
-    **{f.name: (Annotated[f.type, Field(gt=0)], None) for f in fields(Policy)},
-)
-
-
 class AlertPolicyIn(BaseModel):
     district_id: int | None = None
     risk_level: RiskLevel | None = None
@@ -108,7 +100,7 @@ class EffectivePolicyOut(BaseModel):
 
 
 class SuspensionIn(BaseModel):
-    until: AwareDatetime
+    until: Annotated[AwareDatetime, AfterValidator(plausible)]
     reason: Note
 
 

@@ -253,9 +253,12 @@ def get(*, session: Session, viewer: Officer, alert_id: int) -> Alert:
     return alert
 
 
-def list_events(*, session: Session, viewer: Officer, alert_id: int) -> Sequence[AlertEvent]:
+def list_events(
+    *, session: Session, viewer: Officer, alert_id: int, limit: int | None = None, offset: int = 0
+) -> Sequence[AlertEvent]:
     get(session=session, viewer=viewer, alert_id=alert_id)
-    return session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all()
+    query = select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def _handle(session: Session, viewer: Officer, alert_id: int) -> Alert:

@@ -63,13 +63,17 @@ def create(*, session: Session, viewer: Officer, supervisee_id: int, until: date
     return row
 
 
-def list_suspensions(*, session: Session, viewer: Officer, supervisee_id: int) -> Sequence[AlertSuspension]:
+def list_suspensions(
+    *, session: Session, viewer: Officer, supervisee_id: int, limit: int | None = None, offset: int = 0
+) -> Sequence[AlertSuspension]:
     """A person's suspensions, newest first."""
     caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
     return session.scalars(
         select(AlertSuspension)
         .where(AlertSuspension.supervisee_id == supervisee_id)
         .order_by(AlertSuspension.from_at.desc(), AlertSuspension.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
 
 

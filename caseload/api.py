@@ -2,14 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from caseload import accounts, schemas, service
 from caseload.auth import AdminOfficer, CurrentOfficer, SignedInOfficer, StaffManager, sign_in_or_refuse, source_of
 from caseload.models import Officer
 from core.security import create_access_token
-from core.web import SessionDep
+from core.web import SessionDep, StaffPage, paged
+
+CaseloadPage = paged(default=500, maximum=5000)
 
 router = APIRouter()
 
@@ -66,9 +68,9 @@ def me(officer: CurrentOfficer):
 
 
 @router.get("/districts", response_model=list[schemas.DistrictOut], tags=["districts"])
-def list_districts(session: SessionDep, viewer: CurrentOfficer):
+def list_districts(session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """Districts visible to the caller."""
-    return service.list_districts(session=session, viewer=viewer)
+    return service.list_districts(session=session, viewer=viewer, limit=page.limit, offset=page.offset)
 
 
 @router.post("/districts", response_model=schemas.DistrictOut, status_code=201, tags=["districts"])
@@ -101,9 +103,9 @@ def delete_district(district_id: int, session: SessionDep, viewer: AdminOfficer)
 
 
 @router.get("/officers", response_model=list[schemas.OfficerOut], tags=["officers"])
-def list_officers(session: SessionDep, viewer: CurrentOfficer):
+def list_officers(session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """Officers in the caller's districts."""
-    return service.list_officers(session=session, viewer=viewer)
+    return service.list_officers(session=session, viewer=viewer, limit=page.limit, offset=page.offset)
 
 
 @router.post("/officers", response_model=schemas.OfficerOut, status_code=201, tags=["officers"])
@@ -133,12 +135,11 @@ def update_officer(officer_id: int, data: schemas.OfficerUpdate, session: Sessio
 def list_supervisees(
     session: SessionDep,
     viewer: CurrentOfficer,
+    page: CaseloadPage,
     active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ):
     """The caller's caseload."""
-    return service.list_supervisees(session=session, viewer=viewer, active=active, limit=limit, offset=offset)
+    return service.list_supervisees(session=session, viewer=viewer, active=active, limit=page.limit, offset=page.offset)
 
 
 @router.post("/supervisees", response_model=schemas.SuperviseeOut, status_code=201, tags=["supervisees"])
@@ -171,9 +172,11 @@ def end_supervision(supervisee_id: int, session: SessionDep, viewer: CurrentOffi
 
 
 @router.get("/supervisees/{supervisee_id}/devices", response_model=list[schemas.DeviceOut], tags=["devices"])
-def list_devices(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer):
+def list_devices(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """A supervisee's devices (tokens are never shown again)."""
-    return service.list_devices(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    return service.list_devices(
+        session=session, viewer=viewer, supervisee_id=supervisee_id, limit=page.limit, offset=page.offset
+    )
 
 
 @router.post(

@@ -70,9 +70,11 @@ def _require_manager(viewer: Officer) -> None:
 # Districts ----------------------------------------------------------------------------------------
 
 
-def list_districts(*, session: Session, viewer: Officer) -> Sequence[District]:
+def list_districts(
+    *, session: Session, viewer: Officer, limit: int | None = None, offset: int = 0
+) -> Sequence[District]:
     query = in_visible_districts(session, viewer, select(District).order_by(District.id), District.id)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def get_district(*, session: Session, viewer: Officer, district_id: int) -> District:
@@ -118,9 +120,9 @@ def delete_district(*, session: Session, viewer: Officer, district_id: int) -> N
 # Officers -----------------------------------------------------------------------------------------
 
 
-def list_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
+def list_officers(*, session: Session, viewer: Officer, limit: int | None = None, offset: int = 0) -> Sequence[Officer]:
     query = in_visible_districts(session, viewer, select(Officer).order_by(Officer.id), Officer.district_id)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def get_officer(*, session: Session, viewer: Officer, officer_id: int) -> Officer:
@@ -288,9 +290,12 @@ def delete_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) 
 # Devices ------------------------------------------------------------------------------------------
 
 
-def list_devices(*, session: Session, viewer: Officer, supervisee_id: int) -> Sequence[Device]:
+def list_devices(
+    *, session: Session, viewer: Officer, supervisee_id: int, limit: int | None = None, offset: int = 0
+) -> Sequence[Device]:
     get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
-    return session.scalars(select(Device).where(Device.supervisee_id == supervisee_id).order_by(Device.id)).all()
+    query = select(Device).where(Device.supervisee_id == supervisee_id).order_by(Device.id)
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def create_device(

@@ -112,9 +112,9 @@ def gateway_by_token(*, session: Session, token: str) -> GatewayIdentity | None:
     return GatewayIdentity(gateway.id, tuple(district_subtree(session=session, district_id=gateway.district_id)))
 
 
-def list_gateways(*, session: Session, viewer: Officer) -> Sequence[Gateway]:
+def list_gateways(*, session: Session, viewer: Officer, limit: int | None = None, offset: int = 0) -> Sequence[Gateway]:
     query = in_visible_districts(session, viewer, select(Gateway).order_by(Gateway.id), Gateway.district_id)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def create_gateway(*, session: Session, viewer: Officer, data: schemas.GatewayIn) -> tuple[Gateway, str]:
@@ -161,9 +161,9 @@ def camera_by_token(*, session: Session, token: str) -> CameraIdentity | None:
     )
 
 
-def list_cameras(*, session: Session, viewer: Officer) -> Sequence[Camera]:
+def list_cameras(*, session: Session, viewer: Officer, limit: int | None = None, offset: int = 0) -> Sequence[Camera]:
     query = in_visible_districts(session, viewer, select(Camera).order_by(Camera.id), Camera.district_id)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def get_camera(*, session: Session, viewer: Officer, camera_id: int) -> Camera:

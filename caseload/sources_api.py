@@ -4,15 +4,15 @@ from fastapi import APIRouter
 
 from caseload import schemas, sources
 from caseload.auth import CurrentOfficer, StaffManager
-from core.web import SessionDep
+from core.web import SessionDep, StaffPage
 
 router = APIRouter()
 
 
 @router.get("/gateways", response_model=list[schemas.GatewayOut], tags=["gateways"])
-def list_gateways(session: SessionDep, viewer: StaffManager):
+def list_gateways(session: SessionDep, viewer: StaffManager, page: StaffPage):
     """Gateways of the caller's districts (admin, command)."""
-    return sources.list_gateways(session=session, viewer=viewer)
+    return sources.list_gateways(session=session, viewer=viewer, limit=page.limit, offset=page.offset)
 
 
 @router.post("/gateways", response_model=schemas.GatewayCreated, status_code=201, tags=["gateways"])
@@ -31,9 +31,9 @@ def deactivate_gateway(gateway_id: int, session: SessionDep, viewer: StaffManage
 
 
 @router.get("/cameras", response_model=list[schemas.CameraOut], tags=["cameras"])
-def list_cameras(session: SessionDep, viewer: CurrentOfficer):
+def list_cameras(session: SessionDep, viewer: CurrentOfficer, page: StaffPage):
     """Cameras and office terminals of the caller's districts."""
-    return sources.list_cameras(session=session, viewer=viewer)
+    return sources.list_cameras(session=session, viewer=viewer, limit=page.limit, offset=page.offset)
 
 
 @router.post("/cameras", response_model=schemas.CameraCreated, status_code=201, tags=["cameras"])

@@ -61,7 +61,10 @@ class TtlCache(Generic[Key, Value]):
 
     When the database cannot be reached an expired entry is used anyway (a known device's fixes are
     accepted stale rather than refused); a key with no entry, or an expired "no such thing", raises
-    DirectoryUnavailable: it cannot be checked."""
+    DirectoryUnavailable: it cannot be checked.
+
+    "No such thing" answers are kept apart, in at most ``max_absent`` entries: a flood of made-up keys
+    fills and clears only those, never evicting the known senders."""
 
     def __init__(
         self,
@@ -70,20 +73,24 @@ class TtlCache(Generic[Key, Value]):
         load_many: Callable[[Session, list[Key]], dict[Key, Value]] | None = None,
         ttl_s: float | None = None,
         max_entries: int = 200_000,
+        max_absent: int = 20_000,
         gate: DatabaseGate | None = None,
     ):
         self._load = load or (lambda session, key: load_many(session, [key]).get(key))
         self._load_many = load_many
         self._ttl_s = ttl_s if ttl_s is not None else get_settings().ingest_directory_ttl_s
         self._max_entries = max_entries
-        self._entries: dict[Key, tuple[Value | None, float]] = {}
+        self._entries: dict[Key, tuple[Value, float]] = {}
+        self._max_absent = max_absent
+        self._absent: dict[Key, float] = {}
         self._gate = gate or DatabaseGate()
 
     def cached(self, key: Key) -> tuple[bool, Value | None]:
         hit = self._entries.get(key)
-        if hit is None or hit[1] < time.monotonic():
-            return False, None
-        return True, hit[0]
+        if hit is not None and hit[1] >= time.monotonic():
+            return True, hit[0]
+        absent_until = self._absent.get(key)
+        return absent_until is not None and absent_until >= time.monotonic(), None
 
     def get(self, key: Key) -> Value | None:
         """Cache first, then the database (blocking: call from a worker thread)."""
@@ -119,7 +126,7 @@ class TtlCache(Generic[Key, Value]):
 
     def _stale(self, key: Key) -> Value:
         hit = self._entries.get(key)
-        if hit is None or hit[0] is None:
+        if hit is None:
             raise DirectoryUnavailable("the device directory cannot be checked right now (database unreachable)")
         return hit[0]
 
@@ -135,7 +142,14 @@ class TtlCache(Generic[Key, Value]):
         return answers, complete
 
     def _keep(self, values: dict[Key, Value | None]) -> None:
-        if len(self._entries) + len(values) > self._max_entries:
-            self._entries.clear()
         until = time.monotonic() + self._ttl_s
-        self._entries.update({key: (value, until) for key, value in values.items()})
+        found = {key: (value, until) for key, value in values.items() if value is not None}
+        absent = dict.fromkeys(values.keys() - found.keys(), until)
+        for kept, fresh, limit in ((self._entries, found, self._max_entries), (self._absent, absent, self._max_absent)):
+            if len(kept) + len(fresh) > limit:
+                kept.clear()
+            kept.update(fresh)
+        for key in found:
+            self._absent.pop(key, None)
+        for key in absent:
+            self._entries.pop(key, None)

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     # How long ingest trusts a cached device/gateway/camera lookup. While the database is unreachable an
     # expired entry is still used (stale beats refusing a known device's fixes).
     ingest_directory_ttl_s: float = 30.0
+    # Request bodies beyond these are refused (413) while being read. Ingest's fits a full batch of
+    # max_batch_fixes native fixes (about 200 bytes each, 800 allowed); the portal's, a detailed zone.
+    ingest_max_body_bytes: int = 8 * 1024 * 1024
+    portal_max_body_bytes: int = 2 * 1024 * 1024
+    # Requests that fail authentication, per source address and ingest process: this many a minute,
+    # then 429 (so a flood of guessed ids or tokens costs neither lookups nor unknown-device rows).
+    ingest_auth_failures_per_min: int = 60
+    # Unknown devices recorded per source address per hour, and in all per day (across processes).
+    unknown_devices_per_addr_hour: int = 100
+    unknown_devices_per_day: int = 10_000
 
     # Security. The embedded setup generates these into .run/secrets.env; production sets them.
     secret_key: str = ""

@@ -1,25 +1,29 @@
-"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, liveness,
-readiness, the process's heartbeat, security headers and the API docs page."""
+"""What both ASGI apps share: the request-scoped session, JSON errors with reasons, the body-size
+cap, paging of lists, liveness, readiness, the process's heartbeat, security headers and the API docs
+page."""
 
 import asyncio
 import secrets
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import health
 from core.db import new_session
-from core.errors import DomainError
+from core.errors import DomainError, first_line
 from core.heartbeat import Heartbeat
 
 
@@ -34,6 +38,124 @@ def get_session() -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
+# Beyond this an offset is no paging but a probe (and overflows the database's bigint).
+MAX_OFFSET = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def paged(*, default: int, maximum: int):
+    """``limit`` (1..maximum, a larger one is a 422 naming the maximum) and ``offset`` query parameters."""
+
+    def page(
+        limit: Annotated[int, Query(ge=1, le=maximum, description=f"at most {maximum} per page")] = default,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many to skip")] = 0,
+    ) -> Page:
+        return Page(limit=limit, offset=offset)
+
+    return Annotated[Page, Depends(page)]
+
+
+# The usual page of a staff list: a district's officers, cameras, zones, one alert's events.
+StaffPage = paged(default=500, maximum=5000)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int):
+        super().__init__(413, detail=f"request body larger than {max_bytes} bytes; send less per request")
+
+
+class BodySizeLimit:
+    """Refuses a body over ``max_bytes`` with 413 naming the limit: at once when Content-Length says so,
+    else as soon as the bytes read pass it, so a huge or endless (chunked) body is never read whole.
+    (FastAPI's own max_body_size answers a declared oversize with a plain-text "Content Too Large"
+    that names no limit, replacing whatever the app answered.)"""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _refuse(send, BodyTooLarge(self.max_bytes))
+            return
+        read, started = 0, False
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)  # the app's exception handlers answer it
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _refuse(send, exc)
+
+
+async def _refuse(send: Send, exc: HTTPException) -> None:
+    body = orjson.dumps({"detail": exc.detail})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: the reason, or for invalid input the reason for each field."""
+
+    detail: str | list[FieldError]
+
+
+def document_errors(app: FastAPI, errors: dict[int, str]) -> None:
+    """Declares on every operation of ``app`` the errors any of its routes can answer (the codes its
+    shared dependencies, handlers and limits produce) with their shape (ErrorOut, also for FastAPI's
+    own 422), so that clients and the fuzzer know what to expect. A route's own declaration of a
+    code's content stands."""
+    generate = app.openapi
+    framework_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        shape = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components |= shape.pop("$defs") | {"ErrorOut": shape}
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for code, description in errors.items():
+                    answer = operation["responses"].setdefault(str(code), {"description": description})
+                    declared = answer.get("content", {}).get("application/json", {}).get("schema")
+                    if declared is None or declared == framework_422:
+                        answer["content"] = error
+        return schema
+
+    app.openapi = openapi
+
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
@@ -45,6 +167,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # A constraint the service did not pre-check (a race, usually): say which one.
         reason = str(exc.orig).splitlines()[0] if exc.orig else "constraint violated"
         return JSONResponse({"detail": f"conflicts with existing data: {reason}"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (an id beyond its integers, say) that no bound caught earlier.
+        return JSONResponse({"detail": f"a value is out of range: {first_line(exc)}"}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from caseload.auth import CurrentOfficer
-from core.web import SessionDep
+from core.web import SessionDep, StaffPage
 from geofence import schemas, service
 from geofence.models import ZoneKind
 
@@ -14,12 +14,21 @@ router = APIRouter(tags=["zones"])
 def list_zones(
     session: SessionDep,
     viewer: CurrentOfficer,
+    page: StaffPage,
     supervisee_id: int | None = None,
     kind: ZoneKind | None = None,
     active: bool | None = True,
 ):
     """Zones of the caller's caseload and districts."""
-    zones = service.list_zones(session=session, viewer=viewer, supervisee_id=supervisee_id, kind=kind, active=active)
+    zones = service.list_zones(
+        session=session,
+        viewer=viewer,
+        supervisee_id=supervisee_id,
+        kind=kind,
+        active=active,
+        limit=page.limit,
+        offset=page.offset,
+    )
     return [service.to_out(z) for z in zones]
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from core.timezones import Moment
 from core.wire import AlertLevel
 from geofence.models import ZoneKind
 from geofence.schedule import Schedule
@@ -37,8 +38,8 @@ class ZoneIn(BaseModel):
     district_id: int | None = None
     geometry: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS-84 lon/lat")
     buffer_m: Annotated[float, Field(ge=0, le=50_000)] = 0
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     severity: AlertLevel = AlertLevel.yellow
     schedule: ZoneSchedule = None
     priority: Priority = 0
@@ -63,8 +64,8 @@ class ZoneUpdate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
     geometry: GeoJSONGeometry | None = None
     buffer_m: Annotated[float, Field(ge=0, le=50_000)] | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     severity: AlertLevel | None = None
     schedule: ZoneSchedule = None
     priority: Priority | None = None

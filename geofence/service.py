@@ -92,6 +92,8 @@ def list_zones(
     supervisee_id: int | None = None,
     kind: ZoneKind | None = None,
     active: bool | None = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> Sequence[Zone]:
     query = select(Zone).where(_visible(session, viewer))
     if supervisee_id is not None:
@@ -100,7 +102,7 @@ def list_zones(
         query = query.where(Zone.kind == kind)
     if active is not None:
         query = query.where(Zone.active == active)
-    return session.scalars(query.order_by(Zone.id)).all()
+    return session.scalars(query.order_by(Zone.id).limit(limit).offset(offset)).all()
 
 
 def get(*, session: Session, viewer: Officer, zone_id: int) -> Zone:

@@ -7,7 +7,7 @@ from caseload.auth import AdminOfficer
 from caseload.service import actor
 from core import dlq
 from core.bus import BrokerUnavailable
-from core.web import SessionDep
+from core.web import SessionDep, StaffPage
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -49,10 +49,11 @@ def _broker_down(exc: BrokerUnavailable) -> HTTPException:
 
 
 @router.get("/dlq")
-def list_dlq(session: SessionDep, _: AdminOfficer, topic: str | None = None) -> list[dict]:
+def list_dlq(session: SessionDep, _: AdminOfficer, page: StaffPage, topic: str | None = None) -> list[dict]:
     """Dead-lettered records with source position, consumer group, error, time, value (base64) and replay status."""
     try:
-        return [e.as_dict() for e in dlq.list_entries(session=session, topics=_topics(topic))]
+        entries = dlq.list_entries(session=session, topics=_topics(topic))
+        return [e.as_dict() for e in entries[page.offset : page.offset + page.limit]]
     except BrokerUnavailable as exc:
         raise _broker_down(exc) from exc
 

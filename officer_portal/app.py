@@ -12,7 +12,16 @@ from alerts import api as alerts_api
 from caseload import api as caseload_api
 from caseload import monitoring_api, sources_api
 from core import bus
-from core.web import SecurityHeaders, beat_forever, install_api_docs, install_error_handlers, install_health_routes
+from core.config import get_settings
+from core.web import (
+    BodySizeLimit,
+    SecurityHeaders,
+    beat_forever,
+    document_errors,
+    install_api_docs,
+    install_error_handlers,
+    install_health_routes,
+)
 from geofence import api as geofence_api
 from officer_portal import admin_api, audit_api, live, maps, pages
 from officer_portal import api as portal_api
@@ -39,6 +48,7 @@ app = FastAPI(
     docs_url=None,
     redoc_url=None,
 )
+app.add_middleware(BodySizeLimit, max_bytes=get_settings().portal_max_body_bytes)
 install_error_handlers(app)
 install_health_routes(app)
 install_api_docs(app)
@@ -59,4 +69,16 @@ for router in (
     api.include_router(router)
 app.include_router(api)
 app.include_router(pages.router)
+document_errors(
+    app,
+    {
+        400: "the request cannot be understood (a body that is not UTF-8 JSON, say)",
+        401: "not signed in, or the sign-in has expired: sign in again",
+        403: "the caller's role may not do this",
+        404: "no such record in the caller's districts",
+        409: "conflicts with existing data; the reason is given",
+        413: "request body over the limit",
+        422: "invalid input; the reason is given for each field",
+    },
+)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

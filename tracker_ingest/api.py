@@ -1,5 +1,6 @@
 """Device-facing ingest routes: the native batch API and camera sightings."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import orjson
@@ -14,12 +15,23 @@ from core.bus import BrokerUnavailable
 from core.cache import DirectoryUnavailable, TtlCache
 from core.config import get_settings
 from tracker_ingest import service, sightings, validation
-from tracker_ingest.schemas import BatchResult
+from tracker_ingest.schemas import BatchResult, NativeFix
 
 router = APIRouter()
 bearer = HTTPBearer(auto_error=False)
 RETRY_AFTER_S = "5"
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+# A malformed body says why (ErrorOut); a batch whose every record was rejected says so per record.
+BATCH_REFUSED = {
+    "description": "malformed body, or every record rejected",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [{"$ref": "#/components/schemas/BatchResult"}, {"$ref": "#/components/schemas/ErrorOut"}]
+            }
+        }
+    },
+}
 
 
 def directory_down(exc: DirectoryUnavailable) -> HTTPException:
@@ -30,12 +42,39 @@ def directory_down(exc: DirectoryUnavailable) -> HTTPException:
     )
 
 
-async def cached(cache: TtlCache, key):
-    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread.
-    503 (Retry-After) when the database is unreachable and nothing cached answers for ``key``."""
+@dataclass(frozen=True)
+class Caller:
+    """Where a request comes from, and that address's failed sign-ins in this process."""
+
+    failures: service.FailedSignIns
+    address: str | None
+
+    @classmethod
+    def of(cls, state: State, client: tuple | None) -> "Caller":
+        return cls(state.failed_sign_ins, client[0] if client else None)
+
+    def may_look_up(self) -> None:
+        """429 (Retry-After) when this address failed too often to be given uncached lookups."""
+        if (wait_s := self.failures.wait_s(self.address)) is not None:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"too many failed sign-ins from this address; retry in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
+
+    def failed(self) -> None:
+        self.failures.failed(self.address)
+
+
+async def cached(cache: TtlCache, key, caller: Caller | None = None):
+    """A cache hit without leaving the event loop; a miss goes to the database on a worker thread
+    (when ``caller``, a sender authenticating, may still have lookups). 503 (Retry-After) when the
+    database is unreachable and nothing cached answers for ``key``."""
     found, value = cache.cached(key)
     if found:
         return value
+    if caller is not None:
+        caller.may_look_up()
     return await _from_database(cache.get, key)
 
 
@@ -54,13 +93,13 @@ async def _from_database(lookup, keys):
         raise directory_down(exc) from exc
 
 
-async def first_known(*lookups: tuple[TtlCache, object]):
+async def first_known(*lookups: tuple[TtlCache, object], caller: Caller | None = None):
     """The first lookup that finds something, else None; 503 only if none found anything and one of
     them could not be checked (a cached gateway is still accepted when the device cache cannot answer)."""
     unavailable: HTTPException | None = None
     for cache, key in lookups:
         try:
-            if (found := await cached(cache, key)) is not None:
+            if (found := await cached(cache, key, caller)) is not None:
                 return found
         except HTTPException as exc:
             if exc.status_code != status.HTTP_503_SERVICE_UNAVAILABLE:
@@ -84,8 +123,10 @@ async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity |
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <device or gateway token>'")
     token = credentials.credentials
-    sender = await first_known((directory(request).devices, token), (directory(request).gateways, token))
+    caller = Caller.of(request.app.state, request.client)
+    sender = await first_known((directory(request).devices, token), (directory(request).gateways, token), caller=caller)
     if sender is None:
+        caller.failed()
         raise _unauthorized("unknown or deactivated token; ask the officer to register the device or gateway")
     return sender
 
@@ -93,8 +134,10 @@ async def sender_auth(request: Request, credentials: Bearer) -> DeviceIdentity |
 async def camera_auth(request: Request, credentials: Bearer) -> CameraIdentity:
     if credentials is None:
         raise _unauthorized("missing 'Authorization: Bearer <camera token>'")
-    camera = await cached(directory(request).cameras, credentials.credentials)
+    caller = Caller.of(request.app.state, request.client)
+    camera = await cached(directory(request).cameras, credentials.credentials, caller)
     if camera is None:
+        caller.failed()
         raise _unauthorized("unknown or deactivated camera token; register the camera in the portal")
     return camera
 
@@ -140,10 +183,22 @@ def batch_answer(batch: validation.Batch) -> JSONResponse:
     "/api/v1/fixes",
     status_code=202,
     response_model=BatchResult,
-    responses={
-        422: {"description": "malformed body, or every record rejected"},
-        503: {"description": "broker unavailable; retry after Retry-After seconds"},
+    # Read and checked record by record (see json_list), but declared so that clients and the fuzzer see it.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["fixes"],
+                        "properties": {"fixes": {"type": "array", "items": NativeFix.model_json_schema()}},
+                    }
+                }
+            },
+        }
     },
+    responses={422: BATCH_REFUSED, 503: {"description": "broker unavailable; retry after Retry-After seconds"}},
 )
 async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | GatewayIdentity, Depends(sender_auth)]):
     """Native batch of up to 10,000 fixes. Accepted fixes are acknowledged by the broker before the answer."""
@@ -169,7 +224,7 @@ async def post_fixes(request: Request, sender: Annotated[DeviceIdentity | Gatewa
     "/api/v1/sightings",
     status_code=202,
     response_model=BatchResult,
-    responses={422: {"description": "malformed body, or every record rejected"}},
+    responses={422: BATCH_REFUSED},
 )
 async def post_sightings(request: Request, camera: Annotated[CameraIdentity, Depends(camera_auth)]):
     """CCTV sightings and office check-ins; a confident match becomes a fix at the camera's position."""

@@ -39,9 +39,8 @@ class PhoneFastPath:
                 await _answer(send, 413, {"detail": f"form bodies are limited to {MAX_FORM_BYTES} bytes"})
                 return
             pairs += parse_qsl(body.decode("latin-1"))
-        client = scope.get("client")
         try:
-            await phone_api.osmand_fix(self.app.state, pairs, None, client[0] if client else None)
+            await phone_api.osmand_fix(self.app.state, pairs, None, scope.get("client"))
         except HTTPException as exc:
             await _answer(send, exc.status_code, {"detail": exc.detail}, exc.headers)
             return

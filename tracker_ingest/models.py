@@ -7,6 +7,7 @@ from sqlalchemy import (
     DOUBLE_PRECISION,
     DateTime,
     Float,
+    Index,
     Integer,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -101,7 +102,12 @@ class UnknownDevice(Base):
     key (a password) is kept only as its hint (core.security.device_key_hint)."""
 
     __tablename__ = "unknown_device"
-    __table_args__ = (PrimaryKeyConstraint("protocol", "device_key"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("protocol", "device_key"),
+        # Ingest counts the new ones per address per hour and per day (its caps).
+        Index("ix_unknown_device_first_seen_at", "first_seen_at"),
+        Index("ix_unknown_device_last_remote_addr_first_seen_at", "last_remote_addr", "first_seen_at"),
+    )
 
     protocol: Mapped[str] = mapped_column(String(16))
     device_key: Mapped[str] = mapped_column(String(128))

@@ -14,7 +14,7 @@ from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.timezones import utcnow
 from tracker_ingest import service, validation
-from tracker_ingest.api import broker_down, cached, directory, first_known
+from tracker_ingest.api import Caller, broker_down, cached, directory, first_known
 from tracker_ingest.protocols import osmand, owntracks
 from tracker_ingest.protocols.common import ProtocolError, RawFix
 
@@ -42,32 +42,34 @@ async def _accept(state: State, identity: DeviceIdentity, raw: RawFix) -> None:
 
 
 def _unknown(
-    state: State, protocol: str, key: str | None, client_host: str | None, detail: str, headers: dict | None = None
+    state: State, protocol: str, key: str | None, caller: Caller, detail: str, headers: dict | None = None
 ) -> HTTPException:
+    caller.failed()
     if key:
-        state.unknown_devices.note(protocol, key, client_host)
+        state.unknown_devices.note(protocol, key, caller.address)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=headers)
 
 
-async def osmand_fix(state: State, params: osmand.Params, json_body: Any, client_host: str | None) -> None:
+async def osmand_fix(state: State, params: osmand.Params, json_body: Any, client: tuple | None) -> None:
     """One OsmAnd report, from its merged query/form parameters or JSON body: authenticate, check,
     queue. Raises HTTPException with the reason when it cannot be accepted."""
     try:
         raw = osmand.parse(params, json_body)
     except ProtocolError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    caller = Caller.of(state, client)
     if raw.token:
-        identity = await cached(state.directory.devices, raw.token)
+        identity = await cached(state.directory.devices, raw.token, caller)
         if identity is not None and raw.device_key is not None and not identity.named_by(raw.device_key):
             identity = None
     else:
-        identity = await cached(state.directory.device_keys, raw.device_key)
+        identity = await cached(state.directory.device_keys, raw.device_key, caller)
     if identity is None:
         raise _unknown(
             state,
             "osmand",
             raw.device_key,
-            client_host,
+            caller,
             f"unknown device id '{raw.device_key}'; an officer must register this device in ewall "
             "(it is now listed under unknown devices)",
         )
@@ -96,7 +98,7 @@ async def osmand_report(request: Request) -> Response:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"body is not valid JSON: {exc}") from exc
     elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         params += list((await request.form()).multi_items())
-    await osmand_fix(request.app.state, params, json_body, request.client.host if request.client else None)
+    await osmand_fix(request.app.state, params, json_body, request.client)
     return Response(status_code=200)
 
 
@@ -120,22 +122,23 @@ async def owntracks_report(request: Request) -> JSONResponse:
     password, the X-Limit-U/X-Limit-D headers naming an ewall-generated device id). Answers `[]`."""
     user, device = request.headers.get("x-limit-u"), request.headers.get("x-limit-d")
     credentials = _basic_auth(request)
+    caller = Caller.of(request.app.state, request.client)
     identity = None
     if credentials and credentials[1]:
         user = credentials[0]
-        identity = await cached(directory(request).devices, credentials[1])
+        identity = await cached(directory(request).devices, credentials[1], caller)
         if identity is not None and not identity.named_by(user):
             identity = None
     else:
         user = credentials[0] if credentials else user
         keys = filter(None, (f"{user}/{device}" if user and device else None, user, device))
-        identity = await first_known(*((directory(request).device_keys, key) for key in keys))
+        identity = await first_known(*((directory(request).device_keys, key) for key in keys), caller=caller)
     if identity is None:
         raise _unknown(
             request.app.state,
             "owntracks",
             user or device,
-            request.client.host if request.client else None,
+            caller,
             "unknown device or wrong token: set the OwnTracks user to the device id and the password "
             "to the device token that the officer was shown",
             {"WWW-Authenticate": 'Basic realm="ewall"'},

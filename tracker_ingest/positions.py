@@ -148,11 +148,12 @@ def store(session: Session, records: Sequence[FixRecord], partitions: PartitionK
     return len(columns["ts_us"])
 
 
-def live_positions(session: Session, *, supervisee_ids: ColumnElement) -> Sequence[LastPosition]:
-    """Last known positions of the given supervisees."""
-    return session.scalars(
-        select(LastPosition).where(LastPosition.supervisee_id.in_(supervisee_ids)).order_by(LastPosition.supervisee_id)
-    ).all()
+def live_positions(
+    session: Session, *, supervisee_ids: ColumnElement, limit: int | None = None, offset: int = 0
+) -> Sequence[LastPosition]:
+    """Last known positions of the given supervisees, by supervisee id."""
+    query = select(LastPosition).where(LastPosition.supervisee_id.in_(supervisee_ids))
+    return session.scalars(query.order_by(LastPosition.supervisee_id).limit(limit).offset(offset)).all()
 
 
 # A live read lists whose positions were shown up to this many people; beyond, only the count (the
@@ -160,10 +161,13 @@ def live_positions(session: Session, *, supervisee_ids: ColumnElement) -> Sequen
 LIVE_READ_IDS_MAX = 200
 
 
-def read_live_positions(session: Session, *, viewer: Officer, via: str) -> Sequence[LastPosition]:
-    """The viewer's caseload's last positions; the read is audited, one entry per read (the map polls
-    every 30 s), in the viewer's district."""
-    rows = live_positions(session, supervisee_ids=caseload_scope.visible_supervisee_ids(session=session, viewer=viewer))
+def read_live_positions(
+    session: Session, *, viewer: Officer, via: str, limit: int | None = None, offset: int = 0
+) -> Sequence[LastPosition]:
+    """The viewer's caseload's last positions (a page of them); the read is audited, one entry per read
+    (the map polls every 30 s), in the viewer's district."""
+    visible = caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)
+    rows = live_positions(session, supervisee_ids=visible, limit=limit, offset=offset)
     ids = [p.supervisee_id for p in rows]
     detail = {"via": via, "role": viewer.role.value, "count": len(ids)}
     if len(ids) <= LIVE_READ_IDS_MAX:
@@ -202,16 +206,37 @@ def last_fix_times(session: Session, *, supervisee_ids: Sequence[int]) -> dict[i
     return {supervisee_id: ts for supervisee_id, ts in rows}
 
 
-def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list]) -> None:
-    """Add attempts by unregistered devices to the list admins see."""
+def record_unknown_devices(
+    session: Session, pending: dict[tuple[str, str], list], *, per_addr_hour: int, per_day: int
+) -> None:
+    """Add attempts by unregistered devices to the list admins see. New ones only up to ``per_addr_hour``
+    per source address in the last hour and ``per_day`` in all in the last day, counted in the table
+    itself, so that the bound holds across ingest processes; known ones always count their attempts."""
     rows = [
-        {"protocol": protocol, "device_key": key, "first": first, "last": last, "attempts": attempts, "addr": addr}
+        {
+            "protocol": protocol,
+            "device_key": key,
+            "first": first,
+            "last": last,
+            "attempts": attempts,
+            "addr": addr,
+            "per_addr_hour": per_addr_hour,
+            "per_day": per_day,
+        }
         for (protocol, key), (first, last, attempts, addr) in pending.items()
     ]
     session.execute(
         text("""
         INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)
-        VALUES (:protocol, :device_key, :first, :last, :attempts, :addr)
+        SELECT * FROM (VALUES (
+            CAST(:protocol AS varchar), CAST(:device_key AS varchar), CAST(:first AS timestamptz),
+            CAST(:last AS timestamptz), CAST(:attempts AS integer), CAST(:addr AS varchar)
+        )) AS new (protocol, device_key, first_seen_at, last_seen_at, attempts, last_remote_addr)
+        WHERE EXISTS (SELECT FROM unknown_device u WHERE u.protocol = new.protocol AND u.device_key = new.device_key)
+           OR ((SELECT count(*) FROM unknown_device u
+                WHERE u.last_remote_addr IS NOT DISTINCT FROM new.last_remote_addr
+                  AND u.first_seen_at > now() - interval '1 hour') < :per_addr_hour
+               AND (SELECT count(*) FROM unknown_device u WHERE u.first_seen_at > now() - interval '1 day') < :per_day)
         ON CONFLICT (protocol, device_key) DO UPDATE SET
             last_seen_at = greatest(unknown_device.last_seen_at, EXCLUDED.last_seen_at),
             attempts = unknown_device.attempts + EXCLUDED.attempts,
@@ -221,8 +246,9 @@ def record_unknown_devices(session: Session, pending: dict[tuple[str, str], list
     )
 
 
-def list_unknown_devices(session: Session, *, limit: int = 500) -> Sequence[UnknownDevice]:
-    return session.scalars(select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc()).limit(limit)).all()
+def list_unknown_devices(session: Session, *, limit: int | None = None, offset: int = 0) -> Sequence[UnknownDevice]:
+    query = select(UnknownDevice).order_by(UnknownDevice.last_seen_at.desc(), UnknownDevice.device_key)
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def _insert_new(session: Session, table: type, records: Sequence[dict], fields: tuple[str, ...]) -> None:

@@ -1,6 +1,6 @@
 """Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,18 +9,20 @@ from caseload import scope as caseload_scope
 from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
 from core.errors import Invalid
-from core.timezones import utcnow
-from core.web import SessionDep
+from core.timezones import Moment, utcnow
+from core.web import SessionDep, StaffPage, paged
 from tracker_ingest import positions
 
 router = APIRouter(tags=["positions"])
 MAX_TRACK_SPAN = timedelta(days=31)
+# The live map pages through a whole province's caseload (10,000 people) in one or two requests.
+LivePage = paged(default=10_000, maximum=10_000)
 
 
 @router.get("/positions/live")
-def live_positions(session: SessionDep, viewer: CurrentOfficer) -> list[dict]:
-    """Last known position of everyone in the caller's caseload (the read is audited)."""
-    rows = positions.read_live_positions(session, viewer=viewer, via="api")
+def live_positions(session: SessionDep, viewer: CurrentOfficer, page: LivePage) -> list[dict]:
+    """Last known position of everyone in the caller's caseload, a page at a time (each read is audited)."""
+    rows = positions.read_live_positions(session, viewer=viewer, via="api", limit=page.limit, offset=page.offset)
     session.commit()
     return [
         {
@@ -43,8 +45,8 @@ def track(
     supervisee_id: int,
     session: SessionDep,
     viewer: CurrentOfficer,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Annotated[Moment | None, Query()] = None,
 ) -> dict:
     """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
     person = caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
@@ -84,7 +86,7 @@ def track(
 
 
 @router.get("/devices/unknown")
-def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
+def unknown_devices(session: SessionDep, viewer: StaffManager, page: StaffPage) -> list[dict]:
     """Devices that tried to report but are not registered, most recent first. They reported to no
     gateway and named nobody, so they belong to no district: only admins and command staff of a root
     district see them. Generated keys show only their hint."""
@@ -99,5 +101,5 @@ def unknown_devices(session: SessionDep, viewer: StaffManager) -> list[dict]:
             "attempts": d.attempts,
             "last_remote_addr": d.last_remote_addr,
         }
-        for d in positions.list_unknown_devices(session)
+        for d in positions.list_unknown_devices(session, limit=page.limit, offset=page.offset)
     ]

@@ -6,10 +6,14 @@ is one indexed lookup. While the database is unreachable, ingest goes on with wh
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.orm import Session
 
 from caseload import sources
@@ -17,6 +21,7 @@ from caseload.sources import DeviceIdentity
 from core import bus
 from core.bus import BrokerUnavailable
 from core.cache import DatabaseGate, TtlCache
+from core.config import get_settings
 from core.db import session_scope
 from core.security import device_key_hint, is_device_key
 from core.timezones import utcnow
@@ -68,6 +73,27 @@ def _gateway_devices(session: Session, keys: list[tuple[tuple[int, ...], str]]) 
     return found
 
 
+class FailedSignIns:
+    """Requests that failed authentication, per source address, in this process: past the budget an
+    address gets only cached answers (429 otherwise), so a flood of made-up ids or tokens costs no
+    lookups and adds no unknown devices. Phones behind one carrier NAT share an address, which is why
+    known senders, whose identities are cached, still get through."""
+
+    def __init__(self, per_min: int | None = None) -> None:
+        self._budget = RateLimitItemPerMinute(per_min or get_settings().ingest_auth_failures_per_min)
+        self._windows = FixedWindowRateLimiter(MemoryStorage())
+
+    def wait_s(self, address: str | None) -> int | None:
+        """Seconds until ``address`` may have uncached lookups again; None if it may now."""
+        if self._windows.test(self._budget, address or "?"):
+            return None
+        reset_at, _ = self._windows.get_window_stats(self._budget, address or "?")
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def failed(self, address: str | None) -> None:
+        self._windows.hit(self._budget, address or "?")
+
+
 class UnknownDevices:
     """Attempts by unregistered devices, counted in memory and written out now and then, so a
     misconfigured fleet cannot turn into a database load."""
@@ -91,7 +117,13 @@ class UnknownDevices:
         if pending:
             try:
                 with session_scope() as session:
-                    positions.record_unknown_devices(session, pending)
+                    settings = get_settings()
+                    positions.record_unknown_devices(
+                        session,
+                        pending,
+                        per_addr_hour=settings.unknown_devices_per_addr_hour,
+                        per_day=settings.unknown_devices_per_day,
+                    )
             except BaseException:
                 for slot, (first, last, attempts, addr) in pending.items():
                     newer = self._pending.get(slot)

@@ -6,7 +6,7 @@ It alters audit_log, so it runs before ``ops.embedded.secure_audit_log`` hands t
 owner; a later revision that alters audit_log must run as that owner (README, "Audit chain").
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03 12:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,6 +4,7 @@ person's own district and risk level; the API that edits them, its checks and it
 from dataclasses import asdict
 
 import pytest
+from sqlalchemy import text
 
 from alerts import policy
 from core.db import session_scope
@@ -131,6 +132,11 @@ def test_put_replaces_a_scope_and_delete_falls_back(hierarchy, admin_api):
         ({"thresholds": {"inclusion_red_distance_m": -5.0}}, "thresholds.inclusion_red_distance_m", "greater than 0"),
         ({"thresholds": {"repeat_yellow_count": "three"}}, "thresholds.repeat_yellow_count", "valid integer"),
         ({"thresholds": {"repeat_yellow_count": None}}, "thresholds.repeat_yellow_count", "valid integer"),
+        # Unbounded, these overflowed timedelta/int4 and wedged the watchdog and escalation for everyone.
+        ({"thresholds": {"ack_sla_red_min": 10**12}}, "thresholds.ack_sla_red_min", "less than or equal to 129600"),
+        ({"thresholds": {"signal_lost_red_min": 2**31}}, "thresholds.signal_lost_red_min", "less than or equal"),
+        ({"thresholds": {"inclusion_red_distance_m": 1e300}}, "thresholds.inclusion_red_distance_m", "less than"),
+        ({"thresholds": {"repeat_yellow_days": 100_000}}, "thresholds.repeat_yellow_days", "less than or equal to 366"),
         ({"thresholds": {}}, "", "thresholds is empty"),
         ({"district_id": None, "risk_level": None, "thresholds": {"ack_sla_red_min": 5}}, "", "district_id"),
         ({"risk_level": "extreme", "thresholds": {"ack_sla_red_min": 5}}, "risk_level", "Input should be"),
@@ -141,6 +147,18 @@ def test_invalid_overrides_are_refused_with_the_reason(admin_api, body, field, r
     body = {"district_id": district["id"]} | body
     (error,) = admin_api.call("PUT", "/alert-policies", 422, json=body)["detail"]
     assert error["field"] == field and reason in error["reason"]
+
+
+def test_a_stored_override_out_of_bounds_is_skipped_not_applied(admin_api, db):
+    # Saved before the bounds existed: the layers below apply instead of a value that overflows.
+    district = admin_api.district()
+    person = admin_api.supervisee(district["id"])
+    db.execute(
+        text("INSERT INTO alert_policy (district_id, thresholds, updated_at) VALUES (:d, :t, now())"),
+        {"d": district["id"], "t": '{"ack_sla_red_min": 1000000000000, "repeat_yellow_days": 9}'},
+    )
+    found = policy.policy_for(session=db, supervisee_id=person["id"])
+    assert (found.ack_sla_red_min, found.repeat_yellow_days) == (DEFAULTS["ack_sla_red_min"], 9)
 
 
 def test_who_may_change_policies(admin_api, portal_url):

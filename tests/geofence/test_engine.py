@@ -4,12 +4,14 @@ and the dwell/hysteresis state machine with late, duplicate and out-of-order fix
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from shapely.geometry import MultiPolygon, Polygon
 
 from core.wire import AlertLevel
-from geofence.config import Thresholds
+from geofence.config import GeofenceSettings, Thresholds
 from geofence.engine import INSIDE, OUTSIDE, UNCERTAIN, ZoneIndex, observe
 from geofence.models import ZoneKind
 from geofence.noise import DeviceNoise
@@ -339,3 +341,12 @@ def test_an_honest_phone_on_the_move_is_confirmed_by_its_known_noise():
     known.advance(index, observe(index, home, 30.0), home)
     events = known.advance(index, observe(index, out, 30.0), out)
     assert [(e.kind, e.started_us // 1_000_000) for e in events] == [("opened", 10_000)]
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"exit_confirm_s": 10**12}, {"exit_confirm_fixes": 0}, {"evidence_interval_s": float("inf")}]
+)
+def test_thresholds_out_of_bounds_are_refused_at_start(overrides):
+    # Unbounded, a mistyped setting overflowed the engine's times in the worker, for everyone.
+    with pytest.raises(ValidationError):
+        GeofenceSettings(**overrides)

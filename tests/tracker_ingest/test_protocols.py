@@ -368,6 +368,10 @@ def test_no_position_and_no_radio() -> None:
         ({"location": "60.0,east"}, ["location", "'east'"]),
         ({"cell": "257,02,16"}, ["cell", "'257,02,16'"]),
         ({"cell": "257,x,16,2224"}, ["cell", "'x'"]),
+        # Python refuses to read integers of over 4,300 digits (a ValueError the parser let through: a 500).
+        ({"cell": f"257,02,16,{'9' * 5000}"}, ["cell", "'9999"]),
+        ({"wifi": f"00-14-22-01-23-45,-{'9' * 5000}"}, ["wifi", "'-999"]),
+        ({"lat": "9" * 5000, "lon": "30"}, ["lat", "'9999"]),
         ({"wifi": "00-14-22-01-23-45"}, ["wifi", "'00-14-22-01-23-45'"]),
         ({"wifi": "00-14-22-01-23-45,strong"}, ["wifi", "'strong'"]),
     ],

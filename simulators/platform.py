@@ -5,6 +5,7 @@ Device tokens are shown once by the platform, so the registration is kept in a s
 0600) and reused by later runs with the same seed and size."""
 
 import asyncio
+import itertools
 import json
 import random
 from dataclasses import asdict, dataclass
@@ -95,6 +96,8 @@ async def register(
 ) -> Registration:
     """Create (once) everything the fleet needs on the platform; later calls return the saved state."""
     if existing := Registration.load(state_file, fleet):
+        async with Portal(portal_url, username, password) as portal:
+            await _keep_monitored(portal, existing)
         return existing
     async with Portal(portal_url, username, password) as portal:
         district_id = await _district(portal, district_code, fleet)
@@ -172,23 +175,45 @@ async def _person(portal: Portal, fleet: Fleet, p: int, name: str, district_id: 
     # Positions are taken only within an approved monitoring period (社区矫正法 art. 29: at most 3
     # months): one from a month back, so replayed days count, to two months ahead (89 days, the
     # shortest 3 calendar months).
-    today = datetime.now(UTC).date()
-    await portal.call(
-        "POST",
-        f"/supervisees/{supervisee['id']}/monitoring-periods",
-        json={
-            "starts_on": (today - timedelta(days=30)).isoformat(),
-            "ends_on": (today + timedelta(days=59)).isoformat(),
-            "grounds": ["left_area_without_approval"],
-            "assessment": "simulated",
-        },
-    )
+    await _approve_period(portal, supervisee["id"], datetime.now(UTC).date() - timedelta(days=30))
     device = await portal.call(
         "POST", f"/supervisees/{supervisee['id']}/devices", json={"datum": DATUMS[fleet.datum[p]]}
     )
     for zone in zones.person_zones(fleet, p):
         await portal.call("POST", "/zones", json=zone | {"supervisee_id": supervisee["id"], "buffer_m": 0})
     return supervisee["id"], device["external_id"], device["token"]
+
+
+async def _approve_period(portal: Portal, supervisee_id: int, starts_on: date) -> None:
+    # 89 days: the shortest span of 3 calendar months, the most the law allows at a time.
+    await portal.call(
+        "POST",
+        f"/supervisees/{supervisee_id}/monitoring-periods",
+        json={
+            "starts_on": starts_on.isoformat(),
+            "ends_on": (starts_on + timedelta(days=89)).isoformat(),
+            "grounds": ["left_area_without_approval"],
+            "assessment": "simulated",
+        },
+    )
+
+
+async def _keep_monitored(portal: Portal, registration: Registration) -> None:
+    """A fleet registered earlier gets a new period for whoever has none in force (it ran out, or the
+    fleet predates monitoring periods): outside one, the platform refuses their positions."""
+    ours, lapsed, page = set(registration.supervisee_ids), [], 5000
+    for offset in itertools.count(0, page):
+        people = await portal.call("GET", "/supervisees", params={"active": "true", "limit": page, "offset": offset})
+        lapsed += [p["id"] for p in people if p["id"] in ours and p.get("monitoring") is None]
+        if len(people) < page:
+            break
+    today = datetime.now(UTC).date()
+    for supervisee_id in lapsed:
+        periods = await portal.call("GET", f"/supervisees/{supervisee_id}/monitoring-periods")
+        ended = [date.fromisoformat(p["ends_on"]) for p in periods]
+        starts_on = max([today - timedelta(days=30), *(end + timedelta(days=1) for end in ended)])
+        if starts_on <= today:
+            await _approve_period(portal, supervisee_id, starts_on)
 
 
 async def _cameras(portal: Portal, fleet: Fleet, district_id: int) -> list[str]:

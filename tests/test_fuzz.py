@@ -7,7 +7,9 @@ The admin fuzzes every read and every creation, but no operation that changes or
 record chosen by id: with an admin's reach a random id hits records of other tests (and the admin's
 own account: a changed password or a deactivation would sign it out). Those operations are fuzzed by
 a command officer of a district made here, whose scope confines them to that district; it leaves its
-own account alone for the same reason. The live event stream is never fuzzed: it does not end."""
+own account alone for the same reason. Signing out and changing one's password end the caller's
+sessions, so an officer of its own fuzzes those two. The live event stream is never fuzzed: it does
+not end."""
 
 from collections import Counter
 
@@ -32,6 +34,7 @@ EXAMPLES = 8
 # Its own source address, so that the failed sign-ins it makes count against nobody else's limit.
 FUZZER_ADDRESS = "127.0.0.3"
 STREAMS = {("GET", "/api/v1/events/stream")}
+SESSION_ENDERS = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password")}
 tried: Counter = Counter()
 
 # The schemas come from the app objects (what the running processes serve); the requests go to the
@@ -67,9 +70,11 @@ def fuzzers(portal_url, admin_api):
     person = admin_api.supervisee(district["id"])
     device = admin_api.device(person["id"])
     as_command = signed_in_as(portal_url, command)
+    as_itself = signed_in_as(portal_url, admin_api.officer(district["id"]))
     yield {
         "admin": {"Authorization": admin_api.client.headers["Authorization"]},
         "officer": {"Authorization": as_command.client.headers["Authorization"]},
+        "itself": {"Authorization": as_itself.client.headers["Authorization"]},
         "officer_id": command["id"],
         "device": {"Authorization": f"Bearer {device['token']}"},
     }
@@ -94,6 +99,9 @@ def _call(case, http, base_url: str, headers: dict, role: str) -> None:
 @examples
 def test_portal_operations(case, http, portal_url, fuzzers):
     if (case.method, case.path) in STREAMS:
+        return
+    if (case.method, case.path) in SESSION_ENDERS:
+        _call(case, http, portal_url, fuzzers["itself"], "itself")
         return
     if not _changes_existing(case):
         _call(case, http, portal_url, fuzzers["admin"], "admin")

@@ -45,8 +45,20 @@ def test_a_registered_fleet_replays_over_every_protocol_and_is_stored(portal_url
 
     registration = register()
     assert len(set(registration.device_keys)) == 12
+    # A person of a fleet registered before monitoring periods existed (or whose period ran out) gets
+    # one again when the fleet is reused: outside a period their positions would be refused.
+    lapsed = registration.supervisee_ids[0]
+    db.execute(text("DELETE FROM monitoring_period WHERE supervisee_id = :id"), {"id": lapsed})
+    db.commit()
     again = register()
     assert again == registration  # kept, not registered twice
+    assert (
+        db.execute(
+            text("SELECT count(*) FROM monitoring_period WHERE supervisee_id = :id AND starts_on <= current_date"),
+            {"id": lapsed},
+        ).scalar_one()
+        == 1
+    )
 
     total = 0
     start = datetime.now(UTC) - timedelta(hours=3)

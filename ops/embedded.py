@@ -263,8 +263,10 @@ def secure_audit_log(settings: Settings, database: str) -> None:
 
 
 def drop_database(settings: Settings, name: str) -> None:
-    with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # As the superuser: FORCE ends every session on the database, and the app's role may not end the
+    # superuser's own (a psql of ensure_database's may still be on its way out).
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    superuser_sql(settings, "postgres", statement.as_string())
 
 
 def stop_postgres(settings: Settings) -> bool:

@@ -173,6 +173,17 @@ class MonitoringPeriod(Base):
     )
 
 
+class UnapprovedMonitoringDates(Base):
+    """Monitoring dates entered on a supervisee before periods needed an approver and grounds (revision
+    0015). Kept as they were, never applied: an officer turns them into approved periods, or not."""
+
+    __tablename__ = "unapproved_monitoring_dates"
+
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), primary_key=True)
+    monitoring_start: Mapped[date | None] = mapped_column(Date)
+    monitoring_end: Mapped[date | None] = mapped_column(Date)
+
+
 class Device(Base):
     __tablename__ = "device"
     __table_args__ = (CheckConstraint("external_id IS NOT NULL OR key_hash IS NOT NULL", name="identified"),)

@@ -53,7 +53,8 @@ def test_upgrade_matches_the_models_and_downgrade_leaves_nothing(empty_database)
     _alembic(empty_database, "upgrade", "head")  # and up again
 
 
-def test_generated_device_keys_already_stored_are_hashed(empty_database):
+def test_data_already_stored_is_converted_not_lost(empty_database):
+    # Generated device keys are hashed; monitoring dates entered before approvals existed are kept apart.
     import hashlib
 
     key = "ew-" + "0123456789abcdef" * 2
@@ -62,8 +63,9 @@ def test_generated_device_keys_already_stored_are_hashed(empty_database):
         connection.execute(
             text(f"""
             INSERT INTO district (id, code, name, level) VALUES (1, 'D', 'd', 'county');
-            INSERT INTO supervisee (id, code, full_name, category, risk_level, district_id, supervision_start)
-            VALUES (1, 'S', 's', 'probation', 'low', 1, '2026-01-01');
+            INSERT INTO supervisee (id, code, full_name, category, risk_level, district_id, supervision_start,
+                                    monitoring_start, monitoring_end)
+            VALUES (1, 'S', 's', 'probation', 'low', 1, '2026-01-01', '2026-02-01', '2026-09-30');
             INSERT INTO device (supervisee_id, kind, external_id, token_hash, key_is_secret)
             VALUES (1, 'phone', '{key}', 't1', true), (1, 'tracker', '353861053849681', 't2', false);
             INSERT INTO unknown_device (protocol, device_key, first_seen_at, last_seen_at, attempts)
@@ -73,8 +75,10 @@ def test_generated_device_keys_already_stored_are_hashed(empty_database):
     with empty_database.connect() as connection:
         devices = connection.execute(text("SELECT external_id, key_hash, key_hint FROM device ORDER BY id")).all()
         unknown = connection.execute(text("SELECT device_key, attempts FROM unknown_device ORDER BY 1")).all()
+        dates = connection.execute(text("SELECT * FROM unapproved_monitoring_dates")).all()
     assert devices == [
         (None, hashlib.sha256(key.encode()).hexdigest(), "ew-…cdef"),
         ("353861053849681", None, None),
     ]
     assert unknown == [("ew-…cdef", 3), ("stranger", 1)]
+    assert [tuple(map(str, d)) for d in dates] == [("1", "2026-02-01", "2026-09-30")]

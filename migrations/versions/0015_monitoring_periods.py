@@ -73,6 +73,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("renews_id", name=op.f("uq_monitoring_period_renews_id")),
     )
     op.create_index(op.f("ix_monitoring_period_supervisee_id"), "monitoring_period", ["supervisee_id"])
+    op.create_table(
+        "unapproved_monitoring_dates",
+        sa.Column("supervisee_id", sa.Integer(), nullable=False),
+        sa.Column("monitoring_start", sa.Date(), nullable=True),
+        sa.Column("monitoring_end", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["supervisee_id"],
+            ["supervisee.id"],
+            name=op.f("fk_unapproved_monitoring_dates_supervisee_id_supervisee"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("supervisee_id", name=op.f("pk_unapproved_monitoring_dates")),
+    )
+    op.execute(
+        "INSERT INTO unapproved_monitoring_dates (supervisee_id, monitoring_start, monitoring_end)"
+        " SELECT id, monitoring_start, monitoring_end FROM supervisee"
+        " WHERE monitoring_start IS NOT NULL OR monitoring_end IS NOT NULL"
+    )
     op.drop_column("supervisee", "monitoring_end")
     op.drop_column("supervisee", "monitoring_start")
 
@@ -86,6 +104,11 @@ def downgrade() -> None:
         " SELECT supervisee_id, min(starts_on) AS first_day, max(ends_on) AS last_day FROM monitoring_period"
         " WHERE released_at IS NULL GROUP BY supervisee_id) p WHERE p.supervisee_id = s.id"
     )
+    op.execute(
+        "UPDATE supervisee s SET monitoring_start = u.monitoring_start, monitoring_end = u.monitoring_end"
+        " FROM unapproved_monitoring_dates u WHERE u.supervisee_id = s.id AND s.monitoring_start IS NULL"
+    )
+    op.drop_table("unapproved_monitoring_dates")
     op.drop_index(op.f("ix_monitoring_period_supervisee_id"), table_name="monitoring_period")
     op.drop_table("monitoring_period")
     postgresql.ENUM(name="monitoring_ground").drop(op.get_bind())

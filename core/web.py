@@ -230,7 +230,8 @@ class SecurityHeaders:
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
         headers = [
-            (b"content-security-policy", self.policy.format(nonce=nonce).encode()),
+            # replace, not format: a tile server's host may hold braces of its own.
+            (b"content-security-policy", self.policy.replace("{nonce}", nonce).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"SAMEORIGIN"),
             (b"referrer-policy", b"same-origin"),

@@ -208,12 +208,17 @@ async def _keep_monitored(portal: Portal, registration: Registration) -> None:
         if len(people) < page:
             break
     today = datetime.now(UTC).date()
-    for supervisee_id in lapsed:
-        periods = await portal.call("GET", f"/supervisees/{supervisee_id}/monitoring-periods")
-        ended = [date.fromisoformat(p["ends_on"]) for p in periods]
-        starts_on = max([today - timedelta(days=30), *(end + timedelta(days=1) for end in ended)])
-        if starts_on <= today:
-            await _approve_period(portal, supervisee_id, starts_on)
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def renew(supervisee_id: int) -> None:
+        async with limit:
+            periods = await portal.call("GET", f"/supervisees/{supervisee_id}/monitoring-periods")
+            ended = [date.fromisoformat(p["ends_on"]) for p in periods]
+            starts_on = max([today - timedelta(days=30), *(end + timedelta(days=1) for end in ended)])
+            if starts_on <= today:
+                await _approve_period(portal, supervisee_id, starts_on)
+
+    await asyncio.gather(*(renew(supervisee_id) for supervisee_id in lapsed))
 
 
 async def _cameras(portal: Portal, fleet: Fleet, district_id: int) -> list[str]:

@@ -72,24 +72,23 @@ class Api:
             json={"code": unique("D"), "name": "测试区 Test district", "level": "county", "parent_id": parent_id},
         )
 
-    def officer(self, district_id: int, role: str = "officer", supervisor_id: int | None = None) -> dict:
-        username = unique("off")
-        officer = self.call(
-            "POST",
-            "/officers",
-            201,
-            json={
-                "username": username,
-                "full_name": "测试 Officer",
-                "password": STAFF_PASSWORD,
-                "role": role,
-                "district_id": district_id,
-                "supervisor_id": supervisor_id,
-                # Test officers keep the password the factory set (no second argon2 round each).
-                "must_change_password": False,
-            },
-        )
-        return officer
+    def officer(
+        self, district_id: int, role: str = "officer", supervisor_id: int | None = None, keep_password: bool = True
+    ) -> dict:
+        """An officer with STAFF_PASSWORD. ``keep_password``: waive the change at first sign-in (no second
+        argon2 round per test officer); without it, the platform's default for an account someone
+        else created applies."""
+        body = {
+            "username": unique("off"),
+            "full_name": "测试 Officer",
+            "password": STAFF_PASSWORD,
+            "role": role,
+            "district_id": district_id,
+            "supervisor_id": supervisor_id,
+        }
+        if keep_password:
+            body["must_change_password"] = False
+        return self.call("POST", "/officers", 201, json=body)
 
     def supervisee(self, district_id: int, officer_id: int | None = None, monitored: bool = True) -> dict:
         """A supervisee; ``monitored``: with an electronic monitoring period in force (approved by

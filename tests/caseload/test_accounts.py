@@ -81,18 +81,7 @@ def test_the_last_admin_cannot_be_switched_off_or_demoted(admin_api, district):
 
 
 def test_a_password_someone_else_set_must_be_changed_first(admin_api, portal_url, district, db):
-    officer = admin_api.call(
-        "POST",
-        "/officers",
-        201,
-        json={
-            "username": unique("new"),
-            "full_name": "新人 Newcomer",
-            "password": STAFF_PASSWORD,
-            "role": "officer",
-            "district_id": district["id"],
-        },
-    )
+    officer = admin_api.officer(district["id"], keep_password=False)
     address = next(_addresses)
     first = sign_in(portal_url, officer["username"], STAFF_PASSWORD, address).json()
     assert first["must_change_password"] is True

@@ -63,18 +63,7 @@ def test_cookie_authenticated_writes_need_the_csrf_token(portal_url, admin_api, 
 
 
 def test_a_new_account_is_led_to_change_its_password(portal_url, admin_api, district):
-    officer = admin_api.call(
-        "POST",
-        "/officers",
-        201,
-        json={
-            "username": unique("new"),
-            "full_name": "新人 Newcomer",
-            "password": STAFF_PASSWORD,
-            "role": "officer",
-            "district_id": district["id"],
-        },
-    )
+    officer = admin_api.officer(district["id"], keep_password=False)
     with httpx.Client(base_url=portal_url) as browser:
         assert page_sign_in(browser, officer["username"]).headers["location"] == "/password"
         assert browser.get("/").headers["location"] == "/password"

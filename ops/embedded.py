@@ -5,6 +5,7 @@ import hashlib
 import os
 import pwd
 import secrets
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -109,8 +110,23 @@ def ensure_postgres(settings: Settings) -> None:
         )
     pg_dir = _pg_dir(settings)
     data = pg_dir / "data"
+    if (data / "PG_VERSION").exists():
+        _start_postgres(settings, pg_dir, data)
+        if not _accepts_password(settings):
+            if pg_dir == settings.run_dir / "pg":
+                raise SetupError(
+                    f"the cluster in {pg_dir} refuses EWALL_PG_PASSWORD from {GENERATED_ENV_FILE}; "
+                    "put back the password it was made with"
+                )
+            _set_aside(pg_dir, data)
     if not (data / "PG_VERSION").exists():
         _init_cluster(settings, pg_dir, data)
+        _start_postgres(settings, pg_dir, data)
+    _split_roles(settings)
+    ensure_database(settings, settings.pg_database)
+
+
+def _start_postgres(settings: Settings, pg_dir: Path, data: Path) -> None:
     if not _pg_running(data):
         check_port_free(settings.pg_port, owner="the embedded PostgreSQL", setting="EWALL_PG_PORT")
         options = (
@@ -133,8 +149,32 @@ def ensure_postgres(settings: Settings) -> None:
             ],
             "starting PostgreSQL",
         )
-    _split_roles(settings)
-    ensure_database(settings, settings.pg_database)
+
+
+def _accepts_password(settings: Settings) -> bool:
+    try:
+        psycopg.connect(admin_dsn(settings), connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        if "password authentication failed" in str(exc):
+            return False
+        raise
+    return True
+
+
+def _set_aside(pg_dir: Path, data: Path) -> None:
+    """A cluster at this clone's place that refuses the clone's password was made by an earlier clone
+    at the same path, since deleted with its .run/ewall.env (as root the cluster lives outside the
+    clone, so it outlives it). Kept beside as <id>.earlier-clone, the one before it dropped, so the
+    new clone starts afresh as it would anywhere else."""
+    _pg([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], "stopping an earlier clone's PostgreSQL")
+    aside = pg_dir.with_name(f"{pg_dir.name}.earlier-clone")
+    shutil.rmtree(aside, ignore_errors=True)
+    pg_dir.rename(aside)
+    print(
+        f"ewall: the PostgreSQL cluster in {pg_dir} refuses this clone's password: it was an earlier "
+        f"clone's at this path. Moved to {aside}; starting a new one.",
+        flush=True,
+    )
 
 
 def _init_cluster(settings: Settings, pg_dir: Path, data: Path) -> None:

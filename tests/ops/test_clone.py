@@ -1,7 +1,8 @@
 """A newcomer's clone in a folder only root can enter (``mktemp -d``, mode 0700) sets itself up and runs:
 ``./ewall up --no-fleet`` there starts PostgreSQL (as ``postgres``, which cannot enter the clone), the
 broker, both apps and the workers; a fix posted to it reaches the live positions; ``./ewall down``
-stops it all. The clone is of the working tree as it is now (``git stash create``), on ports of its own."""
+stops it all. A clone made again at the same path starts afresh. The clone is of the working tree as it
+is now (``git stash create``), on ports of its own."""
 
 import os
 import shutil
@@ -57,26 +58,27 @@ def _cluster_of(cluster: Path) -> Path | None:
     return Path(marker.read_text().strip()) if marker.exists() else None
 
 
+def _ewall(checkout: Path, env: dict, *argv: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(checkout / "ewall"), *argv], cwd=checkout, env=env, capture_output=True, text=True, timeout=540
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _admin_password(checkout: Path) -> str:
+    generated = (checkout / ".run" / "ewall.env").read_text().splitlines()
+    return next(line.split("=", 1)[1] for line in generated if line.startswith("EWALL_ADMIN_PASSWORD="))
+
+
 def test_up_from_a_folder_only_root_can_enter(clone):
     checkout, env, ports = clone
-    up = subprocess.run(
-        [str(checkout / "ewall"), "up", "--no-fleet"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )
-    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    up = _ewall(checkout, env, "up", "--no-fleet")
     assert "Admin login" in up.stdout
     assert "Demo staff" not in up.stdout and not (checkout / ".run" / "demo-accounts.env").exists()
     assert stat.S_IMODE((checkout / ".run" / "ewall.env").stat().st_mode) == 0o600
 
-    password = next(
-        line.split("=", 1)[1]
-        for line in (checkout / ".run" / "ewall.env").read_text().splitlines()
-        if line.startswith("EWALL_ADMIN_PASSWORD=")
-    )
+    password = _admin_password(checkout)
     portal = f"http://127.0.0.1:{ports['PORTAL']}"
     api = Api.sign_in(portal, "admin", password)
     assert "change your password" in api.call("GET", "/districts", expect=403)["detail"]
@@ -96,5 +98,21 @@ def test_up_from_a_folder_only_root_can_enter(clone):
     )
     eventually(lambda: httpx.get(f"{portal}/ready").status_code == 200, what="the clone's platform ready")
 
-    status = subprocess.run([str(checkout / "ewall"), "status"], cwd=checkout, env=env, capture_output=True, text=True)
+    status = _ewall(checkout, env, "status")
     assert "main-persist" in status.stdout and "RUNNING" in status.stdout, status.stdout + status.stderr
+
+
+def test_a_new_clone_at_the_same_path_starts_afresh(clone):
+    """As root the cluster lives outside the clone and outlives it. A clone deleted and made again at the
+    same path has a new .run/ewall.env, whose password the old cluster refuses: it is set aside."""
+    checkout, env, ports = clone
+    _ewall(checkout, env, "down")
+    shutil.rmtree(checkout / ".run")
+    up = _ewall(checkout, env, "up", "--no-fleet")
+    assert "an earlier clone's at this path" in up.stdout
+    earlier = [
+        c for c in Path("/var/lib/postgresql/ewall").glob("*.earlier-clone") if _cluster_of(c) == checkout / ".run"
+    ]
+    assert len(earlier) == 1 and (earlier[0] / "data" / "PG_VERSION").exists()
+    password = _admin_password(checkout)
+    Api.sign_in(f"http://127.0.0.1:{ports['PORTAL']}", "admin", password)

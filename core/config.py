@@ -7,6 +7,7 @@ When those two are unset, ``./ewall`` starts the embedded PostGIS and broker und
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,6 +127,13 @@ class Settings(BaseSettings):
     display_tz: str = "Asia/Shanghai"
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tiles_attribution: str = "© OpenStreetMap contributors"
+    # 天地图 (Tianditu) and Amap take subdomains, e.g. "01234567" or "1234"; labels come as a second layer.
+    map_tiles_subdomains: str = "abc"
+    map_tiles_labels_url: str = ""
+    # The datum the tiles are drawn in: "gcj02" for Amap/Tencent tiles, whose streets sit hundreds of
+    # metres off WGS-84; pages then shift every position onto them (static/basemap.js).
+    map_tiles_datum: Literal["wgs84", "gcj02"] = "wgs84"
+    map_max_zoom: int = Field(default=19, ge=1, le=22)
 
     @property
     def embedded_database(self) -> bool:

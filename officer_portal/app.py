@@ -23,7 +23,20 @@ from core.web import (
     install_health_routes,
 )
 from geofence import api as geofence_api
-from officer_portal import admin_api, audit_api, live, maps, pages
+from officer_portal import (
+    admin_api,
+    admin_pages,
+    alert_pages,
+    audit_api,
+    audit_pages,
+    command_pages,
+    live,
+    maps,
+    pages,
+    supervisee_pages,
+    track_pages,
+    zone_pages,
+)
 from officer_portal import api as portal_api
 from tracker_ingest import positions_api
 
@@ -68,7 +81,17 @@ for router in (
 ):
     api.include_router(router)
 app.include_router(api)
-app.include_router(pages.router)
+for pages_router in (
+    pages.router,
+    alert_pages.router,
+    supervisee_pages.router,
+    track_pages.router,
+    zone_pages.router,
+    admin_pages.router,
+    command_pages.router,
+    audit_pages.router,
+):
+    app.include_router(pages_router)
 document_errors(
     app,
     {

@@ -29,9 +29,24 @@ def text(value: object) -> str:
 
 
 def tile_sources() -> list[str]:
-    """The tile server's origin, for the pages' Content-Security-Policy (``{s}`` subdomains as ``*``)."""
-    url = urlsplit(get_settings().map_tiles_url.replace("{s}", "*"))
-    return [f"{url.scheme}://{url.netloc}"] if url.netloc else []
+    """The tile servers' origins, for the pages' Content-Security-Policy (``{s}`` subdomains as ``*``)."""
+    settings = get_settings()
+    urls = (urlsplit(u.replace("{s}", "*")) for u in (settings.map_tiles_url, settings.map_tiles_labels_url) if u)
+    return list(dict.fromkeys(f"{url.scheme}://{url.netloc}" for url in urls if url.netloc))
+
+
+def basemap_config() -> dict:
+    """What static/basemap.js needs to draw the configured tiles (the page's ``#map-config``)."""
+    settings = get_settings()
+    return {
+        "tiles": settings.map_tiles_url,
+        "labels": settings.map_tiles_labels_url or None,
+        "attribution": settings.map_tiles_attribution,
+        "subdomains": settings.map_tiles_subdomains,
+        "datum": settings.map_tiles_datum,
+        "max_zoom": settings.map_max_zoom,
+        "centre": DEFAULT_CENTRE,
+    }
 
 
 @dataclass(frozen=True)

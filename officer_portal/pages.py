@@ -1,11 +1,9 @@
 """HTML pages: sign-in, password change, sign-out and the live caseload dashboard (map + open alerts)."""
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from alerts import service as alerts_service
@@ -20,55 +18,20 @@ from caseload.auth import (
     cookie_is_secure,
     csrf_guard,
     sign_in_or_refuse,
-    signed_in_officer,
     source_of,
 )
 from caseload.models import Officer
 from core.config import get_settings
 from core.errors import DomainError
-from core.security import create_access_token, csrf_token
-from core.timezones import to_display, utcnow
+from core.security import create_access_token
+from core.timezones import utcnow
 from core.web import SessionDep, with_nonce
-from core.wire import AlertLevel
 from geofence import service as geofence_service
 from officer_portal import maps
+from officer_portal.rendering import LEVEL_BADGES, PageOfficer, elsewhere, templates, to_login
 from tracker_ingest import positions
 
 router = APIRouter(include_in_schema=False)
-
-
-def _csrf_context(request: Request) -> dict:
-    # Every page of a session carries its CSRF token (base.html's meta tag, forms' hidden field).
-    cookie = request.cookies.get(SESSION_COOKIE)
-    return {"csrf_token": csrf_token(cookie) if cookie else None}
-
-
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates", context_processors=[_csrf_context])
-templates.env.filters["local"] = to_display
-LEVEL_BADGES = {AlertLevel.red: "红 red", AlertLevel.yellow: "黄 yellow"}
-
-
-def page_officer(request: Request, session: SessionDep) -> Officer | None:
-    try:
-        return signed_in_officer(request, session, None)
-    except HTTPException:  # not signed in: the page redirects; any other failure is a real error
-        return None
-
-
-PageOfficer = Annotated[Officer | None, Depends(page_officer)]
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
-
-
-def _elsewhere(officer: Officer | None) -> RedirectResponse | None:
-    """Where a page sends a caller who may not see it yet: sign-in, or the password change first."""
-    if officer is None:
-        return _to_login()
-    if officer.must_change_password:
-        return RedirectResponse("/password", status_code=303)
-    return None
 
 
 def _start_session(request: Request, officer: Officer) -> Response:
@@ -109,7 +72,7 @@ def login(
 @router.get("/password", response_class=HTMLResponse)
 def password_form(request: Request, officer: PageOfficer) -> Response:
     if officer is None:
-        return _to_login()
+        return to_login()
     return templates.TemplateResponse(request, "password.html", {"officer": officer, "error": None})
 
 
@@ -122,7 +85,7 @@ def change_password(
     new_password: Annotated[str, Form()],
 ) -> Response:
     if officer is None:
-        return _to_login()
+        return to_login()
     try:
         data = caseload_schemas.PasswordChange(current_password=current_password, new_password=new_password)
         accounts.change_password(
@@ -150,14 +113,14 @@ def logout(request: Request, session: SessionDep, officer: PageOfficer) -> Respo
     if officer is not None:
         accounts.sign_out(session=session, officer=officer, source=source_of(request))
         session.commit()
-    response = _to_login()
+    response = to_login()
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=cookie_is_secure(request))
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
-    if redirect := _elsewhere(officer):
+    if redirect := elsewhere(officer):
         return redirect
     rendered_at = utcnow()
     caseload = caseload_service.list_supervisees(session=session, viewer=officer, active=True, limit=5000)
@@ -190,7 +153,7 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
 
 @router.get("/map", response_class=HTMLResponse)
 def live_map(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
-    if redirect := _elsewhere(officer):
+    if redirect := elsewhere(officer):
         return redirect
     live = positions.read_live_positions(session, viewer=officer, via="map")
     session.commit()

@@ -1,0 +1,5 @@
+"""Caseload administration: officers, districts, gateways and cameras."""
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -23,3 +23,37 @@ document.addEventListener("htmx:responseError", (event) => {
   }
   box.textContent = `${event.detail.xhr.status}: ${reason}`;
 });
+
+// The pages' actions go to the REST API with the session cookie and the CSRF token, so the API's
+// role and caseload checks are the ones that apply. Resolves to the JSON answer (null for 204);
+// a refusal rejects with an Error whose message is the API's reason.
+window.ewallApi = async (method, path, body) => {
+  const headers = { Accept: "application/json" };
+  const token = document.querySelector('meta[name="csrf-token"]');
+  if (token) headers["X-CSRF-Token"] = token.content;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (_) {
+    data = text;
+  }
+  if (!response.ok) {
+    const detail = data && data.detail !== undefined ? data.detail : data;
+    const reason = Array.isArray(detail)
+      ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
+      : String(detail);
+    const error = new Error(`${response.status}: ${reason}`);
+    error.status = response.status;
+    error.detail = detail;
+    throw error;
+  }
+  return data;
+};

@@ -13,12 +13,13 @@ from alerts import queue, report, rules
 from alerts import service as alerts_service
 from alerts.models import AlertStatus, Disposition
 from caseload import service as caseload_service
+from core.config import get_settings
 from core.errors import DomainError, Invalid
 from core.security import Role
 from core.timezones import display_tz, utcnow
 from core.web import SessionDep
 from core.wire import AlertLevel
-from officer_portal.rendering import LEVEL_BADGES, PageOfficer, elsewhere, templates
+from officer_portal.rendering import LEVEL_BADGES, SECTIONS, PageOfficer, elsewhere, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -188,6 +189,8 @@ def alert_page(alert_id: int, request: Request, session: SessionDep, officer: Pa
             "person": person,
             "replay_href": f"/supervisees/{alert.supervisee_id}/track?{urlencode(replay)}",
             "may_handle": may_handle,
+            # The person's page and track are for the roles the supervisee pages are for.
+            "sees_people": any(path == "/supervisees" and officer.role in roles for path, _, roles in SECTIONS),
             "actions": {
                 "ack": may_handle and alert.status == AlertStatus.open,
                 "resolve": may_handle and alert.status != AlertStatus.resolved,
@@ -201,6 +204,9 @@ def alert_page(alert_id: int, request: Request, session: SessionDep, officer: Pa
                 "alert_id": alert.id,
                 "zone_id": alert.zone_id,
                 "fixes": _evidence_fixes(alert, events),
+                "tz": get_settings().display_tz,
+                # The suspension form's Until is in the display time zone; the API wants an offset.
+                "tz_offset": utcnow().astimezone(display_tz()).isoformat()[-6:],
             },
             "suspend_until": (utcnow() + timedelta(hours=24)).astimezone(display_tz()).strftime("%Y-%m-%dT%H:%M"),
         },
@@ -244,7 +250,8 @@ def response_times_page(request: Request, session: SessionDep, officer: PageOffi
                 + urlencode({**kept, "sort": column, "dir": "asc" if column == sort and descending else "desc"})
             ),
             "since_local": since.astimezone(display_tz()).strftime("%Y-%m-%dT%H:%M"),
-            "until_local": until.astimezone(display_tz()).strftime("%Y-%m-%dT%H:%M"),
+            # Empty means now: a minute-rounded "now" sent back would leave out this minute's alerts.
+            "until_local": params.get("to", ""),
             "district_id": district_id,
             "districts": caseload_service.list_districts(session=session, viewer=officer),
         },

@@ -205,6 +205,7 @@ def alert_page(alert_id: int, request: Request, session: SessionDep, officer: Pa
                 "zone_id": alert.zone_id,
                 "fixes": _evidence_fixes(alert, events),
                 "tz": get_settings().display_tz,
+                "since": utcnow().isoformat(),  # the page follows the live stream from here
                 # The suspension form's Until is in the display time zone; the API wants an offset.
                 "tz_offset": utcnow().astimezone(display_tz()).isoformat()[-6:],
             },

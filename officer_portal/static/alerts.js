@@ -192,6 +192,14 @@
     const { alertId, superviseeId } = page.dataset;
     drawMap(config);
     drawTimeline(alertId);
+    // Someone else's change to this alert (another officer, the watchdog): its timeline follows,
+    // and a link offers the page as it now is (the forms depend on the new state).
+    const stream = new EventSource(`/api/v1/events/stream?since=${encodeURIComponent(config.since)}`);
+    stream.addEventListener("alert", (event) => {
+      if (String(JSON.parse(event.data).alert_id) !== alertId) return;
+      drawTimeline(alertId);
+      document.getElementById("alert-changed").hidden = false;
+    });
     for (const form of document.querySelectorAll("form.alert-action")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();

@@ -155,12 +155,16 @@ def test_escalate_and_suspend(browser, portal_url, office):
 
 
 def test_a_refused_action_shows_the_api_reason(browser, portal_url, office):
-    """The buttons follow the state the page was rendered in; the API decides on the state now."""
+    """The buttons follow the state the page was rendered in; the API decides on the state now, and
+    the page tells that the alert changed."""
     person = office["people"][1]
     change = raise_alert(person["id"], utcnow(), key=f"test_stale:{person['id']}")
     with signed_in_page(browser, portal_url, office["officer"]["username"]) as page:
         page.goto(f"{portal_url}/alerts/{change.alert_id}")
         office["api"].call("POST", f"/alerts/{change.alert_id}/ack", json={"note": "from another tab"})
+        # The page follows the alert live: its timeline shows the other tab's acknowledgement.
+        expect(page.locator("#alert-changed")).to_be_visible(timeout=LIVE_MS)
+        expect(page.locator("#alert-timeline li[data-kind=acknowledged]")).to_contain_text("from another tab")
         page.locator("form[data-action=ack]").get_by_role("button").click()
         expect(page.locator("form[data-action=ack]").get_by_role("alert")).to_contain_text(
             "only an open alert can be acknowledged"

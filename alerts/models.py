@@ -70,6 +70,8 @@ class Alert(Base):
             "started_at",
             postgresql_where=text("status = 'open' AND escalated_at IS NULL"),
         ),
+        # The alert queue's default page: unresolved, red first, newest first (alerts.queue).
+        Index("ix_alert_unresolved_queue", "level", "started_at", "id", postgresql_where=text("status <> 'resolved'")),
         # The response-times report, per officer and period.
         Index("ix_alert_assignee_started", "assignee_id", "started_at"),
         CheckConstraint("supervisee_id IS NOT NULL OR district_id IS NOT NULL", name="about_someone"),

@@ -31,8 +31,9 @@ def response_times(
     *, session: Session, viewer: Officer, since: datetime, until: datetime, district_id: int | None
 ) -> list[dict[str, Any]]:
     """Per officer with alerts that started in [since, until): how many, how many answered, median and
-    90th percentile minutes from the start to the answer, answered by the deadline, escalated, still
-    open. An officer sees only their own row; the other roles the officers of their districts.
+    90th percentile minutes from the start to the answer and to the resolve, answered by the deadline,
+    overdue (answered late, or unanswered past it), escalated, still open. An officer sees only their
+    own row; the other roles the officers of their districts.
 
     An answer is the first of acknowledging and resolving: resolving straight away answers too."""
     if since >= until:
@@ -44,13 +45,17 @@ def response_times(
         return []
     deadlines = sla.sla_table(sla.policies(session=session, supervisee_ids=people))
     answered_at = func.coalesce(Alert.acknowledged_at, Alert.resolved_at)
+    due_at = sla.ack_due_at(deadlines, until=func.coalesce(answered_at, func.now()))
     answered = (
         select(
             Alert.assignee_id,
             Alert.status,
             Alert.escalated_at,
             (func.extract("epoch", answered_at - Alert.started_at) / 60).label("minutes"),
-            (answered_at <= sla.ack_due_at(deadlines, until=func.coalesce(answered_at, func.now()))).label("in_time"),
+            (func.extract("epoch", Alert.resolved_at - Alert.started_at) / 60).label("resolve_minutes"),
+            (answered_at <= due_at).label("in_time"),
+            # Answered late, or not answered and past the deadline now.
+            (func.coalesce(answered_at, func.now()) > due_at).label("late"),
         )
         .join(deadlines, sla.joins(deadlines))
         .where(*in_window)
@@ -63,7 +68,11 @@ def response_times(
             func.count(answered.c.minutes).label("acknowledged"),
             func.percentile_cont(0.5).within_group(answered.c.minutes).label("median_min"),
             func.percentile_cont(0.9).within_group(answered.c.minutes).label("p90_min"),
+            func.count(answered.c.resolve_minutes).label("resolved"),
+            func.percentile_cont(0.5).within_group(answered.c.resolve_minutes).label("resolve_median_min"),
+            func.percentile_cont(0.9).within_group(answered.c.resolve_minutes).label("resolve_p90_min"),
             func.count().filter(answered.c.in_time).label("within_sla"),
+            func.count().filter(answered.c.late).label("overdue"),
             func.count(answered.c.escalated_at).label("escalated"),
             func.count().filter(answered.c.status == AlertStatus.open).label("still_open"),
         )

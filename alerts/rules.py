@@ -17,6 +17,15 @@ SIGNAL_LOST = "signal_lost"  # 脱管: no fix for too long
 # Platform alerts, to command staff: most of a gateway's or a district's people silent at once.
 GATEWAY_SILENT = "gateway_silent"
 DISTRICT_SILENT = "district_silent"
+# What officers read for each rule (the queue's filter and the alert page).
+RULE_LABELS = {
+    INCLUSION_EXIT: "越界 Left the area",
+    CURFEW_BREACH: "宵禁外出 Curfew breach",
+    EXCLUSION_ENTRY: "进入禁区 Entered a barred place",
+    SIGNAL_LOST: "信号丢失 Signal lost",
+    GATEWAY_SILENT: "网关失联 Gateway silent",
+    DISTRICT_SILENT: "辖区失联 District silent",
+}
 REPEATED_YELLOW = "repeated_yellow"  # a reason, not a rule: the n-th yellow in d days is red
 US_PER_MIN = 60_000_000
 

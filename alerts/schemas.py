@@ -127,6 +127,10 @@ class ResponseTimeOut(BaseModel):
     acknowledged: int = Field(description="answered: acknowledged, or resolved without an acknowledgement")
     median_min: float | None = Field(description="minutes from the alert's start to the answer")
     p90_min: float | None
+    resolved: int = Field(description="resolved, with or without an acknowledgement first")
+    resolve_median_min: float | None = Field(description="minutes from the alert's start to its resolve")
+    resolve_p90_min: float | None
     within_sla: int
+    overdue: int = Field(description="answered after the deadline, or not answered and past it")
     escalated: int
     still_open: int = Field(description="neither acknowledged nor resolved yet")

@@ -26,6 +26,8 @@ HANDLERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
 # Who sees a platform alert (a whole gateway or district gone silent) of their districts.
 PLATFORM_VIEWERS = frozenset({Role.command, Role.admin, Role.auditor})
 LIVE = and_(Alert.ended_at.is_(None), Alert.status != AlertStatus.resolved)
+# Resolved as nothing to answer for: such an alert is not escalated nor counted against the person.
+DISMISSED = (Disposition.false_alarm, Disposition.approved_absence)
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,13 @@ class EpisodeBook:
     def live(self, key: str) -> Alert | None:
         return next((a for a in self._unended.get(key, ()) if a.status != AlertStatus.resolved), None)
 
-    def finished_until(self, key: str) -> datetime | None:
-        """The latest time a finished (ended or resolved) episode of the key covers."""
-        covered = [a.last_evidence_at for a in self._unended.get(key, ()) if a.status == AlertStatus.resolved]
-        if key in self._ended_until:
-            covered.append(self._ended_until[key])
-        return max(covered, default=None)
+    def ended_until(self, key: str) -> datetime | None:
+        """The latest return (end) of an ended episode of the key: evidence up to it is a replay."""
+        return self._ended_until.get(key)
+
+    def resolved_going_on(self, key: str) -> Alert | None:
+        """An episode the officer resolved while its condition goes on (the person still outside)."""
+        return next((a for a in self._unended.get(key, ()) if a.status == AlertStatus.resolved), None)
 
     def ending(self, key: str, at: datetime) -> Alert | None:
         """The unended episode that a return at ``at`` ends."""
@@ -122,24 +125,19 @@ def raise_alert(
     gateway_id: int | None = None,
 ) -> AlertChange | None:
     """Open an episode, or add evidence to the live one. Replays of evidence that belongs to an
-    episode already ended or resolved change nothing. While the person's alerts are suspended no
+    episode already ended change nothing; evidence of an episode resolved while its condition goes on
+    stays that episode's (no new alert before a return). While the person's alerts are suspended no
     episode opens: the evidence is kept on the suspension instead (see alerts.suspension). A platform
     alert names a district (and gateway) instead of a person and goes to the district's command staff."""
     book = book or EpisodeBook(session, [key])
-    finished = book.finished_until(key)
-    if finished is not None and finished >= at:
+    ended = book.ended_until(key)
+    if ended is not None and ended >= at:
         return None
     live = book.live(key)
+    if live is None and (resolved := book.resolved_going_on(key)) is not None:
+        return _continue_resolved(session, resolved, level, at, evidence)
     if live is None:
-        held = (
-            suspension.covering(session=session, supervisee_id=supervisee_id, at=at)
-            if supervisee_id is not None
-            else None
-        )
-        if held is not None:
-            suspension.note_suppressed(
-                session=session, suspension=held, key=key, rule=rule, level=level, at=at, evidence=evidence
-            )
+        if _suspended(session, supervisee_id, key, rule, level, at, evidence):
             return None
         inserted = session.scalar(
             insert(Alert)
@@ -166,13 +164,47 @@ def raise_alert(
         live = session.scalar(select(Alert).where(Alert.dedup_key == key, LIVE).with_for_update())
         book.opened(live)
     change = None
-    if at > live.last_evidence_at:
-        live.last_evidence_at = at
-        live.evidence = {**live.evidence, "last": evidence, "count": live.evidence.get("count", 1) + 1}
+    _add_evidence(live, at, evidence)
     if level == AlertLevel.red and live.level == AlertLevel.yellow:
         live.level = AlertLevel.red
         change = _record(session, live, "level_raised", SYSTEM, {"evidence": evidence})
     return change
+
+
+def _suspended(
+    session: Session, supervisee_id: int | None, key: str, rule: str, level: AlertLevel, at: datetime, evidence: dict
+) -> bool:
+    """Whether the person's alerts are suspended at ``at``; if so the suspension keeps the evidence."""
+    held = suspension.covering(session=session, supervisee_id=supervisee_id, at=at) if supervisee_id else None
+    if held is not None:
+        suspension.note_suppressed(
+            session=session, suspension=held, key=key, rule=rule, level=level, at=at, evidence=evidence
+        )
+    return held is not None
+
+
+def _add_evidence(episode: Alert, at: datetime, evidence: dict) -> None:
+    if at > episode.last_evidence_at:
+        episode.last_evidence_at = at
+        episode.evidence = {**episode.evidence, "last": evidence, "count": episode.evidence.get("count", 1) + 1}
+
+
+def _continue_resolved(
+    session: Session, episode: Alert, level: AlertLevel, at: datetime, evidence: dict
+) -> AlertChange | None:
+    """Evidence of an episode resolved while its condition went on stays that episode's: a new alert
+    comes only after a return. Its raise to red by time still brings it back to the queue, open,
+    unless the officer dismissed it (a false alarm, an approved absence) or the person's alerts are
+    suspended (the suspension keeps the evidence)."""
+    _add_evidence(episode, at, evidence)
+    if level != AlertLevel.red or episode.level == AlertLevel.red or episode.disposition in DISMISSED:
+        return None
+    if _suspended(session, episode.supervisee_id, episode.dedup_key, episode.rule, level, at, evidence):
+        return None
+    episode.level = AlertLevel.red
+    episode.status = AlertStatus.open
+    detail = {"evidence": evidence, "reopened": True, "resolved_as": episode.disposition.value}
+    return _record(session, episode, "level_raised", SYSTEM, detail)
 
 
 def _assignee(session: Session, supervisee_id: int | None, district_id: int | None) -> int | None:
@@ -211,13 +243,7 @@ def list_alerts(
     offset: int = 0,
 ) -> Sequence[Alert]:
     """Alerts in the viewer's caseload and those escalated to them, newest first."""
-    query = select(Alert).where(
-        or_(
-            Alert.supervisee_id.in_(caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)),
-            Alert.escalated_to == viewer.id,
-            _platform_alerts_seen_by(session, viewer),
-        )
-    )
+    query = select(Alert).where(visible_to(session=session, viewer=viewer))
     if status is not None:
         query = query.where(Alert.status == status)
     if level is not None:
@@ -229,6 +255,16 @@ def list_alerts(
     if escalated is not None:
         query = query.where(Alert.escalated_at.is_not(None) if escalated else Alert.escalated_at.is_(None))
     return session.scalars(query.order_by(Alert.started_at.desc(), Alert.id.desc()).limit(limit).offset(offset)).all()
+
+
+def visible_to(*, session: Session, viewer: Officer) -> ColumnElement[bool]:
+    """A WHERE clause on Alert: the viewer's caseload, what was escalated to them, and the platform
+    alerts of their districts."""
+    return or_(
+        Alert.supervisee_id.in_(caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)),
+        Alert.escalated_to == viewer.id,
+        _platform_alerts_seen_by(session, viewer),
+    )
 
 
 def _platform_alerts_seen_by(session: Session, viewer: Officer) -> ColumnElement[bool]:
@@ -369,12 +405,11 @@ def open_level_by_supervisee(*, session: Session, supervisee_ids: Sequence[int])
 def count_opened(*, session: Session, supervisee_id: int, level: AlertLevel, since: datetime) -> int:
     """Alerts of a level opened for a person since a moment, not dismissed as false alarms or approved
     absences (for "three yellows in seven days")."""
-    dismissed = (Disposition.false_alarm, Disposition.approved_absence)
     return session.scalar(
         select(func.count()).where(
             Alert.supervisee_id == supervisee_id,
             Alert.level == level,
             Alert.started_at >= since,
-            or_(Alert.disposition.is_(None), Alert.disposition.not_in(dismissed)),
+            or_(Alert.disposition.is_(None), Alert.disposition.not_in(DISMISSED)),
         )
     )

@@ -50,6 +50,12 @@ def visible_supervisee_ids(*, session: Session, viewer: Officer) -> ColumnElemen
     return select(Supervisee.id).where(supervisee_scope(session=session, viewer=viewer)).scalar_subquery()
 
 
+def supervisee_ids_in_district(*, session: Session, district_id: int) -> ColumnElement:
+    """A subquery of the ids of the supervisees in a district or below it, for other domains' filters."""
+    subtree = district_subtree(session=session, district_id=district_id)
+    return select(Supervisee.id).where(Supervisee.district_id.in_(subtree)).scalar_subquery()
+
+
 def require_district_visible(session: Session, viewer: Officer, district_id: int) -> District:
     """The district if the viewer may see it; otherwise 404."""
     district = session.get(District, district_id)

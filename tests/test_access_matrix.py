@@ -60,14 +60,15 @@ class Access:
     body: Callable | None = None  # (objects, county, caller) -> request kwargs
     scoped: bool = True  # does the request name something in a county (else only "in" is tried)
     kinds: dict = field(default_factory=dict)  # path parameter -> object kind, where not PARAM_KINDS'
-    refused: int | None = None  # what a caller not allowed gets, where not 401/403 (pages redirect)
+    # What a caller not signed in as staff gets, where not 401 (pages redirect); staff not allowed get 403.
+    refused: int | None = None
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
-    if access.refused:
+    if access.refused and caller not in STAFF:
         return frozenset({access.refused})
     if ingest or caller not in STAFF:
         return frozenset({401})
@@ -281,6 +282,9 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/alerts"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/alerts/{alert_id}"): Access(ALL_STAFF, refused=303),
+    ("GET", "/reports/response-times"): Access(SUPERVISORS, scoped=False, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

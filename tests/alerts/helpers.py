@@ -5,13 +5,16 @@ from datetime import datetime
 
 from sqlalchemy import select, text
 
-from alerts import rules
+from alerts import policy, rules
 from alerts import service as alerts_service
 from alerts.models import Alert
+from alerts.publish import publish_changes
 from alerts.service import AlertChange
-from core import audit
+from alerts.worker import apply_zone_event, episode_key
+from core import audit, bus
 from core.db import session_scope
 from core.wire import AlertLevel
+from tests.factories import CENTRE, offset
 
 
 def raise_alert(
@@ -66,3 +69,41 @@ def audit_entries(entity: str, entity_id: int) -> list[audit.AuditLog]:
 def audit_problems() -> list[str]:
     with session_scope() as session:
         return audit.verify(session)
+
+
+def exit_event(person_id: int, zone_id: int, kind: str, at: datetime, started: datetime, north_m: float = 650) -> dict:
+    """A zone event of an inclusion exit (zone-events.v1) at ``north_m`` north of the factory's
+    centre, where its home zone (500 m half side) ends: close enough that only time makes it red."""
+    lat, lon = offset(*CENTRE, north_m=north_m)
+    return {
+        "supervisee_id": person_id,
+        "zone_id": zone_id,
+        "rule": rules.INCLUSION_EXIT,
+        "kind": kind,
+        "level": "yellow",
+        "started_us": int(started.timestamp() * 1e6),
+        "ts_us": int(at.timestamp() * 1e6),
+        "lat": lat,
+        "lon": lon,
+        "accuracy_m": 10.0,
+        "distance_m": north_m - 500,
+        "reason": "",
+    }
+
+
+def apply_zone_events(*events: dict) -> list[AlertChange]:
+    """Apply zone events as the alerts worker does, in one transaction."""
+    with session_scope() as session:
+        people = sorted({e["supervisee_id"] for e in events})
+        policies = policy.policies_for(session=session, supervisee_ids=people)
+        book = alerts_service.EpisodeBook(session, [episode_key(e) for e in events])
+        return [c for e in events for c in apply_zone_event(session, e, policies[e["supervisee_id"]], book)]
+
+
+def announce(changes: list[AlertChange]) -> None:
+    """Publish changes on alerts.v1 as the workers do after their commit (the portals' live stream)."""
+    publisher = bus.Publisher()
+    try:
+        publish_changes(publisher, changes)
+    finally:
+        publisher.close()

@@ -63,7 +63,11 @@ def test_the_numbers_on_a_known_set(known, admin_api, portal_url):
             "acknowledged": 3,
             "median_min": pytest.approx(20),
             "p90_min": pytest.approx(52),  # 20 + 0.8 × (60 − 20), interpolated like percentile_cont
+            "resolved": 1,
+            "resolve_median_min": pytest.approx(60),
+            "resolve_p90_min": pytest.approx(60),
             "within_sla": 2,  # red in 10 of 15 min, yellow in 60 of 1440; not the red in 20
+            "overdue": 1,  # the red in 20; the escalated yellow has a day
             "escalated": 1,
             "still_open": 1,
         },
@@ -72,7 +76,11 @@ def test_the_numbers_on_a_known_set(known, admin_api, portal_url):
             "acknowledged": 1,
             "median_min": pytest.approx(5),
             "p90_min": pytest.approx(5),
+            "resolved": 0,
+            "resolve_median_min": None,
+            "resolve_p90_min": None,
             "within_sla": 1,
+            "overdue": 0,
             "escalated": 0,
             "still_open": 0,
         },

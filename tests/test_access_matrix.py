@@ -35,6 +35,7 @@ MANAGERS = frozenset({"command", "admin"})
 SUPERVISORS = frozenset({"supervisor", "command", "admin"})
 ADMIN = frozenset({"admin"})
 AUDITORS = frozenset({"auditor", "admin"})
+OVERSEERS = frozenset({"auditor", "command", "admin"})
 
 # The object a path parameter names.
 PARAM_KINDS = {
@@ -60,14 +61,14 @@ class Access:
     body: Callable | None = None  # (objects, county, caller) -> request kwargs
     scoped: bool = True  # does the request name something in a county (else only "in" is tried)
     kinds: dict = field(default_factory=dict)  # path parameter -> object kind, where not PARAM_KINDS'
-    refused: int | None = None  # what a caller not allowed gets, where not 401/403 (pages redirect)
+    refused: int | None = None  # what a caller who is not staff gets, where not 401 (pages redirect)
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
-    if access.refused:
+    if access.refused and caller not in STAFF:
         return frozenset({access.refused})
     if ingest or caller not in STAFF:
         return frozenset({401})
@@ -269,6 +270,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
+    ("GET", "/api/v1/audit/alerts"): Access(OVERSEERS, scoped=False),
     # Pages answer a visitor who is not signed in (by cookie) with the way to the sign-in page.
     ("GET", "/login"): Access(EVERYONE, scoped=False),
     ("POST", "/login"): Access(
@@ -281,6 +283,11 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
+    # A member of staff whose role may not see a page gets a 403 page; anyone else the way to sign in.
+    ("GET", "/audit"): Access(OVERSEERS, scoped=False, refused=303),
+    ("GET", "/audit/log"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/audit/tracks"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/audit/chain"): Access(AUDITORS, scoped=False, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

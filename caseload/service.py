@@ -182,6 +182,10 @@ def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: 
     _keep_an_admin(session, officer, changes)
     if "supervisor_id" in changes and changes["supervisor_id"] is not None:
         get_officer(session=session, viewer=viewer, officer_id=changes["supervisor_id"])
+    if "district_id" in changes:
+        if changes["district_id"] is None:
+            raise Invalid("an officer always belongs to a district; name the one to move them to")
+        require_district_visible(session, viewer, changes["district_id"])
     if password := changes.pop("password", None):
         officer.password_hash = hash_password(password)
         # A password someone else chose is temporary unless an admin says otherwise.

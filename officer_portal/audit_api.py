@@ -201,6 +201,8 @@ def verify(session: SessionDep, viewer: Auditor) -> VerifyOut:
 # The alert history ------------------------------------------------------------------------------------
 
 HISTORY_CHUNK = 500
+# Text a search may hold: the database takes no NUL, and the export's query runs only once streaming.
+TEXT = r"^[^\x00]*$"
 HISTORY_COLUMNS = (
     "alert_id",
     "person_code",
@@ -241,8 +243,8 @@ class HistoryAlertOut(AlertOut):
 def history_search(
     session: SessionDep,
     viewer: Overseer,
-    person: Annotated[str | None, Query(max_length=120, description="part of a name or code")] = None,
-    rule: Annotated[str | None, Query(max_length=40)] = None,
+    person: Annotated[str | None, Query(max_length=120, pattern=TEXT, description="part of a name or code")] = None,
+    rule: Annotated[str | None, Query(max_length=40, pattern=TEXT)] = None,
     level: AlertLevel | None = None,
     status: AlertStatus | None = None,
     officer_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the assigned officer")] = None,

@@ -36,6 +36,7 @@ SUPERVISORS = frozenset({"supervisor", "command", "admin"})
 ADMIN = frozenset({"admin"})
 AUDITORS = frozenset({"auditor", "admin"})
 OVERSEERS = frozenset({"auditor", "command", "admin"})
+ADMIN_PAGES = ("/admin", "/admin/districts", "/admin/sources", "/admin/devices")
 
 # The object a path parameter names.
 PARAM_KINDS = {
@@ -288,6 +289,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/audit/log"): Access(AUDITORS, scoped=False, refused=303),
     ("GET", "/audit/tracks"): Access(AUDITORS, scoped=False, refused=303),
     ("GET", "/audit/chain"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/command"): Access(SUPERVISORS, scoped=False, refused=303),
+    **{("GET", path): Access(MANAGERS, scoped=False, refused=303) for path in ADMIN_PAGES},
 }
 
 INGEST: dict[tuple[str, str], Access] = {

@@ -29,9 +29,10 @@ def history(admin_api, portal_url):
     li = admin_api.supervisee(a["id"], officer["id"])
     other = admin_api.supervisee(b["id"], admin_api.officer(b["id"])["id"])
     now = datetime.now(UTC)
-    raise_alert(wang["id"], now - timedelta(hours=2), AlertLevel.red, key=unique("hist:"))
-    raise_alert(li["id"], now - timedelta(hours=1), AlertLevel.yellow, key=unique("hist:"))
-    raise_alert(other["id"], now - timedelta(hours=1), AlertLevel.red, key=unique("hist:"))
+    # Within the red SLA (15 min): the watchdog must not escalate it before the officer acknowledges.
+    raise_alert(wang["id"], now - timedelta(minutes=8), AlertLevel.red, key=unique("hist:"))
+    raise_alert(li["id"], now - timedelta(minutes=1), AlertLevel.yellow, key=unique("hist:"))
+    raise_alert(other["id"], now - timedelta(minutes=1), AlertLevel.red, key=unique("hist:"))
     (red,) = api["officer"].call("GET", f"/alerts?supervisee_id={wang['id']}")
     api["officer"].call("POST", f"/alerts/{red['id']}/ack", json={"note": "已电话联系 phoned him"})
     api["officer"].call("POST", f"/alerts/{red['id']}/resolve", json={"disposition": "confirmed_violation"})
@@ -62,12 +63,10 @@ def test_search_by_person_level_status_and_time(history):
     assert ids(level="red") == [history["red"]["id"]]
     assert len(ids(status="open")) == 1 and ids(status="resolved") == [history["red"]["id"]]
     assert len(ids(officer_id=history["staff"]["officer"]["id"], district_id=history["a"]["id"])) == 2
-    ninety_min_ago = (datetime.now(UTC) - timedelta(minutes=90)).isoformat()
-    assert ids(to=ninety_min_ago) == [history["red"]["id"]]
-    assert (
-        "before"
-        in auditor.call("GET", "/audit/alerts", 422, params={"from": ninety_min_ago, "to": ninety_min_ago})["detail"]
-    )
+    # After the red alert started (8 min before set-up), before the yellow one (1 min before).
+    between = (datetime.fromisoformat(history["red"]["started_at"]) + timedelta(minutes=3)).isoformat()
+    assert ids(to=between) == [history["red"]["id"]]
+    assert "before" in auditor.call("GET", "/audit/alerts", 422, params={"from": between, "to": between})["detail"]
 
 
 def test_csv_export_is_one_row_per_transition_and_audited(history):

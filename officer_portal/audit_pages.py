@@ -56,6 +56,17 @@ def _int(value: str | None) -> int | None:
     return int(value) if value else None
 
 
+def _position(request: Request, name: str) -> int:
+    """A paging position (offset, after_id): a whole number, else the start."""
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() else 0
+
+
+def _reason(exc: ValueError | DomainError) -> str:
+    """Why a search could not run, for the page (the API's reason where it gave one)."""
+    return exc.message if isinstance(exc, DomainError) else f"查询条件有误 invalid search: {exc}"
+
+
 def _tabs(officer) -> list[tuple[str, str]]:
     tabs = [("/audit", "报警历史 Alert history")]
     if officer.role in CHAIN_READERS:
@@ -79,7 +90,7 @@ def alert_history(request: Request, session: SessionDep, officer: PageOfficer) -
     if r := elsewhere(officer, audit_api.OVERSEERS):
         return r
     asked = _asked(request, HISTORY_FIELDS)
-    offset = max(0, _int(request.query_params.get("offset") or None) or 0)
+    offset = _position(request, "offset")
     error, alerts, export = None, [], {}
     districts = caseload_service.list_districts(session=session, viewer=officer)
     try:
@@ -103,7 +114,7 @@ def alert_history(request: Request, session: SessionDep, officer: PageOfficer) -
         export = {k: v for k, v in asked.items() if k not in ("from", "to")}
         export |= {k: period[p].isoformat() for k, p in (("from", "from_"), ("to", "to")) if period[p]}
     except (ValueError, DomainError) as exc:
-        error = exc.message if isinstance(exc, DomainError) else f"查询条件有误 invalid search: {exc}"
+        error = _reason(exc)
     return _render(
         request,
         "audit_history.html",
@@ -128,7 +139,7 @@ def alert_history(request: Request, session: SessionDep, officer: PageOfficer) -
 def _entries(request: Request, session, officer, asked: dict[str, str], action: str | None):
     """A page of the chain as the audit API would give it, with names for its officers; the read is
     audited as the API's is."""
-    after_id = max(0, _int(request.query_params.get("after_id") or None) or 0)
+    after_id = _position(request, "after_id")
     filters = audit_api.audit_filters(
         session,
         officer,
@@ -165,7 +176,7 @@ def audit_log(request: Request, session: SessionDep, officer: PageOfficer) -> Re
     try:
         rows, names, next_after = _entries(request, session, officer, asked, asked.get("action"))
     except (ValueError, DomainError) as exc:
-        error = exc.message if isinstance(exc, DomainError) else f"查询条件有误 invalid search: {exc}"
+        error = _reason(exc)
     export = {k: v for k, v in asked.items() if k not in ("from", "to")}
     export |= {k: _moment(asked[k]).isoformat() for k in ("from", "to") if k in asked and not error}
     return _render(
@@ -196,7 +207,7 @@ def track_reads(request: Request, session: SessionDep, officer: PageOfficer) -> 
         shown |= {sid for r in rows for sid in r.detail.get("supervisee_ids", [])[:10]}
         people = caseload_service.supervisee_names(session=session, supervisee_ids=list(shown))
     except (ValueError, DomainError) as exc:
-        error = exc.message if isinstance(exc, DomainError) else f"查询条件有误 invalid search: {exc}"
+        error = _reason(exc)
     return _render(
         request,
         "audit_tracks.html",

@@ -56,11 +56,12 @@ def test_alert_history_search_and_exports(page, portal_url, audited):
     assert "已到现场 on site" in transitions.nth(1).inner_text()
     assert audited["officer"]["username"] in transitions.nth(1).inner_text()
 
-    csv_answer = page.request.get(page.get_attribute("#export-csv", "href"))
+    # The links are the page's own: fetched with the browser's session cookie.
+    csv_answer = page.request.get(portal_url + page.get_attribute("#export-csv", "href"))
     rows = list(csv.DictReader(io.StringIO(csv_answer.text())))
     assert [r["event"] for r in rows] == ["opened", "acknowledged", "resolved"]
     assert rows[2]["note"] == "违规"
-    exported = json.loads(page.request.get(page.get_attribute("#export-json", "href")).text())
+    exported = json.loads(page.request.get(portal_url + page.get_attribute("#export-json", "href")).text())
     assert [x["id"] for x in exported] == [audited["red"]["id"]]
 
     page.set_viewport_size({"width": 768, "height": 1024})

@@ -72,10 +72,15 @@ def test_command_creates_an_officer_and_sees_the_password_once(page, browser, po
     form.locator("button[type=submit]").click()
     assert "ask an admin" in page.locator("form.create .form-error").inner_text()
 
-    # Change role, then deactivate.
+    # Change role, reset the password (a new one, shown once), then deactivate.
     row.locator("select[name=role]").select_option("supervisor")
     row.locator("form:has(select[name=role]) button").click()
     page.locator(f"#officers tr[data-username='{username}'] td:nth-child(3)", has_text="supervisor").wait_for()
+    row.locator("button[name=reset]").click()
+    page.wait_for_selector("#one-time-secret:not([hidden])")
+    assert page.locator("#secret-fields code").nth(1).inner_text() not in ("", password)
+    page.click("#secret-done")
+    page.wait_for_selector("#one-time-secret[hidden]", state="attached")
     row.locator("button.danger").click()
     page.locator(f"#officers tr.inactive[data-username='{username}']").wait_for()
     page.set_viewport_size({"width": 768, "height": 1024})

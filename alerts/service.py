@@ -413,3 +413,117 @@ def count_opened(*, session: Session, supervisee_id: int, level: AlertLevel, sin
             or_(Alert.disposition.is_(None), Alert.disposition.not_in(DISMISSED)),
         )
     )
+
+
+# The alert history (auditors, command): read-only ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistorySearch:
+    """What the alert history is searched by; None is any. ``people`` is a subquery of supervisee ids
+    (a name or code, a district: caseload's to answer); ``districts`` keeps the platform alerts of
+    those districts too."""
+
+    people: ColumnElement | None = None
+    districts: Sequence[int] | None = None
+    rule: str | None = None
+    level: AlertLevel | None = None
+    status: AlertStatus | None = None
+    assignee_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _history_query(session: Session, viewer: Officer, search: HistorySearch):
+    # The same scope as the queue (list_alerts): the viewer's caseload, escalations to them, and
+    # platform alerts of their districts.
+    seen = or_(
+        Alert.supervisee_id.in_(caseload_scope.visible_supervisee_ids(session=session, viewer=viewer)),
+        Alert.escalated_to == viewer.id,
+        _platform_alerts_seen_by(session, viewer),
+    )
+    query = select(Alert).where(seen)
+    if search.people is not None and search.districts is not None:
+        query = query.where(or_(Alert.supervisee_id.in_(search.people), Alert.district_id.in_(search.districts)))
+    elif search.people is not None:
+        query = query.where(Alert.supervisee_id.in_(search.people))
+    for column, value in (
+        (Alert.rule, search.rule),
+        (Alert.level, search.level),
+        (Alert.status, search.status),
+        (Alert.assignee_id, search.assignee_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if search.since is not None:
+        query = query.where(Alert.started_at >= search.since)
+    if search.until is not None:
+        query = query.where(Alert.started_at < search.until)
+    return query.order_by(Alert.started_at.desc(), Alert.id.desc())
+
+
+def search_history(
+    *, session: Session, viewer: Officer, search: HistorySearch, limit: int, offset: int = 0
+) -> Sequence[Alert]:
+    """A page of the alerts matching the search in the viewer's scope, newest first."""
+    return session.scalars(_history_query(session, viewer, search).limit(limit).offset(offset)).all()
+
+
+def iter_history(*, session: Session, viewer: Officer, search: HistorySearch) -> Iterable[Alert]:
+    """Every alert matching the search in the viewer's scope, newest first, streamed in chunks."""
+    yield from session.scalars(_history_query(session, viewer, search).execution_options(yield_per=1000))
+
+
+def events_by_alert(*, session: Session, alert_ids: Sequence[int]) -> dict[int, list[AlertEvent]]:
+    """Every transition of these alerts (already checked to be in the viewer's scope), in order."""
+    events: dict[int, list[AlertEvent]] = {alert_id: [] for alert_id in alert_ids}
+    query = select(AlertEvent).where(AlertEvent.alert_id.in_(alert_ids)).order_by(AlertEvent.id)
+    for event in session.scalars(query):
+        events[event.alert_id].append(event)
+    return events
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An unresolved alert as the command centre counts it; overdue: still unacknowledged past the
+    acknowledgement deadline (alerts.sla)."""
+
+    id: int
+    supervisee_id: int | None
+    district_id: int | None
+    assignee_id: int | None
+    level: AlertLevel
+    status: AlertStatus
+    rule: str
+    started_at: datetime
+    overdue: bool
+
+
+def open_alerts_overview(*, session: Session, viewer: Officer, now: datetime) -> list[OpenAlert]:
+    """Every unresolved alert in the viewer's scope, with whether it is overdue, oldest first."""
+    unresolved = _history_query(session, viewer, HistorySearch()).where(Alert.status != AlertStatus.resolved)
+    people = session.scalars(unresolved.with_only_columns(Alert.supervisee_id).distinct().order_by(None)).all()
+    if not people:
+        return []
+    deadlines = sla.sla_table(sla.policies(session=session, supervisee_ids=people))
+    due_at = sla.ack_due_at(deadlines, until=now)
+    rows = session.execute(
+        unresolved.add_columns(due_at)
+        .join(deadlines, sla.joins(deadlines))
+        .order_by(None)
+        .order_by(Alert.started_at, Alert.id)
+    )
+    return [
+        OpenAlert(
+            a.id,
+            a.supervisee_id,
+            a.district_id,
+            a.assignee_id,
+            a.level,
+            a.status,
+            a.rule,
+            a.started_at,
+            a.status == AlertStatus.open and due <= now,
+        )
+        for a, due in rows
+    ]

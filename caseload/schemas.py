@@ -63,6 +63,7 @@ class OfficerUpdate(BaseModel):
     full_name: Name | None = None
     password: Password | None = None
     role: Role | None = None
+    district_id: int | None = Field(None, description="move the officer to another district of the caller's")
     supervisor_id: int | None = None
     phone: Phone | None = None
     active: bool | None = None

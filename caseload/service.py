@@ -3,7 +3,7 @@ need about people and officers. Who may see whom is in caseload.scope."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from caseload import accounts, schemas
@@ -182,6 +182,10 @@ def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: 
     _keep_an_admin(session, officer, changes)
     if "supervisor_id" in changes and changes["supervisor_id"] is not None:
         get_officer(session=session, viewer=viewer, officer_id=changes["supervisor_id"])
+    if "district_id" in changes:
+        if changes["district_id"] is None:
+            raise Invalid("an officer always belongs to a district; name the one to move them to")
+        require_district_visible(session, viewer, changes["district_id"])
     if password := changes.pop("password", None):
         officer.password_hash = hash_password(password)
         # A password someone else chose is temporary unless an admin says otherwise.
@@ -428,3 +432,50 @@ def membership_version(*, session: Session) -> tuple:
             )
         ).one()
     )
+
+
+# Oversight (the auditors', command centre's and administrators' pages) --------------------------------
+
+
+def matching_supervisee_ids(
+    *, session: Session, viewer: Officer, text: str | None = None, district_id: int | None = None
+) -> ColumnElement:
+    """A subquery of the viewer's caseload whose name or code contains ``text``, in ``district_id`` or
+    below it (a district out of the viewer's scope is a 404)."""
+    query = select(Supervisee.id).where(supervisee_scope(session=session, viewer=viewer))
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Supervisee.full_name.ilike(pattern), Supervisee.code.ilike(pattern)))
+    if district_id is not None:
+        require_district_visible(session, viewer, district_id)
+        query = query.where(Supervisee.district_id.in_(district_subtree(session=session, district_id=district_id)))
+    return query.scalar_subquery()
+
+
+def officer_names(*, session: Session, officer_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """id → (username, full name), for display."""
+    rows = session.execute(select(Officer.id, Officer.username, Officer.full_name).where(Officer.id.in_(officer_ids)))
+    return {oid: (username, name) for oid, username, name in rows}
+
+
+def active_counts(*, session: Session, district_ids: Sequence[int]) -> dict[int, int]:
+    """district → how many active supervisees it has (in itself, not below)."""
+    rows = session.execute(
+        select(Supervisee.district_id, func.count())
+        .where(Supervisee.district_id.in_(district_ids), Supervisee.active)
+        .group_by(Supervisee.district_id)
+    )
+    return dict(rows.all())
+
+
+def list_devices_in_scope(
+    *, session: Session, viewer: Officer, limit: int, offset: int = 0
+) -> Sequence[tuple[Device, str, str]]:
+    """The devices of the viewer's caseload with their person's code and name, active ones first."""
+    query = (
+        select(Device, Supervisee.code, Supervisee.full_name)
+        .join(Supervisee, Supervisee.id == Device.supervisee_id)
+        .where(supervisee_scope(session=session, viewer=viewer))
+        .order_by(Device.active.desc(), Device.id)
+    )
+    return session.execute(query.limit(limit).offset(offset)).tuples().all()

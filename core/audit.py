@@ -296,3 +296,16 @@ def list_entries(session: Session, *, filters: Filters, after_id: int = 0, limit
 def iter_entries(session: Session, *, filters: Filters) -> Iterator[AuditLog]:
     """Every entry matching the filters, oldest first, streamed from the server in chunks."""
     yield from session.scalars(_query(filters).order_by(AuditLog.id).execution_options(yield_per=2000))
+
+
+# The chain's status (the auditors' page) -----------------------------------------------------------
+
+
+def last_checkpoint(*, anchor: Path | None = None) -> Checkpoint | None:
+    """The newest sealed checkpoint in the anchor file, if any."""
+    return next(reversed(_checkpoints(_anchor_path(anchor), [])), None)
+
+
+def sealed_head(session: Session) -> AuditLog | None:
+    """The newest entry carrying a seal: the chain is sealed up to it."""
+    return session.scalar(select(AuditLog).where(AuditLog.seal.is_not(None)).order_by(AuditLog.id.desc()).limit(1))

@@ -35,6 +35,8 @@ MANAGERS = frozenset({"command", "admin"})
 SUPERVISORS = frozenset({"supervisor", "command", "admin"})
 ADMIN = frozenset({"admin"})
 AUDITORS = frozenset({"auditor", "admin"})
+OVERSEERS = frozenset({"auditor", "command", "admin"})
+ADMIN_PAGES = ("/admin", "/admin/districts", "/admin/sources", "/admin/devices")
 
 # The object a path parameter names.
 PARAM_KINDS = {
@@ -270,6 +272,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
+    ("GET", "/api/v1/audit/alerts"): Access(OVERSEERS, scoped=False),
     # Pages answer a visitor who is not signed in (by cookie) with the way to the sign-in page.
     ("GET", "/login"): Access(EVERYONE, scoped=False),
     ("POST", "/login"): Access(
@@ -285,6 +288,13 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/alerts"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/alerts/{alert_id}"): Access(ALL_STAFF, refused=303),
     ("GET", "/reports/response-times"): Access(SUPERVISORS, scoped=False, refused=303),
+    # A member of staff whose role may not see a page gets a 403 page; anyone else the way to sign in.
+    ("GET", "/audit"): Access(OVERSEERS, scoped=False, refused=303),
+    ("GET", "/audit/log"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/audit/tracks"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/audit/chain"): Access(AUDITORS, scoped=False, refused=303),
+    ("GET", "/command"): Access(SUPERVISORS, scoped=False, refused=303),
+    **{("GET", path): Access(MANAGERS, scoped=False, refused=303) for path in ADMIN_PAGES},
 }
 
 INGEST: dict[tuple[str, str], Access] = {

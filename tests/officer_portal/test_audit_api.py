@@ -90,4 +90,9 @@ def test_only_auditors_and_admins_read_the_chain(city, admin_api):
     for name in ("officer_a", "command_a"):
         assert "requires role" in city["api"][name].call("GET", "/audit", 403)["detail"]
         city["api"][name].call("GET", "/audit/verify", 403)
-    assert admin_api.call("GET", "/audit/verify") == {"intact": True, "problems": [], "app_role_can": []}
+    status = admin_api.call("GET", "/audit/verify")
+    assert (status["intact"], status["problems"], status["app_role_can"]) == (True, [], [])
+    # The verification itself is audited, after the walk: the chain is sealed up to an earlier entry.
+    assert status["sealed_up_to_id"] > 0 and status["sealed_up_to_at"]
+    checkpoint = status["last_checkpoint_id"]
+    assert checkpoint is None or 0 < checkpoint <= status["sealed_up_to_id"]

@@ -230,6 +230,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/zones/{zone_id}"): Access(HANDLERS),
     ("GET", "/api/v1/positions/live"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/supervisees/{supervisee_id}/track"): Access(ALL_STAFF),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/track.gpx"): Access(ALL_STAFF),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/track.geojson"): Access(ALL_STAFF),
     ("GET", "/api/v1/devices/unknown"): Access(MANAGERS, scoped=False),
     ("GET", "/api/v1/events/stream"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/admin/dlq"): Access(ADMIN, scoped=False),
@@ -281,6 +283,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/supervisees/{supervisee_id}/track"): Access(ALL_STAFF, refused=303),
+    ("GET", "/supervisees/{supervisee_id}/track/report"): Access(ALL_STAFF, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

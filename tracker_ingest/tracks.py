@@ -1,10 +1,10 @@
 """A supervisee's track for replay and export: the audited read, speeds, gaps, the line thinned for
 drawing with its coloured runs, and the GPX 1.1 and GeoJSON documents."""
 
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -218,7 +218,7 @@ def replay(track: Track, *, gap_min: float, draw_limit: int = DRAW_POINTS_MAX) -
         "t": columns.ts_s.round().astype(int).tolist(),
         "lat": columns.lat.round(6).tolist(),
         "lon": columns.lon.round(6).tolist(),
-        "acc": [None if np.isnan(a) else round(a, 1) for a in columns.accuracy_m.tolist()],
+        "acc": [None if a != a else a for a in columns.accuracy_m.round(1).tolist()],  # NaN → null
         "speed": speed.round(2).tolist(),
         "source": columns.source.tolist(),
         "gaps": len(gaps),
@@ -238,34 +238,28 @@ def _iso(ts: datetime) -> str:
 
 def gpx(track: Track, *, gap_min: float, generated_at: datetime) -> bytes:
     """GPX 1.1: one track, one segment per stretch without a gap; each point with its time, its source
-    (``src``) and, when reported, its altitude and accuracy."""
-    ET.register_namespace("", GPX_NS)
-    root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "ewall"})
-
-    def child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{GPX_NS}}}{tag}", attrs)
-        element.text = text
-        return element
-
-    name = f"{track.person.code} {track.person.full_name}"
-    metadata = child(root, "metadata")
-    child(metadata, "name", name)
-    child(metadata, "desc", f"{_iso(track.since)} – {_iso(track.until)}")
-    child(metadata, "time", _iso(generated_at))
-    trk = child(root, "trk")
-    child(trk, "name", name)
+    (``src``) and, when reported, its altitude and accuracy. Written as text: a week of fixes takes an
+    XML library seconds."""
+    name = escape(f"{track.person.code} {track.person.full_name}")
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        f'<gpx xmlns="{GPX_NS}" version="1.1" creator="ewall">',
+        f"<metadata><name>{name}</name><desc>{_iso(track.since)} – {_iso(track.until)}</desc>",
+        f"<time>{_iso(generated_at)}</time></metadata><trk><name>{name}</name>",
+    ]
     fixes = track.fixes
     for first, last in segments(Columns.of(fixes).ts_s, gap_min):
-        trkseg = child(trk, "trkseg")
+        out.append("<trkseg>")
         for fix in fixes[first : last + 1]:
-            point = child(trkseg, "trkpt", lat=repr(fix.lat), lon=repr(fix.lon))
-            if fix.altitude_m is not None:
-                child(point, "ele", repr(fix.altitude_m))
-            child(point, "time", _iso(fix.ts))
-            if fix.accuracy_m is not None:
-                child(point, "desc", f"±{fix.accuracy_m:g} m")
-            child(point, "src", fix.source)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+            ele = "" if fix.altitude_m is None else f"<ele>{fix.altitude_m}</ele>"
+            desc = "" if fix.accuracy_m is None else f"<desc>±{fix.accuracy_m:g} m</desc>"
+            out.append(
+                f'<trkpt lat="{fix.lat}" lon="{fix.lon}">{ele}<time>{_iso(fix.ts)}</time>{desc}'
+                f"<src>{fix.source}</src></trkpt>"
+            )
+        out.append("</trkseg>")
+    out.append("</trk></gpx>\n")
+    return "".join(out).encode()
 
 
 def point_features(fixes: Sequence[Fix]) -> list[dict]:

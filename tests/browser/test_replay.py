@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.session import sign_in
 from tests.factories import CENTRE, eventually, offset, post_fixes
@@ -18,7 +19,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture(scope="module")
 def walk(admin_api, ingest_url):
-    """A person who walks north, then drives on after 25 minutes without a fix; one fix is a network one."""
+    """A person who walks north, then, 25 minutes and 500 m on, drives north; one fix is a network one."""
     import httpx
 
     district = admin_api.district()
@@ -39,7 +40,7 @@ def walk(admin_api, ingest_url):
         }
         for k, ts in enumerate(times)
         # Walking (60 m a minute), then driving (600 m a minute).
-        for lat, lon in [offset(*CENTRE, north_m=60 * k if k < FIRST else 60 * FIRST + 600 * (k - FIRST))]
+        for lat, lon in [offset(*CENTRE, north_m=60 * k if k < FIRST else 60 * FIRST + 500 + 600 * (k - FIRST))]
     ]
     with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
         assert post_fixes(ingest, device["token"], fixes).status_code == 202
@@ -59,7 +60,7 @@ def _open(page, portal_url, walk, size=(1366, 768)):
     page.set_viewport_size({"width": size[0], "height": size[1]})
     sign_in(page, portal_url, walk["officer"]["username"])
     page.goto(portal_url + walk["url"])
-    page.locator("path.replay-run").first.wait_for()
+    page.locator("path.replay-run").first.wait_for(state="attached")
 
 
 def test_the_line_is_coloured_with_its_gap_dashed_and_play_and_slider_move_the_marker(page, portal_url, walk):
@@ -75,7 +76,7 @@ def test_the_line_is_coloured_with_its_gap_dashed_and_play_and_slider_move_the_m
     assert "1/25" in page.inner_text("#replay-fix")
     page.select_option("#replay-speed", "600")
     page.click("#replay-play")
-    page.wait_for_function("document.getElementById('replay-fix').textContent.includes('定位 fix 3/')")
+    expect(page.locator("#replay-fix")).not_to_contain_text("定位 fix 1/")
     page.click("#replay-play")  # pause
     assert marker.get_attribute("d") != at_start and page.inner_text("#replay-time") != shown
 
@@ -114,7 +115,7 @@ def test_exports_download_and_the_report_prints_the_track(page, portal_url, walk
         name = download.value.suggested_filename
         assert name.startswith(f"track-{walk['person']['code']}-") and name.endswith(suffix)
     page.goto(portal_url + page.locator("#export-report").get_attribute("href"))
-    page.locator("path.report-gap").wait_for()
+    page.locator("path.report-gap").wait_for(state="attached")
     header = page.inner_text(".report-head")
     assert walk["person"]["code"] in header and walk["officer"]["username"] in header and "中断 gaps: 1" in header
     assert page.locator("path.report-start").count() == 1 and page.locator("path.report-end").count() == 1

@@ -3,21 +3,19 @@ track API). Both read through tracker_ingest.tracks, which scopes and audits eve
 
 import html
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from core.errors import Invalid, NotFound
-from core.timezones import Moment, display_tz, utcnow
+from core.timezones import display_tz, utcnow
 from core.web import SessionDep, with_nonce
 from officer_portal import track_report
 from officer_portal.rendering import PageOfficer, elsewhere, templates
 from tracker_ingest import tracks
+from tracker_ingest.schemas import TrackRangeQuery
 
 router = APIRouter(include_in_schema=False)
-TrackFrom = Annotated[Moment | None, Query(alias="from")]
-GapMin = Annotated[float, Query(gt=0, le=1440)]
 
 
 def _local_input(ts: datetime) -> str:
@@ -31,22 +29,24 @@ def replay_page(
     supervisee_id: int,
     session: SessionDep,
     officer: PageOfficer,
-    from_: TrackFrom = None,
-    to: Annotated[Moment | None, Query()] = None,
-    gap_min: GapMin = tracks.DEFAULT_GAP_MIN,
+    asked: TrackRangeQuery,
 ) -> Response:
     if redirect := elsewhere(officer):
         return redirect
-    context = {"officer": officer, "gap_min": gap_min, "error": None, "replay": None}
+    context = {"officer": officer, "gap_min": asked.gap_min, "error": None, "replay": None}
     try:
-        read = tracks.read(session, viewer=officer, supervisee_id=supervisee_id, since=from_, until=to, via="page")
+        read = tracks.read(
+            session, viewer=officer, supervisee_id=supervisee_id, since=asked.since, until=asked.until, via="page"
+        )
     except NotFound as exc:
         return templates.TemplateResponse(request, "track_missing.html", {**context, "message": exc.message}, 404)
     except Invalid as exc:
         # A range the API refuses: the page stays, with the reason and the picker to fix it.
         session.rollback()
-        until = to or utcnow()
-        context.update(error=exc.message, since=from_ or until, until=until, person=None, supervisee_id=supervisee_id)
+        until = asked.until or utcnow()
+        context.update(
+            error=exc.message, since=asked.since or until, until=until, person=None, supervisee_id=supervisee_id
+        )
         return templates.TemplateResponse(request, "track_replay.html", _range_context(context), 422)
     session.commit()
     context.update(
@@ -54,7 +54,7 @@ def replay_page(
         supervisee_id=supervisee_id,
         since=read.since,
         until=read.until,
-        replay=tracks.replay(read, gap_min=gap_min),
+        replay=tracks.replay(read, gap_min=asked.gap_min),
     )
     return templates.TemplateResponse(request, "track_replay.html", _range_context(context))
 
@@ -77,17 +77,17 @@ def report_page(
     supervisee_id: int,
     session: SessionDep,
     officer: PageOfficer,
-    from_: TrackFrom = None,
-    to: Annotated[Moment | None, Query()] = None,
-    gap_min: GapMin = tracks.DEFAULT_GAP_MIN,
+    asked: TrackRangeQuery,
 ) -> Response:
     if redirect := elsewhere(officer):
         return redirect
     try:
-        read = tracks.read(session, viewer=officer, supervisee_id=supervisee_id, since=from_, until=to, via="report")
+        read = tracks.read(
+            session, viewer=officer, supervisee_id=supervisee_id, since=asked.since, until=asked.until, via="report"
+        )
     except (NotFound, Invalid) as exc:
         reason = html.escape(exc.message)
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><p>{reason}</p>", status_code=exc.status_code)
     session.commit()
-    document = track_report.render(read, gap_min=gap_min, viewer=officer, generated_at=utcnow())
+    document = track_report.render(read, gap_min=asked.gap_min, viewer=officer, generated_at=utcnow())
     return HTMLResponse(with_nonce(request, document))

@@ -1,15 +1,16 @@
 """Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
-from typing import Annotated
-
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
 from caseload.auth import CurrentOfficer, StaffManager
-from core.timezones import Moment, utcnow
+from caseload.models import Officer
+from core.timezones import utcnow
 from core.web import SessionDep, StaffPage, paged
 from tracker_ingest import positions, tracks
+from tracker_ingest.schemas import TrackFrom, TrackRange, TrackRangeQuery, TrackTo
 
 router = APIRouter(tags=["positions"])
 # The live map pages through a whole province's caseload (10,000 people) in one or two requests.
@@ -37,11 +38,6 @@ def live_positions(session: SessionDep, viewer: CurrentOfficer, page: LivePage) 
     ]
 
 
-TrackFrom = Annotated[Moment | None, Query(alias="from", description="UTC; default: a day before 'to'")]
-TrackTo = Annotated[Moment | None, Query(description="UTC; default: now")]
-GapMin = Annotated[float, Query(gt=0, le=1440, description="minutes without a fix that split the track")]
-
-
 @router.get("/supervisees/{supervisee_id}/track")
 def track(
     supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, from_: TrackFrom = None, to: TrackTo = None
@@ -52,42 +48,34 @@ def track(
     return {"type": "FeatureCollection", "features": tracks.point_features(read.fixes)}
 
 
+def _exported(session: Session, viewer: Officer, supervisee_id: int, asked: TrackRange, via: str) -> tracks.Track:
+    read = tracks.read(
+        session, viewer=viewer, supervisee_id=supervisee_id, since=asked.since, until=asked.until, via=via
+    )
+    read.complete()  # refused before the commit: a file cut short is not read
+    session.commit()
+    return read
+
+
 def _download(read: tracks.Track, suffix: str, body: bytes, media_type: str) -> Response:
     name = f"track-{read.person.code}-{read.since:%Y%m%dT%H%MZ}-{read.until:%Y%m%dT%H%MZ}.{suffix}"
     return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.get("/supervisees/{supervisee_id}/track.gpx", responses={200: {"content": {"application/gpx+xml": {}}}})
-def track_gpx(
-    supervisee_id: int,
-    session: SessionDep,
-    viewer: CurrentOfficer,
-    from_: TrackFrom = None,
-    to: TrackTo = None,
-    gap_min: GapMin = tracks.DEFAULT_GAP_MIN,
-) -> Response:
+def track_gpx(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, asked: TrackRangeQuery) -> Response:
     """The track as a GPX 1.1 file, one segment per stretch without a gap (the read is audited)."""
-    read = tracks.read(session, viewer=viewer, supervisee_id=supervisee_id, since=from_, until=to, via="gpx").complete()
-    session.commit()
-    return _download(read, "gpx", tracks.gpx(read, gap_min=gap_min, generated_at=utcnow()), "application/gpx+xml")
+    read = _exported(session, viewer, supervisee_id, asked, "gpx")
+    document = tracks.gpx(read, gap_min=asked.gap_min, generated_at=utcnow())
+    return _download(read, "gpx", document, "application/gpx+xml")
 
 
 @router.get("/supervisees/{supervisee_id}/track.geojson", responses={200: {"content": {"application/geo+json": {}}}})
-def track_geojson(
-    supervisee_id: int,
-    session: SessionDep,
-    viewer: CurrentOfficer,
-    from_: TrackFrom = None,
-    to: TrackTo = None,
-    gap_min: GapMin = tracks.DEFAULT_GAP_MIN,
-) -> Response:
+def track_geojson(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, asked: TrackRangeQuery) -> Response:
     """The track as a GeoJSON file: every fix as a Point, each stretch without a gap as a LineString
     (the read is audited)."""
-    read = tracks.read(
-        session, viewer=viewer, supervisee_id=supervisee_id, since=from_, until=to, via="geojson"
-    ).complete()
-    session.commit()
-    document = tracks.geojson(read, gap_min=gap_min, generated_at=utcnow())
+    read = _exported(session, viewer, supervisee_id, asked, "geojson")
+    document = tracks.geojson(read, gap_min=asked.gap_min, generated_at=utcnow())
     return _download(read, "geojson", orjson.dumps(document), "application/geo+json")
 
 

@@ -18,7 +18,6 @@ from tracker_ingest.models import Fix
 
 MAX_TRACK_SPAN = timedelta(days=31)
 DEFAULT_TRACK_SPAN = timedelta(days=1)
-DEFAULT_GAP_MIN = 10
 # A week of phone fixes at one a minute is about 10,000; a month of a 15-second tracker's is 170,000.
 TRACK_FIXES_MAX = 50_000
 # Upper bounds of the speed classes: still, walking, cycling, road traffic, above 72 km/h.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import numpy as np
+from sqlalchemy import Row
 
 from caseload import service as caseload_service
 from caseload.models import Officer, Supervisee
@@ -14,7 +15,6 @@ from core.errors import Invalid
 from core.timezones import utcnow
 from core.wire import SOURCES, FixSource
 from tracker_ingest import positions
-from tracker_ingest.models import Fix
 
 MAX_TRACK_SPAN = timedelta(days=31)
 DEFAULT_TRACK_SPAN = timedelta(days=1)
@@ -55,7 +55,7 @@ class Track:
     person: Supervisee
     since: datetime
     until: datetime
-    fixes: Sequence[Fix]
+    fixes: Sequence[Row]  # `fix`'s columns
     truncated: bool  # more than TRACK_FIXES_MAX fixes in the window: only the first are here
 
     def complete(self) -> "Track":
@@ -96,7 +96,7 @@ class Columns:
     source: np.ndarray  # index into SOURCES
 
     @classmethod
-    def of(cls, fixes: Sequence[Fix]) -> "Columns":
+    def of(cls, fixes: Sequence[Row]) -> "Columns":
         def floats(values) -> np.ndarray:
             return np.array([np.nan if v is None else v for v in values], dtype=float)
 
@@ -261,7 +261,7 @@ def gpx(track: Track, *, gap_min: float, generated_at: datetime) -> bytes:
     return "".join(out).encode()
 
 
-def point_features(fixes: Sequence[Fix]) -> list[dict]:
+def point_features(fixes: Sequence[Row]) -> list[dict]:
     """One GeoJSON Point per fix with its time, accuracy, speed, source and device."""
     return [
         {

@@ -97,7 +97,7 @@
   function describe(i) {
     const acc = data.acc[i] === null ? "?" : data.acc[i];
     const kmh = (data.speed[i] * 3.6).toFixed(1);
-    return `${localText(data.t[i])} · ${kmh} km/h · ±${acc} m · ${data.source_labels[data.source[i]]}`;
+    return `${localText(data.t[i])} · ${kmh} km/h · 精度 accuracy ±${acc} m · ${data.source_labels[data.source[i]]}`;
   }
 
   // Hovering the line shows the nearest fix with its accuracy circle.
@@ -121,7 +121,9 @@
   line.on("mousemove", (event) => {
     const i = nearest(event.latlng);
     accuracy.setLatLng(onMap[i]).setRadius(data.acc[i] || 0).addTo(map);
-    hover.setLatLng(onMap[i]).setContent(describe(i));
+    const text = document.createElement("span");
+    text.textContent = describe(i); // Leaflet would read a string as HTML
+    hover.setLatLng(onMap[i]).setContent(text);
     map.openTooltip(hover);
   });
   line.on("mouseout", () => {

@@ -71,6 +71,11 @@ def test_the_line_is_coloured_with_its_gap_dashed_and_play_and_slider_move_the_m
     assert page.locator("path.replay-speed-1").count() and page.locator("path.replay-speed-3").count()  # walk, drive
     page.screenshot(path=f"{SHOTS}/replay-1366.png")
 
+    drive = page.locator("path.replay-speed-3").bounding_box()  # a straight line north: its middle is on it
+    page.mouse.move(drive["x"] + drive["width"] / 2, drive["y"] + drive["height"] / 2)
+    expect(page.locator(".replay-hover")).to_contain_text("精度 accuracy ±")
+    page.screenshot(path=f"{SHOTS}/replay-hover-1366.png")
+
     marker = page.locator("path.replay-marker")
     at_start, shown = marker.get_attribute("d"), page.inner_text("#replay-time")
     assert "1/25" in page.inner_text("#replay-fix")

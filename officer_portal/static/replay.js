@@ -92,7 +92,7 @@
     .bindTooltip(`起点 start ${localText(data.t[0])}`).addTo(map);
   L.circleMarker(onMap[n - 1], { radius: 6, color: "#d62728", fillOpacity: 0.9, className: "replay-end" })
     .bindTooltip(`终点 end ${localText(data.t[n - 1])}`).addTo(map);
-  map.fitBounds(line.getBounds().extend(onMap[0]), { padding: [30, 30], maxZoom: 17 });
+  map.fitBounds(line.getBounds().extend(onMap[0]), { padding: [30, 30], maxZoom: 17, animate: false });
 
   function describe(i) {
     const acc = data.acc[i] === null ? "?" : data.acc[i];

@@ -111,6 +111,10 @@ def test_the_range_picker_reloads_the_chosen_range_in_utc(page, portal_url, walk
     assert page.inner_text("#replay-summary") == f"{FIRST} 个定位 fixes · 0 处中断 gaps"
     assert page.locator("path.replay-gap").count() == 0
 
+    backwards = page.url.replace("from=", "x=").replace("to=", "from=").replace("x=", "to=")
+    assert page.goto(backwards).status == 422  # the picker stays, with the API's reason
+    assert "'from' must be before 'to'" in page.inner_text(".replay-side .error")
+
 
 def test_exports_download_and_the_report_prints_the_track(page, portal_url, walk):
     _open(page, portal_url, walk)

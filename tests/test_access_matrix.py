@@ -233,6 +233,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/zones/{zone_id}"): Access(HANDLERS),
     ("GET", "/api/v1/positions/live"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/supervisees/{supervisee_id}/track"): Access(ALL_STAFF),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/track.gpx"): Access(ALL_STAFF),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/track.geojson"): Access(ALL_STAFF),
     ("GET", "/api/v1/devices/unknown"): Access(MANAGERS, scoped=False),
     ("GET", "/api/v1/events/stream"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/admin/dlq"): Access(ADMIN, scoped=False),
@@ -295,6 +297,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/audit/chain"): Access(AUDITORS, scoped=False, refused=303),
     ("GET", "/command"): Access(SUPERVISORS, scoped=False, refused=303),
     **{("GET", path): Access(MANAGERS, scoped=False, refused=303) for path in ADMIN_PAGES},
+    ("GET", "/supervisees/{supervisee_id}/track"): Access(ALL_STAFF, refused=303),
+    ("GET", "/supervisees/{supervisee_id}/track/report"): Access(ALL_STAFF, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import psycopg
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import ColumnElement, Row, Select, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -178,10 +178,11 @@ def read_live_positions(
 
 def track(
     session: Session, *, supervisee_id: int, since: datetime, until: datetime, limit: int = 50_000
-) -> Sequence[Fix]:
-    """Fixes of one supervisee in a time window, oldest first."""
-    return session.scalars(
-        select(Fix)
+) -> Sequence[Row]:
+    """Fixes of one supervisee in a time window, oldest first, as rows with `fix`'s columns (plain rows
+    load a week of fixes several times faster than ORM objects)."""
+    return session.execute(
+        select(*Fix.__table__.columns)
         .where(Fix.supervisee_id == supervisee_id, Fix.ts >= since, Fix.ts < until)
         .order_by(Fix.ts)
         .limit(limit)

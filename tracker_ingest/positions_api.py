@@ -1,20 +1,18 @@
 """Staff-facing positions API (mounted by the portal): live positions, tracks and unknown devices."""
 
-from datetime import timedelta
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
-from caseload import service as caseload_service
 from caseload.auth import CurrentOfficer, StaffManager
-from core.errors import Invalid
-from core.timezones import Moment, utcnow
+from caseload.models import Officer
+from core.timezones import utcnow
 from core.web import SessionDep, StaffPage, paged
-from tracker_ingest import positions
+from tracker_ingest import positions, tracks
+from tracker_ingest.schemas import TrackFrom, TrackRange, TrackRangeQuery, TrackTo
 
 router = APIRouter(tags=["positions"])
-MAX_TRACK_SPAN = timedelta(days=31)
 # The live map pages through a whole province's caseload (10,000 people) in one or two requests.
 LivePage = paged(default=10_000, maximum=10_000)
 
@@ -42,47 +40,43 @@ def live_positions(session: SessionDep, viewer: CurrentOfficer, page: LivePage) 
 
 @router.get("/supervisees/{supervisee_id}/track")
 def track(
-    supervisee_id: int,
-    session: SessionDep,
-    viewer: CurrentOfficer,
-    from_: Annotated[Moment | None, Query(alias="from")] = None,
-    to: Annotated[Moment | None, Query()] = None,
+    supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, from_: TrackFrom = None, to: TrackTo = None
 ) -> dict:
     """A GeoJSON FeatureCollection of one supervisee's fixes (default: the last 24 hours)."""
-    person = caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
-    until = to or utcnow()
-    since = from_ or until - timedelta(days=1)
-    if since >= until:
-        raise Invalid("'from' must be before 'to'")
-    if until - since > MAX_TRACK_SPAN:
-        raise Invalid(f"at most {MAX_TRACK_SPAN.days} days per request; page through longer periods")
-    fixes = positions.track(session, supervisee_id=supervisee_id, since=since, until=until)
-    caseload_service.record(
-        session,
-        viewer,
-        "supervisee.track_read",
-        supervisee_id,
-        {"from": since.isoformat(), "to": until.isoformat(), "fixes": len(fixes)},
-        district_id=person.district_id,
-    )
+    read = tracks.read(session, viewer=viewer, supervisee_id=supervisee_id, since=from_, until=to, via="api")
     session.commit()
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-                "properties": {
-                    "ts": f.ts.isoformat(),
-                    "accuracy_m": f.accuracy_m,
-                    "speed_mps": f.speed_mps,
-                    "source": f.source,
-                    "device_id": f.device_id,
-                },
-            }
-            for f in fixes
-        ],
-    }
+    return {"type": "FeatureCollection", "features": tracks.point_features(read.fixes)}
+
+
+def _exported(session: Session, viewer: Officer, supervisee_id: int, asked: TrackRange, via: str) -> tracks.Track:
+    read = tracks.read(
+        session, viewer=viewer, supervisee_id=supervisee_id, since=asked.since, until=asked.until, via=via
+    )
+    read.complete()  # refused before the commit: a file cut short is not read
+    session.commit()
+    return read
+
+
+def _download(read: tracks.Track, suffix: str, body: bytes, media_type: str) -> Response:
+    name = f"track-{read.person.code}-{read.since:%Y%m%dT%H%MZ}-{read.until:%Y%m%dT%H%MZ}.{suffix}"
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/supervisees/{supervisee_id}/track.gpx", responses={200: {"content": {"application/gpx+xml": {}}}})
+def track_gpx(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, asked: TrackRangeQuery) -> Response:
+    """The track as a GPX 1.1 file, one segment per stretch without a gap (the read is audited)."""
+    read = _exported(session, viewer, supervisee_id, asked, "gpx")
+    document = tracks.gpx(read, gap_min=asked.gap_min, generated_at=utcnow())
+    return _download(read, "gpx", document, "application/gpx+xml")
+
+
+@router.get("/supervisees/{supervisee_id}/track.geojson", responses={200: {"content": {"application/geo+json": {}}}})
+def track_geojson(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer, asked: TrackRangeQuery) -> Response:
+    """The track as a GeoJSON file: every fix as a Point, each stretch without a gap as a LineString
+    (the read is audited)."""
+    read = _exported(session, viewer, supervisee_id, asked, "geojson")
+    document = tracks.geojson(read, gap_min=asked.gap_min, generated_at=utcnow())
+    return _download(read, "geojson", orjson.dumps(document), "application/geo+json")
 
 
 @router.get("/devices/unknown")

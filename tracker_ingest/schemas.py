@@ -1,10 +1,13 @@
 """Wire formats of the native batch API (the fixes.v1 record that every consumer reads is in core.wire)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.timezones import Moment
 from core.wire import FixSource
 
 
@@ -35,3 +38,31 @@ class RejectedRecord(BaseModel):
 class BatchResult(BaseModel):
     accepted: int
     rejected: list[RejectedRecord]
+
+
+TrackFrom = Annotated[Moment | None, Query(alias="from", description="UTC; default: a day before 'to'")]
+TrackTo = Annotated[Moment | None, Query(description="UTC; default: now")]
+DEFAULT_GAP_MIN = 10
+
+
+@dataclass(frozen=True)
+class TrackRange:
+    """What a track's page or file covers: ``from``/``to`` (default: the last day) and how many minutes
+    without a fix split it (a gap: a dashed line, a new GPX segment)."""
+
+    since: datetime | None
+    until: datetime | None
+    gap_min: float
+
+
+def track_range(
+    from_: TrackFrom = None,
+    to: TrackTo = None,
+    gap_min: Annotated[float, Query(gt=0, le=1440, description="minutes without a fix that make a gap")] = (
+        DEFAULT_GAP_MIN
+    ),
+) -> TrackRange:
+    return TrackRange(from_, to, gap_min)
+
+
+TrackRangeQuery = Annotated[TrackRange, Depends(track_range)]

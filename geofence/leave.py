@@ -127,7 +127,7 @@ def approve(*, session: Session, viewer: Officer, leave_id: int, note: str) -> T
     if leave.ends_at <= utcnow():
         raise Invalid("the requested window is already over: refuse it, and ask for a new request")
     zone = Zone(
-        name=f"请假外出 {leave.destination_name}",
+        name=f"请假外出 {leave.destination_name}"[: Zone.name.type.length],
         kind=ZoneKind.inclusion,
         supervisee_id=leave.supervisee_id,
         geom=leave.destination,

@@ -17,9 +17,9 @@ router = APIRouter(include_in_schema=False)
 
 ZONE_EDITORS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
 KIND_LABELS = {
-    ZoneKind.inclusion: "电子墙 inclusion (must stay inside)",
-    ZoneKind.exclusion: "禁入区 exclusion (must stay out)",
-    ZoneKind.poi: "关注地点 place of interest (no rule)",
+    ZoneKind.inclusion: ("电子墙 inclusion", "must stay inside"),
+    ZoneKind.exclusion: ("禁入区 exclusion", "must stay out"),
+    ZoneKind.poi: ("关注地点 place", "no rule"),
 }
 DECISION_LABELS = {"requested": "待审批 requested", "approved": "已批准 approved", "refused": "不批准 refused"}
 

@@ -73,7 +73,23 @@
       map.removeLayer(layer);
       drawn = circleAsPolygon(layer).addTo(map);
     }
+    placed(drawn);
+  });
+
+  // Without a pointer: a circle from its centre (WGS-84, as the API and a phone give it) and radius.
+  document.getElementById("circle-by-keyboard").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = new FormData(event.target);
+    const centre = ewallMap.toMap(Number(values.get("lat")), Number(values.get("lon")));
+    const drawn = circleAsPolygon(L.circle(centre, { radius: Number(values.get("radius_m")) })).addTo(map);
+    map.fitBounds(drawn.getBounds(), { padding: [24, 24] });
+    placed(drawn);
+  });
+
+  // A shape drawn: the leave request's destination, or a new zone.
+  function placed(drawn) {
     hint.textContent = "";
+    map.pm.disableDraw();
     if (drawingFor === "leave") {
       drawingFor = "zone";
       if (leaveLayer) map.removeLayer(leaveLayer);
@@ -85,7 +101,7 @@
     }
     if (current) stopEditing();
     openForm(null, drawn);
-  });
+  }
 
   // The form --------------------------------------------------------------------------------------
 

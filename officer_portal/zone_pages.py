@@ -2,11 +2,14 @@
 editor for them, and the leave requests with their decisions. Every change goes to the REST API
 (static/zones.js), whose role and caseload checks apply; this page only reads."""
 
+from datetime import datetime, timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from caseload import service as caseload_service
 from core.security import Role
+from core.timezones import display_tz
 from core.web import SessionDep
 from geofence import leave as geofence_leave
 from geofence import service as geofence_service
@@ -22,6 +25,15 @@ KIND_LABELS = {
     ZoneKind.poi: ("关注地点 place", "no rule"),
 }
 DECISION_LABELS = {"requested": "待审批 requested", "approved": "已批准 approved", "refused": "不批准 refused"}
+
+
+def leave_window(starts_at: datetime, ends_at: datetime) -> str:
+    """A leave's window in local time; one ending at midnight ends at 24:00 of its last day, as asked."""
+    start, end = starts_at.astimezone(display_tz()), ends_at.astimezone(display_tz())
+    last = (
+        f"{(end - timedelta(days=1)):%Y-%m-%d} 24:00" if (end.hour, end.minute) == (0, 0) else f"{end:%Y-%m-%d %H:%M}"
+    )
+    return f"{start:%Y-%m-%d %H:%M} – {last}"
 
 
 @router.get("/zones", response_class=HTMLResponse)
@@ -64,6 +76,7 @@ def zones_page(
             "decision_labels": DECISION_LABELS,
             "supervisee_id": supervisee_id,
             "district_id": district_id,
+            "leave_window": leave_window,
             "decides_leave": officer.role in geofence_service.DISTRICT_ZONE_EDITORS,
             "editor": {
                 "zones": [z.model_dump(mode="json") for z in zones],

@@ -223,6 +223,7 @@ def test_leave_request_approval_and_return(page, browser, portal_url, office, se
     row = page.locator("#leave-list tbody tr", has_text="沈阳 Shenyang")
     row.wait_for()
     assert "待审批" in row.inner_text()
+    assert f"{first_day} 00:00 – {first_day + timedelta(days=2)} 24:00" in row.inner_text(), "the days as asked"
     assert row.locator("button", has_text="批准").count() == 0, "an officer does not decide"
     (asked,) = office["api"].call("GET", f"/leaves?supervisee_id={person['id']}")
     # Whole days in Beijing time: from 00:00 of the first to 24:00 of the last.

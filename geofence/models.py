@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,6 +48,7 @@ class Zone(Base):
     # until the return (销假) ends it.
     travel_leave: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="RESTRICT"))
     valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The level a breach of this zone raises at first; the rules may escalate it.
@@ -59,6 +60,41 @@ class Zone(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), index=True
     )
+
+
+class LeaveDecision(enum.StrEnum):
+    requested = "requested"
+    approved = "approved"
+    refused = "refused"
+
+
+class TravelLeave(Base):
+    """请假外出: a request to travel (destination, window, reason), and the supervisor's decision with its
+    record. Only an approval makes a leave zone (``zone_id``); its return (销假) is recorded on that zone."""
+
+    __tablename__ = "travel_leave"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="in_order"),
+        CheckConstraint("(decision = 'approved') = (zone_id IS NOT NULL)", name="zone_only_when_approved"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supervisee_id: Mapped[int] = mapped_column(ForeignKey("supervisee.id", ondelete="CASCADE"), index=True)
+    destination: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    destination_name: Mapped[str] = mapped_column(String(120))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+    # Null: asked by the supervisee from their phone page (#16), not by an officer.
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="RESTRICT"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decision: Mapped[LeaveDecision] = mapped_column(
+        pg_enum(LeaveDecision, "leave_decision"), default=LeaveDecision.requested, server_default="requested"
+    )
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("officer.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="RESTRICT"), unique=True)
 
 
 class GeofenceState(Base):

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 
 from core.timezones import Moment
 from core.wire import AlertLevel
-from geofence.models import ZoneKind
+from geofence.models import LeaveDecision, ZoneKind
 from geofence.schedule import Schedule
 
 GeoJSONGeometry = dict[str, Any]
@@ -87,5 +87,55 @@ class ZoneOut(BaseModel):
     priority: int
     travel_leave: bool
     returned_at: datetime | None
+    returned_by: int | None = Field(None, description="the officer who recorded the return (销假)")
     active: bool
     updated_at: datetime
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class LeaveIn(BaseModel):
+    """请假外出: where to, when, and why; a supervisor approves or refuses it."""
+
+    supervisee_id: int
+    destination: GeoJSONGeometry = Field(description="the area travelled to: GeoJSON Polygon or MultiPolygon, WGS-84")
+    destination_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    starts_at: Moment
+    ends_at: Moment
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def in_order(self):
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class LeaveDecisionIn(BaseModel):
+    note: Note = ""
+
+
+class LeaveRefusalIn(BaseModel):
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        description="why it is refused: the officer tells the person"
+    )
+
+
+class LeaveOut(BaseModel):
+    id: int
+    supervisee_id: int
+    destination: GeoJSONGeometry
+    destination_name: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    requested_by: int | None = Field(description="the officer who asked; null: the supervisee, from their phone")
+    requested_at: datetime
+    decision: LeaveDecision
+    decided_by: int | None
+    decided_at: datetime | None
+    decision_note: str | None
+    zone_id: int | None = Field(description="the leave zone an approval made")
+    returned_at: datetime | None = Field(description="销假: when the return was recorded")
+    returned_by: int | None

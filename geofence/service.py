@@ -64,6 +64,7 @@ def to_out(zone: Zone) -> schemas.ZoneOut:
         priority=zone.priority,
         travel_leave=zone.travel_leave,
         returned_at=zone.returned_at,
+        returned_by=zone.returned_by,
         active=zone.active,
         updated_at=zone.updated_at,
     )
@@ -90,14 +91,19 @@ def list_zones(
     session: Session,
     viewer: Officer,
     supervisee_id: int | None = None,
+    district_id: int | None = None,
     kind: ZoneKind | None = None,
     active: bool | None = True,
     limit: int | None = None,
     offset: int = 0,
 ) -> Sequence[Zone]:
+    """The zones the viewer may see: of one person, or of one district (its own and its people's)."""
     query = select(Zone).where(_visible(session, viewer))
     if supervisee_id is not None:
         query = query.where(Zone.supervisee_id == supervisee_id)
+    if district_id is not None:
+        people = caseload_service.supervisees_in_districts(session=session, district_ids=[district_id])
+        query = query.where(or_(Zone.district_id == district_id, Zone.supervisee_id.in_(people.get(district_id, []))))
     if kind is not None:
         query = query.where(Zone.kind == kind)
     if active is not None:
@@ -112,9 +118,17 @@ def get(*, session: Session, viewer: Officer, zone_id: int) -> Zone:
     return zone
 
 
+def _check_leave_approver(viewer: Officer) -> None:
+    # A travel leave lets the person be away: it is granted by a supervisor, never by the officer alone.
+    if viewer.role not in DISTRICT_ZONE_EDITORS:
+        raise Forbidden("travel leave is approved by a supervisor: request it with POST /api/v1/leaves")
+
+
 def create(*, session: Session, viewer: Officer, data: schemas.ZoneIn) -> Zone:
     geom = parse_geometry(data.geometry)
     _check_owner(session, viewer, supervisee_id=data.supervisee_id, district_id=data.district_id)
+    if data.travel_leave:
+        _check_leave_approver(viewer)
     zone = Zone(**data.model_dump(exclude={"geometry"}), geom=from_shape(geom, srid=4326))
     session.add(zone)
     session.flush()
@@ -126,6 +140,8 @@ def create(*, session: Session, viewer: Officer, data: schemas.ZoneIn) -> Zone:
 def update(*, session: Session, viewer: Officer, zone_id: int, data: schemas.ZoneUpdate) -> Zone:
     zone = get(session=session, viewer=viewer, zone_id=zone_id)
     _check_owner(session, viewer, supervisee_id=zone.supervisee_id, district_id=zone.district_id)
+    if zone.travel_leave:
+        _check_leave_approver(viewer)
     changes = data.model_dump(exclude_unset=True)
     if (geometry := changes.pop("geometry", None)) is not None:
         zone.geom = from_shape(parse_geometry(geometry), srid=4326)
@@ -148,6 +164,7 @@ def record_return(*, session: Session, viewer: Officer, zone_id: int) -> Zone:
     if zone.returned_at is not None:
         raise Conflict(f"the return from leave {zone_id} was already recorded at {zone.returned_at.isoformat()}")
     zone.returned_at = utcnow()
+    zone.returned_by = viewer.id
     session.flush()
     session.refresh(zone)
     caseload_service.record(

@@ -21,7 +21,7 @@ from caseload.auth import CSRF_HEADER, SESSION_COOKIE
 from core.security import csrf_token
 from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert
-from tests.factories import CENTRE, STAFF_PASSWORD, now_iso, square, unique
+from tests.factories import CENTRE, STAFF_PASSWORD, Api, now_iso, signed_in_as, square, unique
 
 STAFF = ("officer", "supervisor", "command", "auditor", "admin")
 SOURCES = ("device", "gateway", "camera")
@@ -51,6 +51,7 @@ PARAM_KINDS = {
     "policy_id": "policy",
     "suspension_id": "suspension",
     "period_id": "period",
+    "leave_id": "leave_request",
 }
 
 
@@ -85,6 +86,20 @@ def _zone(o, county, caller):
             "kind": "inclusion",
             "supervisee_id": o["person"]["id"],
             "geometry": square(*CENTRE, 500),
+        }
+    }
+
+
+def _leave(o, county, caller):
+    start = datetime.now(UTC)
+    return {
+        "json": {
+            "supervisee_id": o["person"]["id"],
+            "destination": square(*CENTRE, 3000),
+            "destination_name": "沈阳 Shenyang",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(days=2)).isoformat(),
+            "reason": "探亲 family visit",
         }
     }
 
@@ -231,6 +246,14 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("PATCH", "/api/v1/zones/{zone_id}"): Access(HANDLERS, lambda o, c, caller: {"json": {"name": "改 renamed"}}),
     ("POST", "/api/v1/zones/{zone_id}/return"): Access(HANDLERS, kinds={"zone_id": "leave"}),
     ("DELETE", "/api/v1/zones/{zone_id}"): Access(HANDLERS),
+    ("GET", "/api/v1/leaves"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/leaves"): Access(HANDLERS, _leave),
+    ("GET", "/api/v1/leaves/{leave_id}"): Access(ALL_STAFF),
+    ("POST", "/api/v1/leaves/{leave_id}/approve"): Access(SUPERVISORS, lambda o, c, caller: {"json": {}}),
+    ("POST", "/api/v1/leaves/{leave_id}/refuse"): Access(
+        SUPERVISORS, lambda o, c, caller: {"json": {"note": "不批 no"}}
+    ),
+    ("POST", "/api/v1/leaves/{leave_id}/return"): Access(HANDLERS, kinds={"leave_id": "approved_leave"}),
     ("GET", "/api/v1/positions/live"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/supervisees/{supervisee_id}/track"): Access(ALL_STAFF),
     ("GET", "/api/v1/supervisees/{supervisee_id}/track.gpx"): Access(ALL_STAFF),
@@ -299,6 +322,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     **{("GET", path): Access(MANAGERS, scoped=False, refused=303) for path in ADMIN_PAGES},
     ("GET", "/supervisees/{supervisee_id}/track"): Access(ALL_STAFF, refused=303),
     ("GET", "/supervisees/{supervisee_id}/track/report"): Access(ALL_STAFF, refused=303),
+    ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -353,12 +377,19 @@ class World:
         home = self.county["in"]["id"]
         self.staff = {role: admin_api.officer(home, role=role) for role in STAFF if role != "admin"}
         self.caseload_officer = {"in": self.staff["officer"], "out": admin_api.officer(self.county["out"]["id"])}
+        self._caseload_apis: dict[str, Api] = {}
         self.standing = {scope: self.objects(scope) for scope in SCOPES}
         self.headers = {"none": {}}
         tokens = {role: self._token(o["username"]) for role, o in self.staff.items()}
         tokens["admin"] = admin_api.client.headers["Authorization"].removeprefix("Bearer ")
         tokens |= {kind: self.standing["in"][kind]["token"] for kind in SOURCES}
         self.headers |= {caller: {"Authorization": f"Bearer {token}"} for caller, token in tokens.items()}
+
+    def caseload_api(self, scope: str) -> Api:
+        """The caseload officer of a county, signed in once (a sign-in costs a password hash)."""
+        if scope not in self._caseload_apis:
+            self._caseload_apis[scope] = signed_in_as(self.portal_url, self.caseload_officer[scope])
+        return self._caseload_apis[scope]
 
     def own_session(self, caller: str) -> str:
         """A new officer of the caller's role, signed in: for calls that end the caller's session."""
@@ -413,6 +444,11 @@ class Objects(dict):
                     "valid_to": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
                 },
             ),
+            # Asked by the person's officer, so that any supervisor or admin may decide it.
+            "leave_request": lambda: self.world.caseload_api(self.scope).call(
+                "POST", "/leaves", 201, **_leave(self, county, None)
+            ),
+            "approved_leave": lambda: api.call("POST", f"/leaves/{self['leave_request']['id']}/approve", json={}),
             "gateway": lambda: api.call(
                 "POST", "/gateways", 201, json={"name": "平台 vendor", "district_id": county["id"]}
             ),

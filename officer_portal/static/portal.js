@@ -1,6 +1,12 @@
 // Every page: htmx requests carry the session's CSRF token (see caseload/auth.py), and an htmx
 // request the server refuses shows its reason next to the form that sent it instead of nothing.
 "use strict";
+
+// An API refusal's detail as one line: a reason, or invalid input's reason per field
+// ([{field, reason, type}], core/web.py).
+window.ewallReason = (detail) =>
+  Array.isArray(detail) ? detail.map((d) => (d.field ? `${d.field}: ${d.reason}` : d.reason)).join("; ") : String(detail);
+
 document.addEventListener("htmx:configRequest", (event) => {
   const token = document.querySelector('meta[name="csrf-token"]');
   if (token) event.detail.headers["X-CSRF-Token"] = token.content;
@@ -16,8 +22,7 @@ document.addEventListener("htmx:responseError", (event) => {
   }
   let reason = event.detail.xhr.responseText;
   try {
-    const detail = JSON.parse(reason).detail;
-    reason = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : detail;
+    reason = ewallReason(JSON.parse(reason).detail);
   } catch (_) {
     // Not JSON: shown as it came.
   }
@@ -47,10 +52,7 @@ window.ewallApi = async (method, path, body) => {
   }
   if (!response.ok) {
     const detail = data && data.detail !== undefined ? data.detail : data;
-    const reason = Array.isArray(detail)
-      ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
-      : String(detail);
-    const error = new Error(`${response.status}: ${reason}`);
+    const error = new Error(`${response.status}: ${ewallReason(detail)}`);
     error.status = response.status;
     error.detail = detail;
     throw error;

@@ -60,14 +60,14 @@ class Access:
     body: Callable | None = None  # (objects, county, caller) -> request kwargs
     scoped: bool = True  # does the request name something in a county (else only "in" is tried)
     kinds: dict = field(default_factory=dict)  # path parameter -> object kind, where not PARAM_KINDS'
-    refused: int | None = None  # what a caller not allowed gets, where not 401/403 (pages redirect)
+    refused: int | None = None  # what a caller who is not staff gets, where not 401 (pages redirect)
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
-    if access.refused:
+    if access.refused and caller not in STAFF:
         return frozenset({access.refused})
     if ingest or caller not in STAFF:
         return frozenset({401})
@@ -203,6 +203,10 @@ PORTAL: dict[tuple[str, str], Access] = {
         HANDLERS, lambda o, c, caller: {"json": {"kind": "phone"}}
     ),
     ("DELETE", "/api/v1/supervisees/{supervisee_id}/devices/{device_id}"): Access(HANDLERS),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/phones"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"kind": "phone"}}
+    ),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/sightings"): Access(ALL_STAFF),
     ("GET", "/api/v1/gateways"): Access(MANAGERS, scoped=False),
     ("POST", "/api/v1/gateways"): Access(
         MANAGERS, _in_county(lambda c: {"name": "平台 vendor", "district_id": c["id"]})
@@ -281,6 +285,9 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
+    # A role the page is not for gets a 403 page; a person outside the caseload a 404 page, as the API.
+    ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
+    ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

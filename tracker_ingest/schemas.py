@@ -35,3 +35,14 @@ class RejectedRecord(BaseModel):
 class BatchResult(BaseModel):
     accepted: int
     rejected: list[RejectedRecord]
+
+
+class SightingOut(BaseModel):
+    """A camera sighting or office check-in of one person, where it was recorded."""
+
+    camera_id: int
+    camera_code: str
+    camera_name: str
+    ts: datetime
+    kind: str = Field(description="sighting, report (报到), announcement, education or community_service")
+    confidence: float

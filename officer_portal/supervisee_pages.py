@@ -71,7 +71,10 @@ def _page_number(request: Request) -> int:
 
 
 def _officer_names(session, officer) -> dict[int, str]:
-    return {o.id: o.full_name for o in caseload_service.list_officers(session=session, viewer=officer)}
+    # With the username: two officers may share a name.
+    return {
+        o.id: f"{o.full_name}（{o.username}）" for o in caseload_service.list_officers(session=session, viewer=officer)
+    }
 
 
 @router.get("/supervisees", response_class=HTMLResponse)
@@ -123,7 +126,10 @@ def supervisee_page(supervisee_id: int, request: Request, session: SessionDep, o
     seen = sightings.read_sightings(session, viewer=officer, supervisee_id=supervisee_id, limit=RECENT)
     session.commit()  # the audited read of the sightings
     alerts = alerts_service.list_alerts(session=session, viewer=officer, supervisee_id=supervisee_id, limit=RECENT)
-    district = caseload_service.get_district(session=session, viewer=officer, district_id=person.district_id)
+    try:
+        district = caseload_service.get_district(session=session, viewer=officer, district_id=person.district_id)
+    except NotFound:  # an officer assigned someone of a district outside their own
+        district = None
     names = _officer_names(session, officer)
     return templates.TemplateResponse(
         request,

@@ -12,14 +12,9 @@ function clearErrors(form) {
   if (box) box.hidden = true;
 }
 
+// Every form of these pages has its own (hidden) .form-error paragraph.
 function formError(form, text) {
-  let box = form.querySelector(".form-error");
-  if (!box) {
-    box = document.createElement("p");
-    box.className = "form-error error";
-    box.setAttribute("role", "alert");
-    form.append(box);
-  }
+  const box = form.querySelector(".form-error");
   box.textContent = text;
   box.hidden = false;
 }
@@ -69,10 +64,6 @@ function bodyOf(form) {
 
 async function send(form) {
   clearErrors(form);
-  if (form.id === "end-supervision" && !form.elements.confirm.checked) {
-    formError(form, "请先勾选确认 Tick the confirmation first.");
-    return;
-  }
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   try {

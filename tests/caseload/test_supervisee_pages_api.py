@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.factories import CENTRE, eventually, signed_in_as, unique
+from tests.factories import eventually, signed_in_as, unique
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +83,7 @@ def test_a_registered_phone_comes_with_its_set_up_codes_once(admin_api, county, 
 
 def test_sightings_and_check_ins_are_read_back_newest_first(admin_api, county, ingest):
     person = county["people"][2]
-    camera = admin_api.call(
-        "POST",
-        "/cameras",
-        201,
-        json={
-            "code": unique("CAM"),
-            "name": "司法所报到机 office kiosk",
-            "kind": "office",
-            "district_id": county["district"]["id"],
-            "lat": CENTRE[0],
-            "lon": CENTRE[1],
-        },
-    )
+    camera = admin_api.camera(county["district"]["id"])
     t = datetime.now(UTC) - timedelta(minutes=3)
     sent = [
         {"person_code": person["code"], "ts": t.isoformat(), "confidence": 0.95, "kind": "report"},

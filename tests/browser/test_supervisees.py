@@ -2,7 +2,7 @@
 API's reasons shown), one person's page (every section, edit, transfer, end supervision), registering a
 phone (id, token and two QR codes shown once) and what another officer may not see or do."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,6 +132,22 @@ def test_person_page_shows_every_section_and_edits_transfers_and_ends(desk, port
         "name => document.getElementById('assigned-officer').textContent.includes(name)",
         arg=caseload["other"]["username"],
     )
+
+    # A renewal (延长) on an assessment: without grounds the API's reason sits by the grounds.
+    periods = page.locator("#monitoring tbody tr[data-period-id]")
+    page.click("#monitoring details:has(#renew-period) summary")
+    renewal_ends = date.fromisoformat(person["monitoring_end"]) + timedelta(days=30)
+    page.fill("#renew-period input[name=ends_on]", renewal_ends.isoformat())
+    page.fill("#renew-period textarea[name=assessment]", "经评估仍有必要 still needed")
+    page.click("#renew-period button[type=submit]")
+    page.locator("#renew-period fieldset.grounds + .field-error").wait_for()
+    page.check("#renew-period input[name=grounds] >> nth=0")
+    page.click("#renew-period button[type=submit]")
+    expect(periods).to_have_count(2)
+    page.click("#monitoring details:has(#release-period) summary")
+    page.fill("#release-period textarea[name=reason]", "表现良好 no longer needed")
+    page.click("#release-period button[type=submit]")
+    expect(page.locator("#monitoring")).to_contain_text("no longer needed")
 
     page.goto(f"{portal_url}/supervisees/{caseload['leaving']['id']}")
     # Unconfirmed, the browser keeps the form (the box is required) and nothing is sent.

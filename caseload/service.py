@@ -447,6 +447,13 @@ def supervisee_names(*, session: Session, supervisee_ids: Sequence[int]) -> dict
     return {sid: (code, name) for sid, code, name in rows}
 
 
+def officer_names(*, session: Session, officer_ids: Sequence[int]) -> dict[int, str]:
+    """id → "name（username）", for display (two officers may share a name); any district, as an
+    approval records who approved wherever they sit."""
+    rows = session.execute(select(Officer.id, Officer.full_name, Officer.username).where(Officer.id.in_(officer_ids)))
+    return {oid: f"{name}（{username}）" for oid, name, username in rows}
+
+
 def supervisees_in_districts(*, session: Session, district_ids: Sequence[int]) -> dict[int, list[int]]:
     """district → the active supervisees in it or in any district below it (district-wide zones)."""
     members = {}

@@ -70,11 +70,11 @@ def _page_number(request: Request) -> int:
     return max(1, int(number)) if number.isdigit() else 1
 
 
-def _officer_names(session, officer) -> dict[int, str]:
-    # With the username: two officers may share a name.
-    return {
-        o.id: f"{o.full_name}（{o.username}）" for o in caseload_service.list_officers(session=session, viewer=officer)
-    }
+def _officer_names(session, officer, also: tuple[int | None, ...] = ()) -> dict[int, str]:
+    """The viewer's districts' officers, and ``also`` (say, approvers of another district) by id."""
+    staff = [o.id for o in caseload_service.list_officers(session=session, viewer=officer)]
+    wanted = {oid for oid in (*staff, *also) if oid is not None}
+    return caseload_service.officer_names(session=session, officer_ids=list(wanted))
 
 
 @router.get("/supervisees", response_class=HTMLResponse)
@@ -130,7 +130,9 @@ def supervisee_page(supervisee_id: int, request: Request, session: SessionDep, o
         district = caseload_service.get_district(session=session, viewer=officer, district_id=person.district_id)
     except NotFound:  # an officer assigned someone of a district outside their own
         district = None
-    names = _officer_names(session, officer)
+    periods = caseload_monitoring.list_periods(session=session, viewer=officer, supervisee_id=supervisee_id)
+    deciders = tuple(oid for p in periods for oid in (p.approved_by, p.released_by))
+    names = _officer_names(session, officer, (person.officer_id, *deciders))
     return templates.TemplateResponse(
         request,
         "supervisee_page.html",
@@ -139,7 +141,7 @@ def supervisee_page(supervisee_id: int, request: Request, session: SessionDep, o
             "person": SuperviseeOut.model_validate(person),
             "district": district,
             "officer_names": names,
-            "periods": caseload_monitoring.list_periods(session=session, viewer=officer, supervisee_id=supervisee_id),
+            "periods": periods,
             "devices": caseload_service.list_devices(session=session, viewer=officer, supervisee_id=supervisee_id),
             "zones": geofence_service.list_zones(
                 session=session, viewer=officer, supervisee_id=supervisee_id, active=None

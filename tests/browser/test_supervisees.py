@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert
 from tests.browser.session import sign_in
-from tests.factories import unique
+from tests.factories import eventually, unique
 
 pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots-supervisees")
@@ -45,6 +45,8 @@ def caseload(admin_api, ingest_url):
         headers={"Authorization": f"Bearer {camera['token']}"},
     )
     assert answer.status_code == 202, answer.text
+    # Acknowledged by the broker; stored by the persist worker a moment later.
+    eventually(lambda: admin_api.call("GET", f"/supervisees/{person['id']}/sightings"), what="the check-in stored")
     return {
         "district": district,
         "officer": officer,
@@ -148,6 +150,9 @@ def test_person_page_shows_every_section_and_edits_transfers_and_ends(desk, port
     page.fill("#release-period textarea[name=reason]", "表现良好 no longer needed")
     page.click("#release-period button[type=submit]")
     expect(page.locator("#monitoring")).to_contain_text("no longer needed")
+    # Who approved and who released, by name, even for an approver of another district (the admin).
+    assert caseload["supervisor"]["username"] in page.inner_text("#monitoring")
+    assert "（admin）" in page.inner_text("#monitoring")
 
     page.goto(f"{portal_url}/supervisees/{caseload['leaving']['id']}")
     # Unconfirmed, the browser keeps the form (the box is required) and nothing is sent.

@@ -167,10 +167,14 @@ def test_registering_a_phone_shows_its_token_and_codes_once(desk, portal_url, ca
     person = caseload["others_person"]
     sign_in(page, portal_url, caseload["other"]["username"])
     page.goto(f"{portal_url}/supervisees/{person['id']}")
-    page.click("#register-phone-panel summary")
-    page.click("#register-phone button[type=submit]")
+    # From the keyboard: open the panel, submit, and the focus lands on the set-up shown.
+    page.focus("#register-phone-panel summary")
+    page.keyboard.press("Enter")
+    page.focus("#register-phone button[type=submit]")
+    page.keyboard.press("Enter")
     setup = page.locator("#phone-setup")
     setup.wait_for()
+    assert page.evaluate("document.activeElement.closest('#phone-setup') !== null")
     token = setup.locator("[data-setup=token]").inner_text()
     key = setup.locator("[data-setup=key]").inner_text()
     assert len(token) > 20 and key.startswith("ew-")

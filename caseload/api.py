@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from caseload import accounts, schemas, service
+from caseload import accounts, phone_setup, schemas, service
 from caseload.auth import AdminOfficer, CurrentOfficer, SignedInOfficer, StaffManager, sign_in_or_refuse, source_of
 from caseload.models import Officer
+from core.config import get_settings
 from core.security import create_access_token
 from core.web import SessionDep, StaffPage, paged
 
@@ -136,10 +137,10 @@ def list_supervisees(
     session: SessionDep,
     viewer: CurrentOfficer,
     page: CaseloadPage,
-    active: bool | None = None,
+    found: Annotated[schemas.CaseloadFilter, Query()],
 ):
-    """The caller's caseload."""
-    return service.list_supervisees(session=session, viewer=viewer, active=active, limit=page.limit, offset=page.offset)
+    """The caller's caseload; search by name or code (q) and filter by officer, category, risk and active."""
+    return service.list_supervisees(session=session, viewer=viewer, found=found, limit=page.limit, offset=page.offset)
 
 
 @router.post("/supervisees", response_model=schemas.SuperviseeOut, status_code=201, tags=["supervisees"])
@@ -186,8 +187,31 @@ def create_device(supervisee_id: int, data: schemas.DeviceIn, session: SessionDe
     """Register a device; the answer holds its token, shown this once."""
     device, token, key = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
     session.commit()
+    return _shown_once(device, token, key)
+
+
+def _shown_once(device, token: str, key: str | None) -> dict:
     shown = schemas.DeviceOut.model_validate(device).model_dump()
-    return schemas.DeviceCreated.model_validate({**shown, "external_id": key or device.external_id, "token": token})
+    return {**shown, "external_id": key or device.external_id, "token": token}
+
+
+@router.post(
+    "/supervisees/{supervisee_id}/phones", response_model=schemas.PhoneRegistered, status_code=201, tags=["devices"]
+)
+def register_phone(supervisee_id: int, data: schemas.DeviceIn, session: SessionDep, viewer: CurrentOfficer):
+    """Register a device as POST .../devices does, and answer with QR codes that set up Traccar Client
+    and OwnTracks on the phone: its id and token are in this answer only (a POST body, never a URL)."""
+    device, token, key = service.create_device(session=session, viewer=viewer, supervisee_id=supervisee_id, data=data)
+    session.commit()
+    shown = _shown_once(device, token, key)
+    setup = phone_setup.setup_for(
+        ingest_url=get_settings().ingest_url_for_phones,
+        device_key=shown["external_id"],
+        key_is_secret=device.key_is_secret,
+        token=token,
+        tracker_id=f"ewall{device.id}",
+    )
+    return {**shown, "setup": setup}
 
 
 @router.delete("/supervisees/{supervisee_id}/devices/{device_id}", status_code=204, tags=["devices"])

@@ -120,6 +120,18 @@ class SuperviseeIn(_Periods):
     supervision_start: date
 
 
+class CaseloadFilter(BaseModel):
+    """Which of the caller's caseload to list: all of it when every field is empty."""
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = Field(
+        None, description="part of the name or the person code"
+    )
+    officer_id: int | None = None
+    category: Category | None = None
+    risk_level: RiskLevel | None = None
+    active: bool | None = None
+
+
 class SuperviseeUpdate(_Periods):
     full_name: Name | None = None
     phone: Phone | None = None
@@ -204,6 +216,26 @@ class DeviceCreated(DeviceOut):
     """The one answer that shows the device's secrets: its token and its generated id in full."""
 
     token: str = Field(description="Shown once; only its hash is stored")
+
+
+class PhoneSetup(BaseModel):
+    """What the phone's tracker app needs, as text and as QR codes (SVG data URIs)."""
+
+    ingest_url: str = Field(description="where the phone reports (EWALL_INGEST_PUBLIC_URL)")
+    traccar_url: str | None = Field(
+        description="Traccar Client's configuration link (server URL with the device identifier); only for a "
+        "generated id, which is the device's key for the OsmAnd protocol"
+    )
+    traccar_qr: str | None = Field(description="QR code of traccar_url, an SVG data URI")
+    owntracks_config: dict = Field(description="OwnTracks configuration (.otrc): HTTP mode, user = device id")
+    owntracks_url: str = Field(description="owntracks:///config?inline=… that loads owntracks_config")
+    owntracks_qr: str = Field(description="QR code of owntracks_url, an SVG data URI")
+
+
+class PhoneRegistered(DeviceCreated):
+    """A device registered with its set-up QR codes: the secrets are in this one answer only."""
+
+    setup: PhoneSetup
 
 
 class Token(BaseModel):

@@ -213,13 +213,43 @@ def update_officer(*, session: Session, viewer: Officer, officer_id: int, data: 
 # Supervisees --------------------------------------------------------------------------------------
 
 
+def _caseload_filters(session: Session, viewer: Officer, found: schemas.CaseloadFilter) -> list[ColumnElement[bool]]:
+    where = [supervisee_scope(session=session, viewer=viewer)]
+    if found.q:
+        # A search for "50%" means those characters, not a LIKE pattern.
+        words = found.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(or_(Supervisee.full_name.ilike(f"%{words}%"), Supervisee.code.ilike(f"%{words}%")))
+    for column, value in (
+        (Supervisee.active, found.active),
+        (Supervisee.officer_id, found.officer_id),
+        (Supervisee.category, found.category),
+        (Supervisee.risk_level, found.risk_level),
+    ):
+        if value is not None:
+            where.append(column == value)
+    return where
+
+
 def list_supervisees(
-    *, session: Session, viewer: Officer, active: bool | None = None, limit: int = 500, offset: int = 0
+    *,
+    session: Session,
+    viewer: Officer,
+    active: bool | None = None,
+    limit: int = 500,
+    offset: int = 0,
+    found: schemas.CaseloadFilter | None = None,
 ) -> Sequence[Supervisee]:
-    query = select(Supervisee).where(supervisee_scope(session=session, viewer=viewer))
-    if active is not None:
-        query = query.where(Supervisee.active == active)
+    """The viewer's caseload, by id; ``found`` narrows it (search by name or code, officer, category, risk)."""
+    found = (found or schemas.CaseloadFilter()).model_copy(update={"active": active} if active is not None else {})
+    query = select(Supervisee).where(*_caseload_filters(session, viewer, found))
     return session.scalars(query.order_by(Supervisee.id).limit(limit).offset(offset)).all()
+
+
+def count_supervisees(*, session: Session, viewer: Officer, found: schemas.CaseloadFilter) -> int:
+    """How many of the viewer's caseload ``found`` selects (for paging)."""
+    return session.scalar(
+        select(func.count()).select_from(Supervisee).where(*_caseload_filters(session, viewer, found))
+    )
 
 
 def get_supervisee(*, session: Session, viewer: Officer, supervisee_id: int) -> Supervisee:
@@ -236,6 +266,16 @@ def get_manageable_supervisee(*, session: Session, viewer: Officer, supervisee_i
     """As get_supervisee, and the viewer may change things about this person."""
     _require_manager(viewer)
     return get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+
+
+def assignable_officers(*, session: Session, viewer: Officer) -> Sequence[Officer]:
+    """Who the viewer may make a supervisee's officer (what _check_assignee accepts): an officer only
+    themselves; others the active caseload-holding staff of their districts."""
+    if viewer.role == Role.officer:
+        return [viewer]
+    query = select(Officer).where(Officer.active, Officer.role.in_((Role.officer, Role.supervisor, Role.command)))
+    query = in_visible_districts(session, viewer, query.order_by(Officer.full_name, Officer.id), Officer.district_id)
+    return session.scalars(query).all()
 
 
 def _check_assignee(session: Session, viewer: Officer, officer_id: int | None) -> None:
@@ -453,7 +493,8 @@ def matching_supervisee_ids(
 
 
 def officer_names(*, session: Session, officer_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """id → (username, full name), for display."""
+    """id → (username, full name), for display; any district, as an approval records who approved
+    wherever they sit."""
     rows = session.execute(select(Officer.id, Officer.username, Officer.full_name).where(Officer.id.in_(officer_ids)))
     return {oid: (username, name) for oid, username, name in rows}
 

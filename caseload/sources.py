@@ -191,3 +191,9 @@ def update_camera(*, session: Session, viewer: Officer, camera_id: int, data: sc
     session.flush()
     record(session, viewer, "camera.update", camera_id, changes)
     return camera
+
+
+def camera_names(*, session: Session, camera_ids: Sequence[int]) -> dict[int, tuple[str, str, CameraKind]]:
+    """id → (code, name, kind), for showing where a person was seen or checked in."""
+    rows = session.execute(select(Camera.id, Camera.code, Camera.name, Camera.kind).where(Camera.id.in_(camera_ids)))
+    return {camera_id: (code, name, kind) for camera_id, code, name, kind in rows}

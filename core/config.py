@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     portal_port: int = 8000
     ingest_workers: int = 2
     portal_workers: int = 1
+    # The ingest app's address as phones reach it (a public host name, https behind a proxy): what
+    # the set-up QR codes of a registered phone carry. Empty: http://<host>:<ingest_port>.
+    ingest_public_url: str = ""
 
     # Kafka.
     topic_prefix: str = ""
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return _with_psycopg_driver(self.database_url)
         return f"postgresql+psycopg://{self.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{self.pg_database}"
+
+    @property
+    def ingest_url_for_phones(self) -> str:
+        """Where phones send their positions (EWALL_INGEST_PUBLIC_URL, without a trailing slash)."""
+        return (self.ingest_public_url or f"http://{self.host}:{self.ingest_port}").rstrip("/")
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -38,7 +38,7 @@ from officer_portal import (
     zone_pages,
 )
 from officer_portal import api as portal_api
-from tracker_ingest import positions_api
+from tracker_ingest import positions_api, sightings_api
 
 
 @asynccontextmanager
@@ -74,6 +74,7 @@ for router in (
     monitoring_api.router,
     geofence_api.router,
     positions_api.router,
+    sightings_api.router,
     portal_api.router,
     admin_api.router,
     audit_api.router,

@@ -130,6 +130,11 @@ class Api:
     def device(self, supervisee_id: int) -> dict:
         return self.call("POST", f"/supervisees/{supervisee_id}/devices", 201, json={"kind": "phone"})
 
+    def camera(self, district_id: int, name: str = "司法所报到机 office kiosk", kind: str = "office") -> dict:
+        """A camera or office check-in terminal at CENTRE, with its token (shown once)."""
+        body = {"code": unique("CAM"), "name": name, "kind": kind, "district_id": district_id}
+        return self.call("POST", "/cameras", 201, json={**body, "lat": CENTRE[0], "lon": CENTRE[1]})
+
     def home_zone(
         self, supervisee_id: int, lat: float = CENTRE[0], lon: float = CENTRE[1], half_side_m: float = 500
     ) -> dict:

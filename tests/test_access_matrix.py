@@ -221,6 +221,10 @@ PORTAL: dict[tuple[str, str], Access] = {
         HANDLERS, lambda o, c, caller: {"json": {"kind": "phone"}}
     ),
     ("DELETE", "/api/v1/supervisees/{supervisee_id}/devices/{device_id}"): Access(HANDLERS),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/phones"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"kind": "phone"}}
+    ),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/sightings"): Access(ALL_STAFF),
     ("GET", "/api/v1/gateways"): Access(MANAGERS, scoped=False),
     ("POST", "/api/v1/gateways"): Access(
         MANAGERS, _in_county(lambda c: {"name": "平台 vendor", "district_id": c["id"]})
@@ -323,6 +327,8 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/supervisees/{supervisee_id}/track"): Access(ALL_STAFF, refused=303),
     ("GET", "/supervisees/{supervisee_id}/track/report"): Access(ALL_STAFF, refused=303),
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
+    ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
+    ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {

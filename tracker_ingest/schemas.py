@@ -66,3 +66,14 @@ def track_range(
 
 
 TrackRangeQuery = Annotated[TrackRange, Depends(track_range)]
+
+
+class SightingOut(BaseModel):
+    """A camera sighting or office check-in of one person, where it was recorded."""
+
+    camera_id: int
+    camera_code: str
+    camera_name: str
+    ts: datetime
+    kind: str = Field(description="sighting, report (报到), announcement, education or community_service")
+    confidence: float

@@ -1,5 +1,6 @@
 """Camera sightings and office check-ins: checked per record; a confident match also becomes a fix
-at the camera's stored position (source ``cctv``, or ``checkin`` for office terminals and events)."""
+at the camera's stored position (source ``cctv``, or ``checkin`` for office terminals and events).
+Officers read a person's sightings back (报到 history) through read_sightings."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -8,14 +9,18 @@ from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from caseload.models import Datum
+from caseload import service as caseload_service
+from caseload import sources as caseload_sources
+from caseload.models import Datum, Officer
 from caseload.sources import CameraIdentity, DeviceIdentity
 from core.config import Settings
 from core.timezones import utcnow
 from core.wire import FIX_DTYPE, SOURCE_CODE
-from tracker_ingest.models import SightingKind
-from tracker_ingest.schemas import RejectedRecord
+from tracker_ingest.models import Sighting, SightingKind
+from tracker_ingest.schemas import RejectedRecord, SightingOut
 from tracker_ingest.validation import Batch, TimeWindow, to_us
 
 
@@ -103,3 +108,39 @@ def _fixes_at_camera(camera: CameraIdentity, sightings: list[dict]) -> list[tupl
         identity = DeviceIdentity(-camera.camera_id, supervisee_id, camera.code, Datum.wgs84)
         result.append((identity, fixes))
     return result
+
+
+def read_sightings(
+    session: Session, *, viewer: Officer, supervisee_id: int, limit: int = 50, offset: int = 0
+) -> list[SightingOut]:
+    """A person's camera sightings and office check-ins (报到 history), newest first, with where they
+    were; 404 outside the viewer's caseload. Reading someone's whereabouts is audited, as a track is."""
+    person = caseload_service.get_supervisee(session=session, viewer=viewer, supervisee_id=supervisee_id)
+    rows = session.scalars(
+        select(Sighting)
+        .where(Sighting.supervisee_id == supervisee_id)
+        .order_by(Sighting.ts.desc(), Sighting.camera_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    cameras = caseload_sources.camera_names(session=session, camera_ids=list({row.camera_id for row in rows}))
+    caseload_service.record(
+        session,
+        viewer,
+        "supervisee.sightings_read",
+        supervisee_id,
+        {"count": len(rows), "offset": offset},
+        district_id=person.district_id,
+    )
+    unknown = ("?", "?", None)  # a camera's row outlives nothing, but a sighting must still show
+    return [
+        SightingOut(
+            camera_id=row.camera_id,
+            camera_code=cameras.get(row.camera_id, unknown)[0],
+            camera_name=cameras.get(row.camera_id, unknown)[1],
+            ts=row.ts,
+            kind=row.kind,
+            confidence=row.confidence,
+        )
+        for row in rows
+    ]

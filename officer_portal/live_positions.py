@@ -41,8 +41,8 @@ def caseload_ids(officer_id: int) -> np.ndarray:
         viewer = caseload_service.get_active_officer(session=session, officer_id=officer_id)
         if viewer is None:
             return np.empty(0, np.int64)
-        people = caseload_service.list_supervisees(session=session, viewer=viewer, active=True, limit=MAX_CASELOAD)
-        return np.sort(np.fromiter((p.id for p in people), np.int64, len(people)))
+        people = caseload_service.roster(session=session, viewer=viewer, limit=MAX_CASELOAD)
+        return np.array([p.id for p in people], np.int64)  # by id already
 
 
 def latest_per_person(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -15,11 +15,17 @@
   const NAMES = ["normal", "yellow", "red"];
   const SEARCH_RESULTS = 20;
   const STALE_CHECK_MS = 30_000;
+  const LIVE_PAGE = 10_000; // the API's largest page of live positions
+  const REINDEX_BUDGET_MS = 12; // per frame, for moves inside clusters
+  const REINDEX_BATCH = 250;
 
   const element = document.getElementById("live-map");
   const map = ewallMap.create(element, { preferCanvas: true });
   const renderer = L.canvas({ padding: 0.3 });
-  const stats = { received: 0, applied: 0, lagSumMs: 0, lagMaxMs: 0, frames: 0, renderedMs: null };
+  const stats = {
+    received: 0, applied: 0, lagSumMs: 0, lagMaxMs: 0, frames: 0, applyMs: 0, reindexed: 0, backlogMax: 0,
+    renderedMs: null,
+  };
 
   const people = new Map();
   for (const [id, code, name, officer, category, risk, level, lat, lon, ts, acc] of data.people) {
@@ -68,9 +74,10 @@
     chunkInterval: 150,
     chunkProgress: (done, total) => {
       if (done === total && firstLoad) {
-        const then = firstLoad;
+        // Called just before markercluster draws the clusters, in the same task: the map is
+        // complete once that task is over.
+        setTimeout(firstLoad, 0);
         firstLoad = null;
-        then();
       }
     },
     showCoverageOnHover: false,
@@ -172,6 +179,7 @@
 
   function applyPositions() {
     frameAsked = false;
+    const began = performance.now();
     const now = Date.now();
     const moving = [];
     const appearing = [];
@@ -188,26 +196,65 @@
       if (p.marker === null) {
         makeMarker(p);
         appearing.push(p);
-      } else {
-        if (wasStale !== p.stale) {
-          p.marker.setStyle(style(p));
-          restyled.push(p.marker);
-        }
-        moving.push(p);
+        continue;
       }
+      if (wasStale !== p.stale) {
+        p.marker.setStyle(style(p));
+        restyled.push(p.marker);
+      }
+      if (!p.shown) p.marker.setLatLng(ewallMap.toMap(p.lat, p.lon));
+      else if (map.hasLayer(p.marker)) moving.push(p);
+      else reindex.add(p); // inside a cluster: its place in the cluster index is updated below
     }
     pending.clear();
     stats.frames += 1;
-    // A marker is found in the cluster's grid by its old position: out first, moved, back in.
-    const clustered = moving.filter((p) => p.shown).map((p) => p.marker);
-    cluster.removeLayers(clustered);
-    for (const p of moving) p.marker.setLatLng(ewallMap.toMap(p.lat, p.lon));
+    // Markers drawn on their own move now; a marker is found in the cluster's grid by its old
+    // position, so it goes out, moves, and comes back in.
+    move(moving);
     const f = Object.fromEntries(new FormData(filters));
     for (const p of appearing) p.shown = passes(p, f);
-    cluster.addLayers([...clustered, ...appearing.filter((p) => p.shown).map((p) => p.marker)]);
+    cluster.addLayers(appearing.filter((p) => p.shown).map((p) => p.marker));
     if (restyled.length) cluster.refreshClusters(restyled);
     if (selected) showSelected();
     if (appearing.length || restyled.length) recount();
+    stats.applyMs += performance.now() - began;
+    if (reindex.size) askReindex();
+  }
+
+  function move(list) {
+    const markers = list.filter((p) => p.shown).map((p) => p.marker);
+    cluster.removeLayers(markers);
+    for (const p of list) p.marker.setLatLng(ewallMap.toMap(p.lat, p.lon));
+    cluster.addLayers(markers);
+  }
+
+  // People who moved inside a cluster are re-indexed a few hundred at a time, within a time budget
+  // per frame, so that a flood of positions never holds the page up; a person is in the set once,
+  // whatever number of fixes came, so the work left is bounded by the caseload.
+  const reindex = new Set();
+  let reindexAsked = false;
+  function askReindex() {
+    if (!reindexAsked) {
+      reindexAsked = true;
+      requestAnimationFrame(reindexSome);
+    }
+  }
+  function reindexSome() {
+    reindexAsked = false;
+    const began = performance.now();
+    stats.backlogMax = Math.max(stats.backlogMax, reindex.size);
+    while (reindex.size && performance.now() - began < REINDEX_BUDGET_MS) {
+      const batch = [];
+      for (const p of reindex) {
+        batch.push(p);
+        reindex.delete(p);
+        if (batch.length === REINDEX_BATCH) break;
+      }
+      move(batch);
+      stats.reindexed += batch.length;
+    }
+    stats.applyMs += performance.now() - began;
+    if (reindex.size) askReindex();
   }
 
   function markStale() {
@@ -232,8 +279,10 @@
     source.addEventListener("ready", async () => {
       positionsStatus.textContent = "● 位置实时 positions live";
       try {
-        for (const q of await ewallApi("GET", "/positions/live")) {
-          enqueue(q.supervisee_id, Date.parse(q.ts), q.lat, q.lon, q.accuracy_m);
+        for (let offset = 0; ; offset += LIVE_PAGE) {
+          const found = await ewallApi("GET", `/positions/live?limit=${LIVE_PAGE}&offset=${offset}`);
+          for (const q of found) enqueue(q.supervisee_id, Date.parse(q.ts), q.lat, q.lon, q.accuracy_m);
+          if (found.length < LIVE_PAGE) break;
         }
       } catch (error) {
         positionsStatus.textContent = `位置读取失败 could not read positions: ${error.message}`;
@@ -280,6 +329,7 @@
   // ---- Selecting a person: their zones, their card --------------------------------------------
 
   let selected = null;
+  const ring = L.circleMarker([0, 0], { renderer, radius: 13, color: "#1f3b5a", weight: 3, fill: false, interactive: false });
   const panel = document.getElementById("selected-person");
   const field = (name) => panel.querySelector(`[data-field="${name}"]`);
 
@@ -291,6 +341,8 @@
     field("seen").textContent = age(p);
     field("link").href = `/supervisees/${p.id}`;
     panel.hidden = false;
+    if (p.marker) ring.setLatLng(p.marker.getLatLng()).addTo(map);
+    else ring.remove();
   }
 
   async function drawZones(p) {
@@ -326,13 +378,16 @@
       filters.reset();
       applyFilters();
     }
-    cluster.zoomToShowLayer(p.marker, () => {
-      L.popup({ offset: [0, -4] }).setLatLng(p.marker.getLatLng()).setContent(card(p)).openOn(map);
-    });
+    if (reindex.delete(p)) move([p]);
+    // markercluster calls back only for icon markers, not for these circles: the popup opens at once
+    // and the cluster is taken apart (zoomed into or spiderfied) meanwhile.
+    cluster.zoomToShowLayer(p.marker, () => {});
+    L.popup({ offset: [0, -4], autoPan: false }).setLatLng(p.marker.getLatLng()).setContent(card(p)).openOn(map);
   }
 
   document.getElementById("clear-selection").addEventListener("click", () => {
     selected = null;
+    ring.remove();
     zoneLayer.clearLayers();
     panel.hidden = true;
     map.closePopup();

@@ -455,7 +455,7 @@
   }
   if (located.length) {
     const bounds = L.latLngBounds(located.map((p) => p.marker.getLatLng()));
-    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15, animate: false });
   }
   recount();
   if (located.length) {

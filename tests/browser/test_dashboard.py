@@ -97,6 +97,8 @@ def test_the_caseload_shows_coloured_by_level_and_no_one_else(browser, portal_ur
     assert row.locator("a[data-field=person]").get_attribute("href") == f"/supervisees/{caseload['away']['id']}"
     page.screenshot(path=str(SHOTS / "dashboard-1366.png"))
     page.set_viewport_size({"width": 768, "height": 1024})
+    # The map follows the window's new size; its zoom and cluster animations end first.
+    page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim, .leaflet-cluster-anim')")
     page.screenshot(path=str(SHOTS / "dashboard-tablet.png"), full_page=True)
     context.close()
 

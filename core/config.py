@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     # metres off WGS-84; pages then shift every position onto them (static/basemap.js).
     map_tiles_datum: Literal["wgs84", "gcj02"] = "wgs84"
     map_max_zoom: int = Field(default=19, ge=1, le=22)
+    # The live map greys a position older than this and shows its age.
+    map_stale_after_min: int = Field(default=15, ge=1, le=7 * 24 * 60)
 
     @property
     def embedded_database(self) -> bool:

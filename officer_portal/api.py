@@ -1,4 +1,4 @@
-"""The portal's own API: the live stream of alert changes (server-sent events)."""
+"""The portal's own API: the live streams of alert changes and of positions (server-sent events)."""
 
 from collections.abc import AsyncIterable
 from datetime import datetime
@@ -9,7 +9,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from caseload.auth import current_officer, oauth2_scheme, signed_in_officer
 from core.db import session_scope
-from officer_portal import live
+from officer_portal import live, live_positions
 
 router = APIRouter(tags=["live"])
 
@@ -35,4 +35,17 @@ async def event_stream(
     first connection. A comment line comes every 15 s when nothing else does."""
     hub: live.LiveHub = request.app.state.live
     async for event in hub.events(officer_id=officer_id, resume_from=live.resume_point(last_event_id, since)):
+        yield event
+
+
+@router.get("/positions/stream", response_class=EventSourceResponse)
+async def position_stream(
+    request: Request, officer_id: Annotated[int, Depends(stream_viewer)]
+) -> AsyncIterable[ServerSentEvent]:
+    """Positions of the caller's caseload as they arrive, for the live map: ``ready``, then at most
+    one ``positions`` event a second with the latest fix of each person who moved, as columns
+    (``id``, ``ts`` in ms since the epoch, ``lat``, ``lon``, ``acc``; WGS-84). Nothing is replayed
+    on reconnecting: read ``GET /api/v1/positions/live`` after each ``ready`` instead."""
+    hub: live_positions.PositionsHub = request.app.state.positions
+    async for event in hub.events(officer_id=officer_id):
         yield event

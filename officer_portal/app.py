@@ -31,6 +31,7 @@ from officer_portal import (
     audit_pages,
     command_pages,
     live,
+    live_positions,
     maps,
     pages,
     supervisee_pages,
@@ -45,11 +46,14 @@ from tracker_ingest import positions_api, sightings_api
 async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
     app.state.live = live.LiveHub()
+    app.state.positions = live_positions.PositionsHub()
     await app.state.live.start()
+    await app.state.positions.start()
     heartbeat = asyncio.create_task(beat_forever("portal"))
     yield
     heartbeat.cancel()
     await app.state.live.stop()
+    await app.state.positions.stop()
     await run_in_threadpool(app.state.publisher.close)
 
 

@@ -129,27 +129,31 @@ class _Client:
     queue: asyncio.Queue[AlertNotice | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
 
 
-class LiveHub:
-    """One per portal process: the consumer thread tailing alerts.v1, and the connected clients."""
+class TopicFanOut:
+    """What the portal's live feeds share: a thread tailing one topic from its end (no consumer group,
+    so the workers' groups and offsets are untouched) that hands its results to the event loop, and
+    the connected clients, each with a bounded queue in which None ends the stream. Subclasses pump
+    the consumer (``_pump``, on the thread) and may follow who is connected (``_clients_changed``)."""
+
+    topic = ""
+    what = ""  # for the log
 
     def __init__(self) -> None:
-        self._clients: set[_Client] = set()  # touched only on the event loop
-        # What the consumer thread reads of the clients: replaced whole, never changed in place.
-        self._viewer_ids: frozenset[int] = frozenset()
+        self._clients: set = set()  # touched only on the event loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._tailing = threading.Event()
 
     async def start(self) -> None:
-        """Start tailing alerts.v1 and wait, a few seconds at most, until the consumer is in place,
-        so that a client connecting after start-up misses nothing. Without a broker the portal
-        still starts; the live feed joins when the broker answers."""
+        """Start tailing and wait, a few seconds at most, until the consumer is in place, so that a
+        client connecting after start-up misses nothing. Without a broker the portal still starts;
+        the feed joins when the broker answers."""
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="live-alerts", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"live-{self.topic}", daemon=True)
         self._thread.start()
         if not await run_in_threadpool(self._tailing.wait, get_settings().broker_timeout_s):
-            log.warning("broker not reachable yet; live alerts start when it is")
+            log.warning("broker not reachable yet; live %s start when it is", self.what)
 
     async def stop(self) -> None:
         """End every stream and the consumer thread."""
@@ -158,56 +162,37 @@ class LiveHub:
         if self._thread is not None:
             await run_in_threadpool(self._thread.join, get_settings().broker_timeout_s)
 
-    async def events(self, *, officer_id: int, resume_from: datetime | None) -> AsyncIterator[ServerSentEvent]:
-        """One client's stream: ``ready`` with reconnection advice, the changes it missed when
-        resuming, then live notices until the hub drops it."""
-        with self._subscription(officer_id) as queue:
-            # An event, not a comment, so that a page can tell it is subscribed.
-            yield ServerSentEvent(event="ready", data={}, retry=RETRY_MS)
-            if resume_from is not None:
-                # Subscribed first, so nothing falls between the catch-up and the live notices.
-                for notice in await run_in_threadpool(self._catch_up, officer_id, resume_from - RESUME_OVERLAP):
-                    yield _event(notice)
-            while (notice := await queue.get()) is not None:
-                yield _event(notice)
-
-    @staticmethod
-    def _catch_up(officer_id: int, since: datetime) -> list[AlertNotice]:
-        with session_scope() as session:
-            return catch_up(session=session, officer_id=officer_id, since=since)
-
     @contextlib.contextmanager
-    def _subscription(self, officer_id: int) -> Iterator[asyncio.Queue]:
-        client = _Client(officer_id)
+    def _subscription(self, client) -> Iterator[asyncio.Queue]:
         self._clients.add(client)
-        self._refresh_viewers()
+        self._clients_changed()
         if self._stop.is_set():
             client.queue.put_nowait(None)
         try:
             yield client.queue
         finally:
             self._clients.discard(client)
-            self._refresh_viewers()
+            self._clients_changed()
 
-    def _refresh_viewers(self) -> None:
-        self._viewer_ids = frozenset(c.officer_id for c in self._clients)
+    def _clients_changed(self) -> None:
+        """Called on the event loop whenever a client comes or goes."""
 
     # On the event loop ----------------------------------------------------------------------------
 
-    def deliver(self, notices: list[tuple[AlertNotice, frozenset[int]]]) -> None:
-        """Put each notice on its audience's queues (on the event loop; the consumer thread hands
-        them over)."""
-        for notice, audience in notices:
-            for client in [c for c in self._clients if c.officer_id in audience]:
-                try:
-                    client.queue.put_nowait(notice)
-                except asyncio.QueueFull:
-                    log.warning("officer %d's stream fell %d notices behind; dropped", client.officer_id, QUEUE_SIZE)
-                    self._drop(client)
+    def _offer(self, client, item) -> None:
+        """Queue an item for a client; one too far behind is dropped rather than allowed to hold the
+        others back (its browser reconnects and catches up)."""
+        try:
+            client.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            log.warning(
+                "officer %d's %s stream fell %d behind; dropped", client.officer_id, self.what, client.queue.maxsize
+            )
+            self._drop(client)
 
-    def _drop(self, client: _Client) -> None:
+    def _drop(self, client) -> None:
         self._clients.discard(client)
-        self._refresh_viewers()
+        self._clients_changed()
         while not client.queue.empty():
             client.queue.get_nowait()
         client.queue.put_nowait(None)
@@ -225,9 +210,9 @@ class LiveHub:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                consumer = bus.tail_consumer([bus.ALERTS])
+                consumer = bus.tail_consumer([self.topic])
             except Exception as exc:
-                log.warning("cannot tail %s (%r); retrying in %.0f s", bus.ALERTS, exc, RECONNECT_S)
+                log.warning("cannot tail %s (%r); retrying in %.0f s", self.topic, exc, RECONNECT_S)
                 self._stop.wait(RECONNECT_S)
                 continue
             # What was published while no consumer was in place never reaches the live feed: the
@@ -237,9 +222,52 @@ class LiveHub:
             try:
                 self._pump(consumer)
             except Exception:
-                log.exception("live alerts feed failed; reconnecting to the broker")
+                log.exception("live %s feed failed; reconnecting to the broker", self.what)
             finally:
                 consumer.close(autocommit=False)
+
+    def _pump(self, consumer) -> None:
+        raise NotImplementedError
+
+
+class LiveHub(TopicFanOut):
+    """One per portal process: the consumer thread tailing alerts.v1, and the connected clients."""
+
+    topic = bus.ALERTS
+    what = "alerts"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # What the consumer thread reads of the clients: replaced whole, never changed in place.
+        self._viewer_ids: frozenset[int] = frozenset()
+
+    async def events(self, *, officer_id: int, resume_from: datetime | None) -> AsyncIterator[ServerSentEvent]:
+        """One client's stream: ``ready`` with reconnection advice, the changes it missed when
+        resuming, then live notices until the hub drops it."""
+        with self._subscription(_Client(officer_id)) as queue:
+            # An event, not a comment, so that a page can tell it is subscribed.
+            yield ServerSentEvent(event="ready", data={}, retry=RETRY_MS)
+            if resume_from is not None:
+                # Subscribed first, so nothing falls between the catch-up and the live notices.
+                for notice in await run_in_threadpool(self._catch_up, officer_id, resume_from - RESUME_OVERLAP):
+                    yield _event(notice)
+            while (notice := await queue.get()) is not None:
+                yield _event(notice)
+
+    @staticmethod
+    def _catch_up(officer_id: int, since: datetime) -> list[AlertNotice]:
+        with session_scope() as session:
+            return catch_up(session=session, officer_id=officer_id, since=since)
+
+    def _clients_changed(self) -> None:
+        self._viewer_ids = frozenset(c.officer_id for c in self._clients)
+
+    def deliver(self, notices: list[tuple[AlertNotice, frozenset[int]]]) -> None:
+        """Put each notice on its audience's queues (on the event loop; the consumer thread hands
+        them over)."""
+        for notice, audience in notices:
+            for client in [c for c in self._clients if c.officer_id in audience]:
+                self._offer(client, notice)
 
     def _pump(self, consumer) -> None:
         while not self._stop.is_set():

@@ -1,4 +1,4 @@
-"""HTML pages: sign-in, password change, sign-out and the live caseload dashboard (map + open alerts)."""
+"""HTML pages: sign-in, password change, sign-out and the live caseload map with the open alerts beside it."""
 
 from typing import Annotated
 
@@ -6,12 +6,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from alerts import service as alerts_service
-from alerts.models import AlertStatus
 from caseload import accounts
 from caseload import monitoring as caseload_monitoring
 from caseload import schemas as caseload_schemas
-from caseload import service as caseload_service
 from caseload.auth import (
     SESSION_COOKIE,
     check_same_origin,
@@ -25,11 +22,9 @@ from core.config import get_settings
 from core.errors import DomainError
 from core.security import create_access_token
 from core.timezones import utcnow
-from core.web import SessionDep, with_nonce
-from geofence import service as geofence_service
-from officer_portal import maps
+from core.web import SessionDep
+from officer_portal import caseload_map
 from officer_portal.rendering import LEVEL_BADGES, PageOfficer, elsewhere, templates, to_login
-from tracker_ingest import positions
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,57 +118,29 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
     if redirect := elsewhere(officer):
         return redirect
     rendered_at = utcnow()
-    caseload = caseload_service.list_supervisees(session=session, viewer=officer, active=True, limit=5000)
-    alerts = [
-        a
-        for a in alerts_service.list_alerts(session=session, viewer=officer, limit=500)
-        if a.status != AlertStatus.resolved
-    ]
-    names = caseload_service.supervisee_names(session=session, supervisee_ids=[a.supervisee_id for a in alerts])
+    settings = get_settings()
+    start = caseload_map.start(session, officer)
+    session.commit()  # the audited read of positions
     return templates.TemplateResponse(
         request,
         "dashboard.html",
         {
             "officer": officer,
-            "caseload_count": len(caseload),
-            "alerts": alerts,
-            "names": names,
-            "red_count": sum(a.level == "red" for a in alerts),
-            "yellow_count": sum(a.level == "yellow" for a in alerts),
+            "start": start,
+            "categories": caseload_map.CATEGORY_LABELS,
+            "risks": caseload_map.RISK_LABELS,
             # A reminder, not an alert: a deadline for the officer, not a violation by the person.
             "ending": caseload_monitoring.list_ending(
-                session=session, viewer=officer, within_days=get_settings().monitoring_reminder_days
+                session=session, viewer=officer, within_days=settings.monitoring_reminder_days
             ),
             "level_badges": LEVEL_BADGES,
-            # The page follows the live stream from the moment it was rendered (static/live.js).
-            "live": {"since": rendered_at.isoformat(), "tz": get_settings().display_tz, "levels": LEVEL_BADGES},
+            # The page follows the live streams from the moment it was rendered (static/live.js, map.js).
+            "live": {"since": rendered_at.isoformat(), "tz": settings.display_tz, "levels": LEVEL_BADGES},
+            "map_data": {
+                "people": start.people,
+                "officers": start.officers,
+                "stale_after_ms": settings.map_stale_after_min * 60_000,
+                "tz": settings.display_tz,
+            },
         },
     )
-
-
-@router.get("/map", response_class=HTMLResponse)
-def live_map(request: Request, session: SessionDep, officer: PageOfficer) -> Response:
-    if redirect := elsewhere(officer):
-        return redirect
-    live = positions.read_live_positions(session, viewer=officer, via="map")
-    session.commit()
-    ids = [p.supervisee_id for p in live]
-    names = caseload_service.supervisee_names(session=session, supervisee_ids=ids)
-    levels = alerts_service.open_level_by_supervisee(session=session, supervisee_ids=ids)
-    people = [
-        maps.MapPerson(
-            p.supervisee_id,
-            *names.get(p.supervisee_id, ("?", "?")),
-            p.lat,
-            p.lon,
-            p.accuracy_m,
-            p.ts,
-            levels.get(p.supervisee_id),
-        )
-        for p in live
-    ]
-    zones = [
-        (z.name, geofence_service.to_out(z).geometry)
-        for z in geofence_service.list_zones(session=session, viewer=officer)
-    ]
-    return HTMLResponse(with_nonce(request, maps.live_map(people, zones)))

@@ -264,6 +264,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/supervisees/{supervisee_id}/track.geojson"): Access(ALL_STAFF),
     ("GET", "/api/v1/devices/unknown"): Access(MANAGERS, scoped=False),
     ("GET", "/api/v1/events/stream"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/positions/stream"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/admin/dlq"): Access(ADMIN, scoped=False),
     ("POST", "/api/v1/admin/dlq/replay"): Access(ADMIN, lambda o, c, caller: {"json": {"offsets": []}}, scoped=False),
     ("GET", "/api/v1/alerts"): Access(ALL_STAFF, scoped=False),
@@ -313,7 +314,6 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/password"): Access(ALL_STAFF, scoped=False, refused=303),
     ("POST", "/password"): Access(ALL_STAFF, _new_password("data"), scoped=False, refused=303, own_session=True),
     ("GET", "/"): Access(ALL_STAFF, scoped=False, refused=303),
-    ("GET", "/map"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/alerts"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/alerts/{alert_id}"): Access(ALL_STAFF, refused=303),
     ("GET", "/reports/response-times"): Access(SUPERVISORS, scoped=False, refused=303),
@@ -516,7 +516,7 @@ def _call(world: World, app_name: str, method: str, path: str, access: Access, c
     source = f"127.0.1.{ROUTE_NUMBERS[(app_name, method, path)]}"
     transport = httpx.HTTPTransport(local_address=source)
     with httpx.Client(base_url=base, timeout=30, cookies=cookies, transport=transport) as client:
-        if path == "/api/v1/events/stream":
+        if path in ("/api/v1/events/stream", "/api/v1/positions/stream"):
             with client.stream(method, path.format(**params), headers=headers) as response:
                 return response.status_code, ""
         response = client.request(method, path.format(**params), headers=headers, **kwargs)

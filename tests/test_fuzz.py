@@ -33,7 +33,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = 8
 # Its own source address, so that the failed sign-ins it makes count against nobody else's limit.
 FUZZER_ADDRESS = "127.0.0.3"
-STREAMS = {("GET", "/api/v1/events/stream")}
+STREAMS = {("GET", "/api/v1/events/stream"), ("GET", "/api/v1/positions/stream")}
 SESSION_ENDERS = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password")}
 tried: Counter = Counter()
 

@@ -1,6 +1,7 @@
-// The alert queue, live: follows /api/v1/events/stream (server-sent events) and updates the table,
-// the counts and, for red alerts, a toast, without reloading the page. EventSource reconnects by
-// itself and sends the last event's id back; the server then re-sends what changed meanwhile.
+// The open-alert list beside the live map: follows /api/v1/events/stream (server-sent events) and
+// updates the list and, for red alerts, raises a toast, without reloading the page. EventSource
+// reconnects by itself and sends the last event's id back; the server then re-sends what changed
+// meanwhile. Each notice is passed on as an "ewall:alert" event, which the map (map.js) recolours by.
 "use strict";
 (() => {
   const config = JSON.parse(document.getElementById("live-config").textContent);
@@ -22,9 +23,13 @@
     const field = (name) => row.querySelector(`[data-field="${name}"]`);
     row.className = `level-${n.level}`;
     row.dataset.alertId = n.alert_id;
+    row.dataset.superviseeId = n.supervisee_id ?? "";
     row.dataset.started = n.started_at;
     field("level").className = `badge ${n.level}`;
     field("level").textContent = config.levels[n.level] || n.level;
+    field("level").href = `/alerts/${n.alert_id}`;
+    if (n.supervisee_id !== null) field("person").href = `/supervisees/${n.supervisee_id}`;
+    else field("person").removeAttribute("href");
     field("name").textContent = n.supervisee_name;
     field("code").textContent = n.supervisee_code;
     field("rule").textContent = n.rule;
@@ -34,11 +39,15 @@
     field("status").textContent = n.status;
   }
 
-  // Newest first, as the server orders them.
+  // Red first, then newest first, as the server orders them.
+  const rank = (r) => [r.classList.contains("level-red") ? 0 : 1, -Date.parse(r.dataset.started)];
   function place(row) {
-    const started = Date.parse(row.dataset.started);
-    const older = [...rows.rows].find((r) => Date.parse(r.dataset.started) < started);
-    rows.insertBefore(row, older || null);
+    const [red, started] = rank(row);
+    const after = [...rows.rows].find((r) => {
+      const [otherRed, otherStarted] = rank(r);
+      return r !== row && (otherRed > red || (otherRed === red && otherStarted > started));
+    });
+    rows.insertBefore(row, after || null);
   }
 
   function toast(n) {
@@ -57,9 +66,6 @@
   }
 
   function recount() {
-    const count = (level) => rows.querySelectorAll(`tr.level-${level}`).length;
-    document.getElementById("red-count").textContent = count("red");
-    document.getElementById("yellow-count").textContent = count("yellow");
     table.hidden = rows.rows.length === 0;
     document.getElementById("no-alerts").hidden = rows.rows.length > 0;
   }
@@ -71,17 +77,17 @@
       if (row) row.remove();
     } else {
       row = row || blankRow.cloneNode(true);
+      const wasRed = row.classList.contains("level-red");
       fill(row, n);
-      if (isNew) {
-        place(row);
-        row.classList.add("fresh");
-      }
+      if (isNew || wasRed !== (n.level === "red")) place(row);
+      if (isNew) row.classList.add("fresh");
       // A catch-up after a reconnect re-sends alerts already shown: only a new one deserves a toast.
       if (n.level === "red" && n.status === "open" && (RAISING.has(n.kind) || (n.kind === "sync" && isNew))) {
         toast(n);
       }
     }
     recount();
+    document.dispatchEvent(new CustomEvent("ewall:alert", { detail: n }));
   }
 
   function show(state, text) {
@@ -99,8 +105,4 @@
       show("reconnecting", "重新连接中 Reconnecting…");
     }
   });
-
-  // Positions are not streamed: the map reloads on its own.
-  const map = document.getElementById("live-map");
-  setInterval(() => map.contentWindow.location.reload(), 30000);
 })();

@@ -18,9 +18,9 @@ class EventStream:
     thread (a socket closed by another thread would stay open under a blocked read); the stream's
     heartbeat comments let it check its deadline at least every 15 s."""
 
-    def __init__(self, client: httpx.Client, headers: dict | None = None):
+    def __init__(self, client: httpx.Client, headers: dict | None = None, path: str = STREAM):
         self.received: list[dict] = []
-        request = client.build_request("GET", STREAM, headers=headers, timeout=httpx.Timeout(20.0, read=WAIT_S))
+        request = client.build_request("GET", path, headers=headers, timeout=httpx.Timeout(20.0, read=WAIT_S))
         self._response = client.send(request, stream=True)
         assert self._response.status_code == 200, self._response.read()
         assert self._response.headers["content-type"].startswith("text/event-stream")

@@ -1,7 +1,7 @@
 """The whole journey, through the real pipeline: an officer signs in; a red alert arrives live in
 their queue (fixes far outside posted through ingest); they open it, acknowledge it with a note,
-(replay the person's track around it: only the link here, the replay page is added at the merge),
-and resolve it as a confirmed violation; their supervisor sees the response time."""
+replay the person's track around it, and resolve it as a confirmed violation; their supervisor sees
+the response time."""
 
 import pytest
 from playwright.sync_api import expect
@@ -46,8 +46,11 @@ def test_an_officer_handles_a_red_alert_and_the_supervisor_sees_the_response_tim
     expect(page.locator("#alert-status")).to_contain_text("acknowledged")
 
     replay = page.get_by_role("link", name="回放轨迹 Replay track")
-    href = replay.get_attribute("href")
-    assert href.startswith(f"/supervisees/{person['id']}/track?from=") and "&to=" in href
+    assert replay.get_attribute("href").startswith(f"/supervisees/{person['id']}/track?from=")
+    replay.click()
+    page.locator("path.replay-run").first.wait_for(state="attached")  # the fixes that made the alert
+    page.screenshot(path=f"{SHOTS}/journey-replay.png")
+    page.go_back()
 
     resolve = page.locator("form[data-action=resolve]")
     resolve.get_by_label("处置结果 Disposition").select_option("confirmed_violation")

@@ -31,7 +31,7 @@ from geofence import engine
 from geofence.config import Thresholds, get_geofence_settings
 from geofence.models import ZoneKind
 from geofence.tracks import Tracks
-from simulators import city, fleet, stream
+from simulators import city, demo, fleet, stream
 
 SCORED = {
     "exit_short": rules.INCLUSION_EXIT,
@@ -207,14 +207,28 @@ def score(platform: Platform, truths: list[dict], person_days: float, evidence: 
 
 
 def run(people: fleet.Fleet, days: float) -> tuple[dict, dict]:
+    ewall, naive, evidence, truths = replay(people, datetime(2026, 11, 16, tzinfo=UTC), days * 86_400)
+    person_days = people.size * days
+    return score(ewall, truths, person_days, evidence), score(naive, truths, person_days, evidence)
+
+
+def replay(
+    people: fleet.Fleet,
+    start: datetime,
+    duration_s: float,
+    schedule: demo.Schedule | None = None,
+    progress: bool = True,
+) -> tuple[Platform, Platform, Evidence, list[dict]]:
+    """The fleet's stream (with the demo's violations, if given) through ewall and the naive design,
+    by arrival minute: both platforms, the evidence and the ground truth."""
     settings = get_geofence_settings()
     ewall = Platform(people, settings.thresholds(), raw=False)
     naive = Platform(people, NAIVE, raw=True)
     evidence = Evidence(people, ewall.zones, settings.exit_confirm_fixes)
     truths: list[dict] = []
-    start = datetime(2026, 11, 16, tzinfo=UTC)
-    chunks = stream.run(people, start=start, duration_s=days * 86_400)
-    for chunk in tqdm(chunks, total=int(days * 96) + 1, desc="simulated 15 min", file=sys.stderr):
+    chunks = stream.run(people, start=start, duration_s=duration_s, demo=schedule)
+    total = int(duration_s // stream.WINDOW_S) + 1
+    for chunk in tqdm(chunks, total=total, desc="simulated 15 min", file=sys.stderr, disable=not progress):
         truths += chunk.episodes
         for platform in (ewall, naive):
             platform.add_leave(chunk.episodes)
@@ -229,8 +243,7 @@ def run(people: fleet.Fleet, days: float) -> tuple[dict, dict]:
             now_s = (int(minute[a]) + 1) * ARRIVAL_STEP_S
             for platform in (ewall, naive):
                 platform.feed(batch, now_s)
-    person_days = people.size * days
-    return score(ewall, truths, person_days, evidence), score(naive, truths, person_days, evidence)
+    return ewall, naive, evidence, truths
 
 
 def main(quick: bool = False) -> int:

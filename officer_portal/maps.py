@@ -23,8 +23,16 @@ def text(value: object) -> str:
 def tile_sources() -> list[str]:
     """The tile servers' origins, for the pages' Content-Security-Policy (``{s}`` subdomains as ``*``)."""
     settings = get_settings()
-    urls = (urlsplit(u.replace("{s}", "*")) for u in (settings.map_tiles_url, settings.map_tiles_labels_url) if u)
-    return list(dict.fromkeys(f"{url.scheme}://{url.netloc}" for url in urls if url.netloc))
+    urls = (urlsplit(u) for u in (settings.map_tiles_url, settings.map_tiles_labels_url) if u)
+    return list(dict.fromkeys(f"{url.scheme}://{_any_subdomain(url.netloc)}" for url in urls if url.netloc))
+
+
+def _any_subdomain(host: str) -> str:
+    """A CSP wildcard stands for whole leftmost labels: 天地图's "t{s}.tianditu.gov.cn" (t0-t7) must
+    become "*.tianditu.gov.cn", as "t*.tianditu.gov.cn" would admit nothing."""
+    labels = host.split(".")
+    templated = [i for i, label in enumerate(labels) if "{s}" in label]
+    return ".".join(["*", *labels[templated[-1] + 1 :]]) if templated else host
 
 
 def basemap_config() -> dict:

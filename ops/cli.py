@@ -60,12 +60,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         _seed()
         argv = (sys.executable, "-m", "ops.cli", "simulate", "--supervisees", str(args.supervisees), "--speed", "1x")
         argv = (*argv, "--user", seed.SIMULATOR_USERNAME, "--district", seed.DEMO_COUNTY[0])
-        fleet = [Program("simulator", (*argv, "--forever", "--no-progress"))]
+        # --demo: each demo officer sees a yellow and a red alert of their own caseload arrive at once,
+        # then a few an hour (a newcomer learns nothing from a quiet map).
+        fleet = [Program("simulator", (*argv, "--forever", "--demo", "--no-progress"))]
     _say("starting the ingest app, the portal and the workers under the process supervisor")
     for process in stack.start(settings, extra=fleet):
         _say(f"  {process.name:18s} {process.state.lower()} (pid {process.pid})")
     if fleet:
-        _say(f"  the simulator runs {args.supervisees} supervisees' phones in real time")
+        _say(f"  the simulator runs {args.supervisees} supervisees' phones in real time; each demo officer's")
+        _say("  caseload breaks a rule within the first two minutes (a yellow and a red alert), then a few an hour")
     print(f"""
   Officer portal   http://{settings.host}:{settings.portal_port}/        (API docs: /docs, readiness: /ready)
   Device ingest    http://{settings.host}:{settings.ingest_port}/api/v1/fixes

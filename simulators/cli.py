@@ -3,6 +3,7 @@
   to files:       ./ewall simulate --supervisees 5000 --days 2 --out sim/ [--format csv|jsonl|geojson]
   to a platform:  ./ewall simulate --supervisees 200 --speed 60x [--protocol native|osmand|owntracks]
   as load:        ./ewall simulate --supervisees 20000 --rate 50000/s --duration 60s
+  as the demo:    ./ewall simulate --supervisees 200 --speed 1x --forever --demo   (what ./ewall up runs)
 
 Files: fixes, sightings.jsonl, rollcalls.jsonl, ground_truth.jsonl (labelled episodes) and fleet.json
 (people, phones, zones). Sending registers the fleet's supervisees, phones, zones, a gateway and
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from simulators import city, fleet, outputs, platform, senders, stream
+from simulators import city, demo, fleet, outputs, platform, senders, stream
 
 DURATION = re.compile(r"^([0-9]*\.?[0-9]+)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -77,6 +78,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sending = p.add_argument_group("sending to a platform")
     sending.add_argument("--protocol", choices=senders.PROTOCOLS, default="native")
     sending.add_argument("--no-sightings", action="store_true", help="do not post CCTV sightings and check-ins")
+    sending.add_argument(
+        "--demo",
+        action="store_true",
+        help="every officer's caseload breaks a rule at once (a yellow and a red alert), then a few times an hour",
+    )
     sending.add_argument("--speed", type=speed, default=60.0, help="1x real time, 60x, or max (default 60x)")
     sending.add_argument("--rate", type=rate, default=None, help="load mode: hold this many fixes/s (50000/s)")
     sending.add_argument("--ingest-url", default=None)
@@ -183,8 +189,14 @@ async def _to_platform(
         if start is None:
             # Real time starts now; faster replays end now, so no fix is from the future.
             start = now if args.speed == 1 or simulated_s is None else now - timedelta(seconds=simulated_s)
-        chunks = stream.run(people, start=start, duration_s=simulated_s, episode_rate=args.episode_rate)
         async with platform.Portal(portal_url, args.user, password) as portal:
+            schedule = None
+            if args.demo:
+                caseloads = await platform.caseloads(portal, registration)
+                schedule = demo.Schedule(people, caseloads, start.timestamp(), stream.local_midnight(start).timestamp())
+            chunks = stream.run(
+                people, start=start, duration_s=simulated_s, episode_rate=args.episode_rate, demo=schedule
+            )
 
             async def approve_leaves(episodes: list[dict]) -> None:
                 for episode in episodes:

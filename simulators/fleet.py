@@ -28,6 +28,10 @@ SCENARIO_LEVELS = {
 SCENARIOS = tuple(SCENARIO_LEVELS)
 PROFILE_SCENARIOS = ("near_boundary", "drift_only")  # properties of the person, not events of a day
 PHONE_OFF_RED_S = 6 * 3600
+# The platform's default thresholds for red out of the wall (EWALL_ALERT_INCLUSION_RED_AFTER_MIN and
+# _DISTANCE_M), which the demo's labels follow.
+RED_AFTER_S = 30 * 60
+RED_DISTANCE_M = 2000.0
 CURFEW = (22 * 3600, 6 * 3600)  # local time of day: 22:00 to 06:00
 CURFEW_RADIUS_M = 150.0
 ROUTINE_MARGIN_M = 300.0  # routine places stay this far inside the wall

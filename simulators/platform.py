@@ -221,6 +221,22 @@ async def _keep_monitored(portal: Portal, registration: Registration) -> None:
     await asyncio.gather(*(renew(supervisee_id) for supervisee_id in lapsed))
 
 
+async def caseloads(portal: Portal, registration: Registration) -> list[list[int]]:
+    """The fleet's people (indices) by their officer as the platform has them now, officers in id order;
+    people without an officer are left out."""
+    index = {supervisee_id: p for p, supervisee_id in enumerate(registration.supervisee_ids)}
+    by_officer: dict[int, list[int]] = {}
+    page = 5000
+    for offset in itertools.count(0, page):
+        people = await portal.call("GET", "/supervisees", params={"active": "true", "limit": page, "offset": offset})
+        for person in people:
+            if person["id"] in index and person["officer_id"] is not None:
+                by_officer.setdefault(person["officer_id"], []).append(index[person["id"]])
+        if len(people) < page:
+            break
+    return [sorted(by_officer[officer]) for officer in sorted(by_officer)]
+
+
 async def _cameras(portal: Portal, fleet: Fleet, district_id: int) -> list[str]:
     lon, lat = fleet.city.to_lonlat(fleet.cameras[:, 0], fleet.cameras[:, 1])
     tokens = []

@@ -15,11 +15,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from simulators import scenarios
+from simulators import demo, scenarios
 from simulators.fleet import (
     CURFEW_RADIUS_M,
     PHONE_OFF_RED_S,
     PROFILE_SCENARIOS,
+    RED_AFTER_S,
+    RED_DISTANCE_M,
     ROUTINE_MARGIN_M,
     SCENARIO_LEVELS,
     Fleet,
@@ -50,9 +52,18 @@ class DayPlan:
     rollcalls: list[tuple] = field(default_factory=list)  # (person, issued, answered or NaN)
 
 
-def plan_day(fleet: Fleet, day: int, weekday: int, *, episodes_today: np.ndarray) -> DayPlan:
+def plan_day(
+    fleet: Fleet,
+    day: int,
+    weekday: int,
+    *,
+    episodes_today: np.ndarray,
+    violations: dict[int, list[tuple[str, float]]] | None = None,
+) -> DayPlan:
     """Plan day ``day`` of the run (local calendar ``weekday``, Monday 0) for the whole fleet.
-    ``episodes_today[p]`` says whether person ``p`` acts out their scenario today."""
+    ``episodes_today[p]`` says whether person ``p`` acts out their scenario today; ``violations[p]``
+    lists the demo's violations (kind, onset second of the day) person ``p`` commits today."""
+    violations = violations or {}
     n = fleet.size
     people = []
     off = np.full((n, 2), np.nan)
@@ -86,8 +97,17 @@ def plan_day(fleet: Fleet, day: int, weekday: int, *, episodes_today: np.ndarray
             if not person.at_home:
                 person.go(home, not_before=0, dwell=0, indoor=True, may_leave=True, may_enter=True)
             person.stops[-1][3] = DAY_S
+        windows = []
+        for violation, onset in violations.get(p, ()):
+            if found := demo.act_out(person, violation, onset, plan.sightings):
+                plan.episodes.append({"person": p, "kind": violation, "level": "", "demo": True} | found)
+                windows.append(found["window"])
         people.append(person.stops)
         _device_day(plan, p, rng, kind)
+        for start, end in windows:  # the demo's phones stay on and online while it matters
+            for gap in (plan.off, plan.offline):
+                if gap[p, 0] < end + 600 and gap[p, 1] > start - 600:
+                    gap[p] = np.nan
     # A meeting needs both: one partner may not make it (a late evening outing).
     met = {e["person"] for e in plan.episodes if e["kind"] == "meeting"}
     plan.episodes = [e for e in plan.episodes if e["kind"] != "meeting" or e["partner"] in met]
@@ -278,6 +298,9 @@ def _ground_truth(plan: DayPlan, fleet: Fleet, day: int) -> None:
     for episode in plan.episodes:
         kind, p = episode["kind"], episode["person"]
         start, end = episode["window"]
+        if episode.get("demo"):
+            measured += _demo_truths(plan, fleet, day, episode)
+            continue
         if kind in ("exit_short", "exit_long", "exclusion_entry", "curfew_breach"):
             t = np.arange(start - 60, end + 60, GROUND_TRUTH_STEP_S)
             xy = positions(plan, np.full(len(t), p), t).xy
@@ -297,3 +320,40 @@ def _ground_truth(plan: DayPlan, fleet: Fleet, day: int) -> None:
             times["leave"] = leave | {"from": day * DAY_S + leave["from"], "to": day * DAY_S + leave["to"]}
         measured.append(episode | times)
     plan.episodes = measured
+
+
+def _demo_truths(plan: DayPlan, fleet: Fleet, day: int, episode: dict) -> list[dict]:
+    """Every rule a demo violation's path breaks, each run of it a labelled episode: out of the wall
+    (outside the curfew, which binds above the wall while in force), away from home in the curfew,
+    inside the barred place. Out of the wall is red beyond the platform's default distance or time."""
+    p = episode["person"]
+    start, end = episode["window"]
+    t = np.arange(max(0.0, start - 60), min(DAY_S, end + 60), GROUND_TRUTH_STEP_S)
+    xy = positions(plan, np.full(len(t), p), t).xy
+    curfew = demo.in_curfew(t)
+    beyond = np.hypot(*(xy - fleet.zone_centre[p]).T) - fleet.zone_radius[p]
+    broken = {
+        "exit": (beyond > 0) & ~curfew,
+        "curfew_breach": (np.hypot(*(xy - fleet.home[p]).T) > CURFEW_RADIUS_M) & curfew,
+        "exclusion_entry": np.hypot(*(xy - fleet.exclusion_centre[p]).T) < fleet.exclusion_radius[p],
+    }
+    found = []
+    for rule, mask in broken.items():
+        hits = np.flatnonzero(mask)
+        for run in np.split(hits, np.flatnonzero(np.diff(hits) > 1) + 1) if len(hits) else []:
+            a, b = float(t[run[0]]), float(t[run[-1]])
+            kind, level = rule, SCENARIO_LEVELS.get(rule)
+            if rule == "exit":
+                red = b - a >= RED_AFTER_S or float(beyond[run].max()) >= RED_DISTANCE_M
+                kind, level = ("exit_long", "red") if red else ("exit_short", "yellow")
+            found.append(
+                {
+                    "person": p,
+                    "kind": kind,
+                    "level": level,
+                    "demo": True,
+                    "start": day * DAY_S + a,
+                    "end": day * DAY_S + b,
+                }
+            )
+    return found

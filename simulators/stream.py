@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from core import datum as datums
+from simulators import demo as demo_fleet
 from simulators import routine
 from simulators.fleet import DATUMS, Fleet
 
@@ -80,9 +81,10 @@ def run(
     duration_s: float | None,
     episode_rate: float = 1.0,
     window_s: float = WINDOW_S,
+    demo: demo_fleet.Schedule | None = None,
 ) -> Iterator[Chunk]:
     """Stream the fleet from ``start`` for ``duration_s`` (None: forever). Scenario people act out
-    their scenario on a share ``episode_rate`` of days."""
+    their scenario on a share ``episode_rate`` of days; ``demo`` adds the demo's violations."""
     if start.tzinfo is None:
         raise ValueError("start must be an aware datetime")
     if routine.DAY_S % window_s:
@@ -100,7 +102,7 @@ def run(
         day = int(t // routine.DAY_S)
         episodes = []
         if day != planned_day:
-            plan, planned_day = _plan(fleet, origin, day, episode_rate), day
+            plan, planned_day = _plan(fleet, origin, day, episode_rate, demo), day
             episodes = [_absolute(e, fleet, origin_s) for e in plan.episodes if e["end"] >= begin and e["start"] < end]
             base = origin_s + day * routine.DAY_S
             sightings = np.array(
@@ -137,7 +139,9 @@ def run(
         )
 
 
-def _plan(fleet: Fleet, origin: datetime, day: int, episode_rate: float) -> routine.DayPlan:
+def _plan(
+    fleet: Fleet, origin: datetime, day: int, episode_rate: float, demo: demo_fleet.Schedule | None
+) -> routine.DayPlan:
     weekday = (origin.astimezone(LOCAL) + timedelta(days=day)).weekday()
     draw = np.random.default_rng([fleet.seed, 3, day]).uniform(0, 1, fleet.size) < episode_rate
     # Meeting partners share one draw: both go, or neither.
@@ -145,7 +149,12 @@ def _plan(fleet: Fleet, origin: datetime, day: int, episode_rate: float) -> rout
         fleet.partner >= 0, np.minimum(np.arange(fleet.size), fleet.partner), np.arange(fleet.size)
     )
     today = (fleet.scenario >= 0) & draw[first_of_pair]
-    return routine.plan_day(fleet, day, weekday, episodes_today=today)
+    violations: dict[int, list[tuple[str, float]]] = {}
+    if demo is not None:
+        midnight = origin.timestamp() + day * routine.DAY_S
+        for v in demo.between(midnight, midnight + routine.DAY_S):
+            violations.setdefault(v.person, []).append((v.kind, v.onset - midnight))
+    return routine.plan_day(fleet, day, weekday, episodes_today=today, violations=violations)
 
 
 def _absolute(episode: dict, fleet: Fleet, origin_s: float) -> dict:
@@ -156,6 +165,8 @@ def _absolute(episode: dict, fleet: Fleet, origin_s: float) -> dict:
         "end": origin_s + episode["end"],
         "expected_level": episode["level"],
     }
+    if episode.get("demo"):
+        record["demo"] = True
     if "partner" in episode:
         record["partner"] = fleet.codes[episode["partner"]]
     if "place" in episode:

@@ -74,6 +74,10 @@ class Supervisor:
             return
         for folder in (self.dir, self.dir / "groups", self.logs):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A new supervisord runs no group until someone asks: the groups of the last one (left by
+        # ./ewall down or a crash) would start again with it, say the demo stack under ./ewall test.
+        for leftover in (self.dir / "groups").iterdir():
+            leftover.unlink()
         self.socket.unlink(missing_ok=True)
         self.log.unlink(missing_ok=True)  # restart counts are read from this log: one run per log
         self.conf.write_text(self._main_config())

@@ -116,3 +116,16 @@ def test_a_killed_broker_is_restarted_and_everything_reconnects(platform, admin_
     # The whole pipeline is back: a fix after the restart reaches an alert.
     eventually(lambda: post_outside(ingest, device["token"], *OUT) or alerts_of(admin_api, person), what="an alert")
     assert Supervisor(platform).process(BROKER_GROUP, f"{BROKER_GROUP}-tansu").restarts == launcher.restarts + 1
+
+
+def test_a_new_supervisor_starts_no_group_left_by_the_last_one(tmp_path, settings):
+    """./ewall down stops supervisord, not its groups' files: the next one must not bring them back."""
+    supervisor = Supervisor(settings.model_copy(update={"run_dir": tmp_path}))
+    supervisor.ensure_group("leftover", [Program("sleeper", ("/bin/sleep", "600"))], os.environ)
+    assert supervisor.process("leftover", "leftover-sleeper").state in {"STARTING", "RUNNING"}
+    supervisor.shutdown()
+    try:
+        supervisor.ensure_running()
+        assert supervisor.process("leftover", "leftover-sleeper") is None
+    finally:
+        supervisor.shutdown()

@@ -28,9 +28,9 @@ SECTIONS = (
     ("/supervisees", "人员 Supervisees", frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})),
     ("/zones", "电子围栏 Zones", frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})),
     ("/command", "指挥中心 Command", frozenset({Role.supervisor, Role.command, Role.admin})),
-    ("/reports/response-times", "双向监管 Response times", frozenset({Role.supervisor, Role.command, Role.admin})),
+    ("/reports/response-times", "双向监管 Response", frozenset({Role.supervisor, Role.command, Role.admin})),
     ("/audit", "审计 Audit", frozenset({Role.auditor, Role.command, Role.admin})),
-    ("/admin", "管理 Administration", frozenset({Role.command, Role.admin})),
+    ("/admin", "管理 Admin", frozenset({Role.command, Role.admin})),
 )
 
 

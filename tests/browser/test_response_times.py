@@ -44,7 +44,7 @@ def test_a_supervisor_sees_and_sorts_the_figures(browser, portal_url, office):
     a, b = (o["id"] for o in office["officers"])
     with signed_in_page(browser, portal_url, office["supervisor"]["username"]) as page:
         page.goto(f"{portal_url}/alerts")
-        page.get_by_role("link", name="双向监管 Response times").click()
+        page.get_by_role("link", name="双向监管 Response").click()
         page.get_by_label("辖区 District").select_option(str(office["district"]["id"]))
         page.get_by_role("button", name="查询 Show").click()
         assert officer_rows(page) == [b, a]  # slowest median first
@@ -60,7 +60,7 @@ def test_a_supervisor_sees_and_sorts_the_figures(browser, portal_url, office):
 def test_an_officer_may_not_open_the_report(browser, portal_url, office):
     with signed_in_page(browser, portal_url, office["officers"][0]["username"]) as page:
         page.goto(f"{portal_url}/alerts")
-        expect(page.get_by_role("link", name="双向监管 Response times")).to_have_count(0)
+        expect(page.get_by_role("link", name="双向监管 Response")).to_have_count(0)
         response = page.goto(f"{portal_url}/reports/response-times")
         assert response.status == 403
         expect(page.locator("body")).to_contain_text("supervisor")

@@ -12,20 +12,12 @@ from alerts import service as alerts_service
 from alerts.models import Alert, AlertStatus
 from caseload import scope as caseload_scope
 from caseload import service as caseload_service
-from caseload.models import Category, Officer, RiskLevel
+from caseload.models import Officer
 from core.security import Role
 from tracker_ingest import positions
 
 MAX_CASELOAD = 20_000  # people on one map; a province's caseload is about 10,000
 LISTED_ALERTS = 100  # open alerts listed beside the map, per status; the queue page has them all
-
-CATEGORY_LABELS = {
-    Category.control: "管制 control",
-    Category.probation: "缓刑 probation",
-    Category.parole: "假释 parole",
-    Category.temporary_release: "暂予监外执行 temporary release",
-}
-RISK_LABELS = {RiskLevel.low: "低 low", RiskLevel.medium: "中 medium", RiskLevel.high: "高 high"}
 
 
 @dataclass(frozen=True)

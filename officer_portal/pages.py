@@ -24,7 +24,15 @@ from core.security import create_access_token
 from core.timezones import utcnow
 from core.web import SessionDep
 from officer_portal import caseload_map
-from officer_portal.rendering import LEVEL_BADGES, PageOfficer, elsewhere, templates, to_login
+from officer_portal.rendering import (
+    CATEGORY_LABELS,
+    LEVEL_BADGES,
+    RISK_LABELS,
+    PageOfficer,
+    elsewhere,
+    templates,
+    to_login,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -127,8 +135,8 @@ def dashboard(request: Request, session: SessionDep, officer: PageOfficer) -> Re
         {
             "officer": officer,
             "start": start,
-            "categories": caseload_map.CATEGORY_LABELS,
-            "risks": caseload_map.RISK_LABELS,
+            "categories": CATEGORY_LABELS,
+            "risks": RISK_LABELS,
             # A reminder, not an alert: a deadline for the officer, not a violation by the person.
             "ending": caseload_monitoring.list_ending(
                 session=session, viewer=officer, within_days=settings.monitoring_reminder_days

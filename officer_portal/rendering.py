@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from caseload.auth import SESSION_COOKIE, signed_in_officer
-from caseload.models import Officer
+from caseload.models import Category, Officer, RiskLevel
 from core.config import get_settings
 from core.security import Role, csrf_token
 from core.timezones import to_display
@@ -20,6 +20,13 @@ from core.wire import AlertLevel
 from officer_portal.maps import basemap_config
 
 LEVEL_BADGES = {AlertLevel.red: "红 red", AlertLevel.yellow: "黄 yellow"}
+CATEGORY_LABELS = {
+    Category.control: "管制 control",
+    Category.probation: "缓刑 probation",
+    Category.parole: "假释 parole",
+    Category.temporary_release: "暂予监外执行 temporary release",
+}
+RISK_LABELS = {RiskLevel.low: "低 low", RiskLevel.medium: "中 medium", RiskLevel.high: "高 high"}
 
 # The portal's sections, in the navigation bar's order: (path, label, roles that may open it).
 SECTIONS = (

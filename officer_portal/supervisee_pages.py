@@ -12,14 +12,14 @@ from pydantic import ValidationError
 from alerts import service as alerts_service
 from caseload import monitoring as caseload_monitoring
 from caseload import service as caseload_service
-from caseload.models import GROUND_LABELS, Category, Datum, DeviceKind, RiskLevel
+from caseload.models import GROUND_LABELS, Datum, DeviceKind
 from caseload.schemas import CaseloadFilter, SuperviseeOut
 from core.errors import NotFound
 from core.security import Role
 from core.timezones import utcnow
 from core.web import SessionDep
 from geofence import service as geofence_service
-from officer_portal.rendering import SECTIONS, PageOfficer, elsewhere, templates
+from officer_portal.rendering import CATEGORY_LABELS, RISK_LABELS, SECTIONS, PageOfficer, elsewhere, templates
 from tracker_ingest import sightings
 
 router = APIRouter(include_in_schema=False)
@@ -28,13 +28,6 @@ PAGE_SIZE = 50
 RECENT = 20
 # Who may open these pages: the navigation bar's rule for the section.
 VIEWERS = next(roles for path, _, roles in SECTIONS if path == "/supervisees")
-CATEGORY_LABELS = {
-    Category.control: "管制 control",
-    Category.probation: "缓刑 probation",
-    Category.parole: "假释 parole",
-    Category.temporary_release: "暂予监外执行 temporary release",
-}
-RISK_LABELS = {RiskLevel.low: "低 low", RiskLevel.medium: "中 medium", RiskLevel.high: "高 high"}
 SIGHTING_LABELS = {
     "sighting": "摄像头 camera",
     "report": "报到 report-in",

@@ -35,16 +35,7 @@
     return body;
   }
 
-  function showError(form, message) {
-    let box = form.querySelector(".form-error");
-    if (!box) {
-      box = document.createElement("p");
-      box.className = "form-error error";
-      box.setAttribute("role", "alert");
-      form.append(box);
-    }
-    box.textContent = message;
-  }
+  const showError = window.ewallShowError;
 
   function showSecret(title, fields) {
     const box = document.getElementById("one-time-secret");

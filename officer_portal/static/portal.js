@@ -11,8 +11,8 @@ document.addEventListener("htmx:configRequest", (event) => {
   const token = document.querySelector('meta[name="csrf-token"]');
   if (token) event.detail.headers["X-CSRF-Token"] = token.content;
 });
-document.addEventListener("htmx:responseError", (event) => {
-  const form = event.detail.elt.closest("form") || event.detail.elt;
+// A form's error line (made on first use), read out by screen readers.
+window.ewallShowError = (form, message) => {
   let box = form.querySelector(".form-error");
   if (!box) {
     box = document.createElement("p");
@@ -20,13 +20,18 @@ document.addEventListener("htmx:responseError", (event) => {
     box.setAttribute("role", "alert");
     form.append(box);
   }
+  box.textContent = message;
+};
+
+document.addEventListener("htmx:responseError", (event) => {
+  const form = event.detail.elt.closest("form") || event.detail.elt;
   let reason = event.detail.xhr.responseText;
   try {
     reason = ewallReason(JSON.parse(reason).detail);
   } catch (_) {
     // Not JSON: shown as it came.
   }
-  box.textContent = `${event.detail.xhr.status}: ${reason}`;
+  ewallShowError(form, `${event.detail.xhr.status}: ${reason}`);
 });
 
 // The pages' actions go to the REST API with the session cookie and the CSRF token, so the API's

@@ -1,5 +1,5 @@
 // The alert pages. On the queue (/alerts): follows /api/v1/events/stream and, on any change the
-// viewer may see, reloads the queue's rows as the server sorts and filters them; a red alert plays
+// viewer may see, reloads the queue's rows as the server sorts and filters them (htmx); a red alert plays
 // a tone (WebAudio, no asset) and shows a desktop notification once the officer allowed them with
 // a click. On an alert's page (/alerts/{id}): its evidence fixes and zone on a small map, its
 // timeline from the API, and the action forms, which call the alerts API (its checks apply).
@@ -66,22 +66,19 @@
       }
     }
 
-    // The server decides order, filters and paging: fetch this very page again and swap its rows.
-    async function refresh() {
+    // The server decides order, filters and paging: htmx fetches this very page again and swaps its
+    // rows, and the total out of band (hx-swap-oob in the page).
+    function refresh() {
       pending = null;
-      const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-      if (!response.ok) return;
-      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-      const body = fresh.getElementById("queue-body");
-      if (!body) return;
-      for (const row of body.querySelectorAll("tr[data-alert-id]")) {
+      htmx.ajax("GET", location.href, { target: "#queue-body", select: "#queue-body", swap: "outerHTML" });
+    }
+
+    document.body.addEventListener("htmx:afterSettle", () => {
+      for (const row of document.querySelectorAll("#alert-queue tr[data-alert-id]")) {
         if (!seen.has(row.dataset.alertId)) row.classList.add("fresh");
         seen.add(row.dataset.alertId);
       }
-      document.getElementById("queue-body").replaceWith(document.adoptNode(body));
-      document.getElementById("queue-total").textContent = fresh.getElementById("queue-total").textContent;
-      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
-    }
+    });
 
     function changed(n) {
       if (n.level === "red" && n.status === "open" && RAISING.has(n.kind)) alarm(n);

@@ -1,8 +1,6 @@
 """The pages' Content-Security-Policy admits the configured tile servers (OSM, 天地图 with its label
 layer, Amap's GCJ-02 tiles, an offline tile server) and nothing else."""
 
-import asyncio
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -12,6 +10,7 @@ from starlette.routing import Route
 from core.config import get_settings
 from core.web import SecurityHeaders
 from officer_portal import maps
+from tests.factories import run_async
 
 TIANDITU = "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY"
 TIANDITU_LABELS = TIANDITU.replace("vec_w", "cva_w").replace("LAYER=vec", "LAYER=cva")
@@ -33,7 +32,7 @@ def tiles(monkeypatch):
 
 def _img_src(sources: list[str]) -> list[str]:
     app = Starlette(routes=[Route("/", lambda _: PlainTextResponse("page"))])
-    policy = asyncio.run(_policy(SecurityHeaders(app, img_sources=sources)))
+    policy = run_async(_policy(SecurityHeaders(app, img_sources=sources)))
     return next(d for d in policy.split("; ") if d.startswith("img-src ")).split()[1:]
 
 

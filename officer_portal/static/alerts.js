@@ -162,7 +162,7 @@
     const box = form.querySelector(".form-error");
     const detail = error.detail;
     box.textContent = Array.isArray(detail)
-      ? detail.map((d) => `${(d.field || "").split(".").pop()}: ${d.reason || d.msg}`).join("; ")
+      ? detail.map((d) => `${d.field.split(".").pop()}: ${d.reason}`).join("; ")
       : error.message;
     box.hidden = false;
   }

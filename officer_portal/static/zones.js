@@ -213,10 +213,7 @@
   // The API's 422 lists {field, reason} (core/web.py); other refusals carry one reason.
   const fieldErrors = (error) =>
     Array.isArray(error.detail)
-      ? error.detail.map((item) => ({
-          field: item.field !== undefined ? item.field : (item.loc || []).slice(1).join("."),
-          reason: item.reason || item.msg,
-        }))
+      ? error.detail.map((item) => ({ field: item.field, reason: item.reason }))
       : null;
   const reasonOf = (error) => {
     const fields = fieldErrors(error);

@@ -14,6 +14,10 @@ INCLUSION_EXIT = "inclusion_exit"  # out of the electronic wall (电子墙)
 CURFEW_BREACH = "curfew_breach"  # away from home during a curfew
 EXCLUSION_ENTRY = "exclusion_entry"  # into a barred place, or its warning ring
 SIGNAL_LOST = "signal_lost"  # 脱管: no fix for too long
+# Roll-call (点名) outcomes, from rollcall.v1.
+ROLLCALL_LATE = "rollcall_late"  # answered after the deadline: yellow
+ROLLCALL_MISSED = "rollcall_missed"  # not answered when the roll call closed: red
+IDENTITY_CHECK_FAILED = "identity_check_failed"  # 人机分离, or the photo is not the person: red
 # Platform alerts, to command staff: most of a gateway's or a district's people silent at once.
 GATEWAY_SILENT = "gateway_silent"
 DISTRICT_SILENT = "district_silent"
@@ -23,6 +27,9 @@ RULE_LABELS = {
     CURFEW_BREACH: "宵禁外出 Curfew breach",
     EXCLUSION_ENTRY: "进入禁区 Entered a barred place",
     SIGNAL_LOST: "信号丢失 Signal lost",
+    ROLLCALL_LATE: "点名迟到 Late roll-call answer",
+    ROLLCALL_MISSED: "点名未应答 Missed roll call",
+    IDENTITY_CHECK_FAILED: "人机分离 Identity check failed",
     GATEWAY_SILENT: "网关失联 Gateway silent",
     DISTRICT_SILENT: "辖区失联 District silent",
 }

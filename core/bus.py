@@ -30,7 +30,10 @@ CHECKINS = "checkins.v1"
 ZONE_EVENTS = "zone-events.v1"
 ALERTS = "alerts.v1"
 RADIO = "radio.v1"  # cell/wifi-only reports, kept for network positioning
-TOPICS = (FIXES, RADIO, SIGHTINGS, CHECKINS, ZONE_EVENTS, ALERTS)
+# Roll calls (点名): issued (the people called, for their phone pages) and outcomes (late, missed,
+# identity check failed) for the alerts worker.
+ROLLCALL = "rollcall.v1"
+TOPICS = (FIXES, RADIO, SIGHTINGS, CHECKINS, ZONE_EVENTS, ALERTS, ROLLCALL)
 
 
 def dlq(topic: str) -> str:
@@ -39,7 +42,12 @@ def dlq(topic: str) -> str:
 
 ALL_TOPICS = TOPICS + tuple(dlq(t) for t in TOPICS)
 # Each worker's consumer group and what it reads.
-GROUPS = {"persist": (FIXES, RADIO, SIGHTINGS), "geofence": (FIXES,), "alerts": (ZONE_EVENTS,)}
+GROUPS = {
+    "persist": (FIXES, RADIO, SIGHTINGS),
+    "geofence": (FIXES,),
+    "alerts": (ZONE_EVENTS, ROLLCALL),
+    "rollcall": (SIGHTINGS,),
+}
 
 # kafka-python's defaults hang group joins against tansu; these values were measured to work.
 # What high-volume consumers (fixes) let the broker gather per fetch.

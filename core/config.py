@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # The bootstrap `admin` account's password, used when that account is first created.
     admin_password: str = ""
     access_token_ttl_min: int = 12 * 60
+    # A supervisee's phone-page session (#16) lasts this long; revoking its sign-in link ends it sooner.
+    phone_session_ttl_days: int = 90
     # Sign-in throttling (state in PostgreSQL, shared by every portal process). After this many
     # failures within the window, an account (by the username tried) is locked for lockout_s, doubling
     # with each further failure up to lockout_max_s. A source address gets a higher limit: one office

@@ -85,6 +85,32 @@ def decode_access_token(token: str) -> AccessClaims:
         raise InvalidToken(str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class PhoneClaims:
+    """A supervisee's phone-page session: whose, and through which sign-in link (revoking the link
+    ends the session)."""
+
+    supervisee_id: int
+    link_id: int
+
+
+_PHONE_AUDIENCE = "phone"  # a staff token has no audience, so neither kind passes for the other
+
+
+def create_phone_token(*, supervisee_id: int, link_id: int) -> str:
+    ttl = timedelta(days=get_settings().phone_session_ttl_days)
+    claims = {"sub": str(supervisee_id), "lnk": link_id, "aud": _PHONE_AUDIENCE, "exp": utcnow() + ttl}
+    return jwt.encode(claims, _secret(), algorithm=_JWT_ALGORITHM)
+
+
+def decode_phone_token(token: str) -> PhoneClaims:
+    try:
+        claims = jwt.decode(token, _secret(), algorithms=[_JWT_ALGORITHM], audience=_PHONE_AUDIENCE)
+        return PhoneClaims(supervisee_id=int(claims["sub"]), link_id=int(claims["lnk"]))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc
+
+
 def csrf_token(session_token: str) -> str:
     """The CSRF token that goes with a session cookie: only pages served to that session know it."""
     return hmac.new(_secret().encode(), b"csrf|" + session_token.encode(), hashlib.sha256).hexdigest()

@@ -7,13 +7,23 @@ from geoalchemy2 import alembic_helpers
 import alerts.models
 import caseload.models
 import geofence.models
+import rollcall.models
 import tracker_ingest.models
 from core import audit, dlq, heartbeat
 from core.db import Base
 
 target_metadata = Base.metadata
 # Imported for their side effect of registering tables on the metadata.
-DOMAIN_MODELS = (audit, dlq, heartbeat, caseload.models, tracker_ingest.models, geofence.models, alerts.models)
+DOMAIN_MODELS = (
+    audit,
+    dlq,
+    heartbeat,
+    caseload.models,
+    tracker_ingest.models,
+    geofence.models,
+    alerts.models,
+    rollcall.models,
+)
 
 # Day partitions of `fix` are created at run time, not by revisions.
 FIX_PARTITION = re.compile(r"^fix_p\d{8}$")

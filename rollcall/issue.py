@@ -27,6 +27,7 @@ log = configure("ewall.rollcall.issue")
 ISSUERS = frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})
 # The contract's limit per ``issued`` event: the phone pages' consumers read a bounded record.
 IDS_PER_EVENT = 10_000
+OFFICE_DAYS_AHEAD = 366
 NOBODY = "no one to call: nobody active you may see matches this audience"
 
 
@@ -65,8 +66,11 @@ def deadlines(
     if mode == RollCallMode.office:
         if office_date is None:
             raise Invalid("an office (报到) roll call needs office_date")
-        start = datetime.combine(office_date, time(0), display_tz())
-        if start + timedelta(minutes=close_min) <= issued_at:
+        today = issued_at.astimezone(display_tz()).date()
+        if office_date > today + timedelta(days=OFFICE_DAYS_AHEAD):
+            raise Invalid(f"office_date must be at most {OFFICE_DAYS_AHEAD} days ahead")
+        start = datetime.combine(max(office_date, today - timedelta(days=1)), time(0), display_tz())
+        if office_date < today - timedelta(days=1) or start + timedelta(minutes=close_min) <= issued_at:
             raise Invalid(f"office_date {office_date} is over: choose today or a later day")
     return Deadlines(
         deadline_min, close_min, start + timedelta(minutes=deadline_min), start + timedelta(minutes=close_min)

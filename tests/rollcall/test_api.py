@@ -134,6 +134,8 @@ def test_an_office_day_is_due_by_its_end_and_shows_as_upcoming(county):
         county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date=str(date(2026, 1, 1))
     )
     assert "is over" in past["detail"]
+    far = _call(county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date="9999-12-31")
+    assert "days ahead" in far["detail"]
 
 
 def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):

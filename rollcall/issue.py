@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
+from caseload import service as caseload_service
 from caseload.models import Officer, Supervisee
 from core import bus
 from core.errors import Forbidden, Invalid
@@ -159,6 +160,9 @@ def issue(
         raise Invalid(NOBODY)
     roll_call.target_count = written
     session.flush()
+    if issuer is not None:
+        detail = {"mode": str(mode), "audience": audience, "target_count": written}
+        caseload_service.record(session, issuer, "roll_call.issue", roll_call.id, detail)
     return roll_call
 
 

@@ -66,7 +66,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
             "supervisee_ids": mine,
         }
     ]
-    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["state"] == "open"
+    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["status"] == "open"
     issued_at = datetime.fromisoformat(made["issued_at"])
     assert datetime.fromisoformat(made["deadline_at"]) - issued_at == timedelta(minutes=10)
     assert datetime.fromisoformat(made["closes_at"]) - issued_at == timedelta(minutes=30)
@@ -82,7 +82,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
         assert all(notified)
     assert targets[0]["person_code"] and targets[0]["person_name"] == "张三"
     # The other officer's person is not in it; their supervisor sees it, the auditor reads it.
-    listed = county["supervisor"].call("GET", "/rollcalls?state=open")
+    listed = county["supervisor"].call("GET", "/rollcalls?status=open")
     assert made["id"] in [r["id"] for r in listed]
     assert county["auditor"].call("GET", f"/rollcalls/{made['id']}")["target_count"] == 2
 
@@ -145,7 +145,7 @@ def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):
     assert made["id"] in _pending_ids(person["id"])
     assert officer.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 403  # not theirs
     cancelled = supervisor.call("POST", f"/rollcalls/{made['id']}/cancel")
-    assert cancelled["state"] == "cancelled" and cancelled["counts"]["excused"] == 1
+    assert cancelled["status"] == "cancelled" and cancelled["counts"]["excused"] == 1
     assert supervisor.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 409
     assert made["id"] not in _pending_ids(person["id"])
 

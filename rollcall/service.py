@@ -192,8 +192,9 @@ def upcoming_office(*, session: Session, supervisee_id: int) -> list[PendingCall
     return _pending(session, supervisee_id, RollCallMode.office)
 
 
-def cancel(*, session: Session, viewer: Officer, roll_call_id: int) -> RollCallOut:
-    """Cancel an open roll call: its pending targets are excused. Its issuer, or a supervisor or above."""
+def cancel(*, session: Session, viewer: Officer, roll_call_id: int) -> tuple[RollCallOut, list[int]]:
+    """Cancel an open roll call: its pending targets are excused. Its issuer, or a supervisor or above.
+    Returns the roll call and the people excused (for the ``cancelled`` event after the commit)."""
     roll_call = _get(session, viewer, roll_call_id)
     if viewer.role not in CANCELLERS and roll_call.issued_by != viewer.id:
         raise Forbidden("only the officer who issued this roll call, or a supervisor, may cancel it")
@@ -203,15 +204,16 @@ def cancel(*, session: Session, viewer: Officer, roll_call_id: int) -> RollCallO
     if status_of(roll_call, now) == RollCallStatus.closed:
         raise Conflict(f"roll call {roll_call_id} is closed: excuse people one by one instead")
     roll_call.cancelled_at = now
-    excused = session.execute(
+    excused = session.scalars(
         update(RollCallTarget)
         .where(RollCallTarget.roll_call_id == roll_call_id, RollCallTarget.status == TargetStatus.pending)
         .values(status=TargetStatus.excused, excused_reason=CANCELLED_REASON)
+        .returning(RollCallTarget.supervisee_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
     session.flush()
-    caseload_service.record(session, viewer, "roll_call.cancel", roll_call_id, {"excused": excused})
-    return get_roll_call(session, viewer, roll_call_id)
+    caseload_service.record(session, viewer, "roll_call.cancel", roll_call_id, {"excused": len(excused)})
+    return get_roll_call(session, viewer, roll_call_id), sorted(excused)
 
 
 def excuse(*, session: Session, viewer: Officer, target_id: int, reason: str) -> TargetOut:

@@ -40,6 +40,7 @@ from officer_portal import (
 )
 from officer_portal import api as portal_api
 from rollcall import answer_api, phone_answer_api
+from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
 
 
@@ -86,6 +87,7 @@ for router in (
     admin_api.router,
     audit_api.router,
     alerts_api.router,
+    rollcall_api.router,
     answer_api.router,
     phone_answer_api.router,
 ):

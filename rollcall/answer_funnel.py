@@ -1,6 +1,7 @@
 """The phone answers' writer: concurrent answers are gathered for a few milliseconds and recorded in one
-transaction on a thread, then each request gets its own result. One batch is written at a time; while
-it is, the next one gathers, so batches grow with the load instead of transactions queueing up.
+transaction on a thread, then each request gets its own result. At most WRITERS batches are written at
+a time; while they are, the next one gathers, so batches grow with the load instead of transactions
+queueing up.
 rollcall.v1 events go out after the commit, in the background: the phone's answer does not wait for
 the broker (the answer is already kept), and a failed publish is retried."""
 
@@ -16,6 +17,9 @@ from rollcall.answers import AnswerResult, PhoneAnswer, Recorded, record_phone_a
 
 log = logging.getLogger("ewall.rollcall.answers")
 PUBLISH_ATTEMPTS = 5
+# Batches in flight at once: while one waits for the database (the GIL released), the next is prepared
+# and sent. Each locks its targets in id order, so two never deadlock; a duplicate waits, then gets 409.
+WRITERS = 2
 
 
 def write_batch(answers: Sequence[PhoneAnswer]) -> Recorded:
@@ -30,7 +34,7 @@ class AnswerFunnel:
         self._linger_s = linger_s
         self._max_batch = max_batch
         self._queue: list[tuple[PhoneAnswer, asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
+        self._writers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()
 
     async def submit(self, answer: PhoneAnswer) -> AnswerResult:
@@ -38,8 +42,10 @@ class AnswerFunnel:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._queue.append((answer, future))
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._drain())
+        if len(self._writers) < WRITERS:
+            writer = loop.create_task(self._drain())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         return await asyncio.shield(future)  # a caller who goes away leaves the batch intact
 
     async def _drain(self) -> None:
@@ -47,6 +53,8 @@ class AnswerFunnel:
             if len(self._queue) < self._max_batch:
                 await asyncio.sleep(self._linger_s)
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            if not batch:
+                return  # the other writer took them
             began = time.perf_counter()
             try:
                 recorded = await asyncio.to_thread(write_batch, [answer for answer, _ in batch])

@@ -26,7 +26,7 @@ import orjson
 from bench import common, loadgen
 
 PHOTO = (Path(__file__).parent / "data" / "answer_photo.jpg").read_bytes()
-CONCURRENCY = 1024  # phones answer on their own connections; the rate, not the connections, sets the load
+CONCURRENCY = 4096  # phones answer on their own connections: enough that the rate, not the connections, sets the load
 NAIVE_ANSWERS = 300
 CENTRE = (41.29, 123.77)
 

@@ -26,7 +26,9 @@ import orjson
 from bench import common, loadgen
 
 PHOTO = (Path(__file__).parent / "data" / "answer_photo.jpg").read_bytes()
-CONCURRENCY = 4096  # phones answer on their own connections: enough that the rate, not the connections, sets the load
+# Phones answer on connections of their own: one second's worth of answers in flight, so a portal that
+# answers within the 1-s target never runs short of connections and a slower one shows its queue.
+CONNECTIONS_PER_RATE_S = 1.0
 NAIVE_ANSWERS = 300
 CENTRE = (41.29, 123.77)
 
@@ -174,7 +176,11 @@ def burst(settings, rate: float, seconds: float) -> dict:
     _, warm_targets, warm_tokens = seed(200)
     warm = AnswerRequests(settings.host, warm_targets, warm_tokens)
     asyncio.run(loadgen.run(settings.host, settings.portal_port, [warm[i] for i in range(len(warm))], concurrency=50))
-    result = asyncio.run(loadgen.run(settings.host, settings.portal_port, requests, concurrency=CONCURRENCY, rate=rate))
+    result = asyncio.run(
+        loadgen.run(
+            settings.host, settings.portal_port, requests, concurrency=int(rate * CONNECTIONS_PER_RATE_S), rate=rate
+        )
+    )
     ok = result["statuses"].get(200, 0)
     stored = answered(targets)
     print(

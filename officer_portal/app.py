@@ -39,6 +39,7 @@ from officer_portal import (
     zone_pages,
 )
 from officer_portal import api as portal_api
+from rollcall import answer_api, phone_answer_api
 from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
 
@@ -65,12 +66,17 @@ app = FastAPI(
     description="社区矫正电子监管: caseload, zones (电子墙), live positions and the alert queue.",
     docs_url=None,
     redoc_url=None,
+    # No OpenTelemetry here: FastAPI's check for a configured provider cost every request an
+    # environment lookup (16% of the portal's samples under a burst of phone answers).
+    telemetry={"tracing": False, "metrics": False, "logs": False},
 )
 app.add_middleware(BodySizeLimit, max_bytes=get_settings().portal_max_body_bytes)
 install_error_handlers(app)
 install_health_routes(app)
 install_api_docs(app)
 app.add_middleware(SecurityHeaders, img_sources=maps.tile_sources())
+# Outermost: phone answers arrive by the thousand and need none of the layers inside.
+app.add_middleware(phone_answer_api.PhoneAnswerFastPath)
 
 api = APIRouter(prefix="/api/v1")
 for router in (
@@ -85,6 +91,8 @@ for router in (
     audit_api.router,
     alerts_api.router,
     rollcall_api.router,
+    answer_api.router,
+    phone_answer_api.router,
 ):
     api.include_router(router)
 app.include_router(api)

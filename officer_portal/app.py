@@ -42,6 +42,7 @@ from officer_portal import (
     zone_pages,
 )
 from officer_portal import api as portal_api
+from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
 from tracker_ingest.service import FixFunnel
 
@@ -94,6 +95,7 @@ for router in (
     alerts_api.router,
     phone_page_api.router,
     phone_api.router,
+    rollcall_api.router,
 ):
     api.include_router(router)
 app.include_router(api)

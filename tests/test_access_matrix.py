@@ -22,6 +22,7 @@ from core.security import csrf_token
 from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert
 from tests.factories import CENTRE, STAFF_PASSWORD, Api, now_iso, signed_in_as, square, unique
+from tests.rollcall.answer_helpers import PHOTO_B64, answer, phone_sign_in, roll_call
 
 STAFF = ("officer", "supervisor", "command", "auditor", "admin")
 SOURCES = ("device", "gateway", "camera")
@@ -71,13 +72,12 @@ class Access:
     # What a caller not signed in as staff gets, where not 401 (pages redirect); staff not allowed get 403.
     refused: int | None = None
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
-    # A phone-page route: only a supervisee's phone session passes (tested in tests/officer_portal/
-    # test_phone_api.py), so every caller here, staff included, is refused as not signed in.
-    phone: bool = False
+    # The phone page's routes: no staff or device credential works here (401); tests/rollcall tries phones.
+    phone_only: bool = False
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
-    if access.phone:
+    if access.phone_only:
         return frozenset({401})
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
@@ -177,8 +177,10 @@ def _new_password(encoding: str) -> Callable:
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
 
-PHONE_ONLY = {"scoped": False, "phone": True}
+PHONE_ONLY = {"scoped": False, "phone_only": True}
 PHONE = Access(frozenset(), **PHONE_ONLY)
+# The answers' routes name an answered target (a photo to show, an answer to verify).
+ANSWERED = {"target_id": "answered_target"}
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -374,7 +376,7 @@ PORTAL: dict[tuple[str, str], Access] = {
         HANDLERS, lambda o, c, caller: {"json": {"body": "请明天来司法所 come to the office tomorrow"}}
     ),
     ("POST", "/api/v1/phone/sign-in"): Access(
-        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, scoped=False, phone=True
+        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, **PHONE_ONLY
     ),
     ("POST", "/api/v1/phone/sign-out"): Access(EVERYONE, scoped=False),
     ("GET", "/api/v1/phone/home"): PHONE,
@@ -386,6 +388,18 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/m/"): Access(EVERYONE, scoped=False),
     ("GET", "/m/manifest.webmanifest"): Access(EVERYONE, scoped=False),
     ("GET", "/m/sw.js"): Access(EVERYONE, scoped=False),
+    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
+    ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
+    ),
+    ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
+        frozenset(),
+        lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
+        scoped=False,
+        phone_only=True,
+        kinds=ANSWERED,
+    ),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -532,6 +546,7 @@ class Objects(dict):
             "message": lambda: api.call(
                 "POST", f"/supervisees/{self['person']['id']}/messages", 201, json={"body": "消息 message"}
             ),
+            "answered_target": lambda: self._answered_target(),
             "policy": lambda: api.call(
                 "PUT",
                 "/alert-policies",
@@ -556,6 +571,15 @@ class Objects(dict):
         }[kind]()
         self[kind] = made
         return made
+
+    def _answered_target(self) -> dict:
+        """A phone roll call the person answered (with a photo, queued for verification)."""
+        person_id = self["person"]["id"]
+        [target_id] = roll_call([person_id])
+        _, token = phone_sign_in(person_id)
+        with httpx.Client(base_url=self.world.portal_url, timeout=30) as portal:
+            assert answer(portal, token, target_id, *CENTRE).status_code == 200
+        return {"id": target_id}
 
     def _alert(self) -> dict:
         person = self["person"]

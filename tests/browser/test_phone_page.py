@@ -128,3 +128,25 @@ def test_a_typed_code_signs_in_and_a_wrong_one_says_why(world, phone):
     phone.get_by_role("button", name="登录 Sign in").click()
     phone.locator("#who").get_by_text(world.person["code"]).wait_for()
     eventually(lambda: phone.locator("#home").is_visible(), what="the home")
+
+
+def test_a_roll_call_appears_without_reload_and_is_answered_with_a_photo_and_the_position(world, phone):
+    phone.goto(world.link()["url"])
+    phone.locator("#who").get_by_text(world.person["code"]).wait_for()
+    call = {"mode": "phone", "audience": {"supervisee_ids": [world.person["id"]]}, "message": "请应答"}
+    called = world.staff.call("POST", "/rollcalls", 201, json=call)
+    pending = phone.locator("#rollcall-list .rollcall.mode-phone")
+    pending.get_by_text("请应答").wait_for()  # over the stream: the page was not reloaded
+    assert pending.locator(".countdown").inner_text().startswith("剩余 ")
+    phone.screenshot(path=str(SHOTS / "rollcall-pending.png"))
+
+    photo = phone.screenshot(type="jpeg")  # a camera's picture: any JPEG the page must downscale
+    with phone.expect_file_chooser() as chooser:
+        pending.get_by_role("button", name="立即应答 Answer now").click()
+    chooser.value.set_files(files=[{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    phone.locator("#answer-result.ok").get_by_text("已按时应答").wait_for()
+    phone.locator("#no-rollcalls").wait_for()
+    phone.screenshot(path=str(SHOTS / "rollcall-answered.png"))
+    [target] = world.staff.call("GET", f"/rollcalls/{called['id']}/targets")
+    assert target["status"] == "answered" and target["has_photo"]
+    assert abs(target["lat"] - CENTRE[0]) < 1e-6 and abs(target["lon"] - CENTRE[1]) < 1e-6

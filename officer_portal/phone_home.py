@@ -13,7 +13,7 @@ from alerts import service as alerts_service
 from caseload import messages, phone_page, sources
 from caseload.models import Supervisee
 from caseload.phone_page import PhoneCallerInfo
-from caseload.phone_schemas import MessageOut, PhoneLeaveIn
+from caseload.phone_schemas import MessageOut
 from core.config import get_settings
 from core.timezones import display_tz, utcnow
 from geofence import leave as geofence_leave
@@ -132,16 +132,13 @@ def circle(lat: float, lon: float, radius_m: float) -> dict:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-def request_leave(*, session: Session, caller: PhoneCallerInfo, data: PhoneLeaveIn) -> dict:
+def request_leave(*, session: Session, caller: PhoneCallerInfo, data: geofence_schemas.PhoneLeaveIn) -> dict:
     """请假 from the phone: the leave request an officer then approves or refuses."""
     person = phone_page.get_supervisee(session=session, supervisee_id=caller.supervisee_id)
     asked = geofence_schemas.LeaveIn(
         supervisee_id=person.id,
         destination=circle(data.lat, data.lon, data.radius_m),
-        destination_name=data.destination_name,
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
-        reason=data.reason,
+        **data.model_dump(include=set(geofence_schemas.LeaveRequest.model_fields)),
     )
     made = geofence_leave.request(session=session, requester=person, data=asked)
     return _leave_view(geofence_leave.to_out(made, None))

@@ -118,6 +118,7 @@ def test_signing_in_by_link_then_leave_messages_and_revocation(world, phone):
 
 
 def test_a_typed_code_signs_in_and_a_wrong_one_says_why(world, phone):
+    phone.set_viewport_size({"width": 360, "height": 740})  # the smallest phone the page is made for
     phone.goto(f"{world.portal_url}/m/")
     phone.get_by_label("登录码 Sign-in code").fill("not-a-code")
     phone.get_by_role("button", name="登录 Sign in").click()
@@ -128,6 +129,8 @@ def test_a_typed_code_signs_in_and_a_wrong_one_says_why(world, phone):
     phone.get_by_role("button", name="登录 Sign in").click()
     phone.locator("#who").get_by_text(world.person["code"]).wait_for()
     eventually(lambda: phone.locator("#home").is_visible(), what="the home")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360, "nothing wider than the phone"
+    phone.screenshot(path=str(SHOTS / "home-360.png"))
 
 
 def test_a_roll_call_appears_without_reload_and_is_answered_with_a_photo_and_the_position(world, phone):

@@ -229,3 +229,17 @@ def test_the_home_lists_roll_calls_to_answer_with_the_nearest_cameras_and_report
     assert camera_call["mode"] == "camera" and camera_call["message"] == "到路口"
     assert [c["name"] for c in camera_call["nearest_cameras"]] == ["十字路口 crossroads"]
     assert [d["office_date"] for d in home["office_dates"]] == [office_date]
+
+
+def test_the_page_is_installable_and_its_service_worker_is_fresh(world):
+    with httpx.Client(base_url=world.portal_url) as browser:
+        page = browser.get("/m/")
+        assert page.status_code == 200 and '<link rel="manifest" href="/m/manifest.webmanifest">' in page.text
+        manifest = browser.get("/m/manifest.webmanifest")
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        assert manifest.json()["start_url"] == "/m/" and manifest.json()["display"] == "standalone"
+        for icon in manifest.json()["icons"]:
+            assert browser.get(icon["src"]).status_code == 200
+        worker = browser.get("/m/sw.js")
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["cache-control"] == "no-cache" and "/api/" in worker.text

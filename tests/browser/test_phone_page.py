@@ -30,6 +30,7 @@ class World:
         self.staff = signed_in_as(portal_url, officer)
         self.supervisor = signed_in_as(portal_url, admin_api.officer(county["id"], role="supervisor"))
         self.portal_url = portal_url
+        self.admin, self.county_id = admin_api, county["id"]
         self.officer = officer
         self.person = admin_api.supervisee(county["id"], officer["id"])
         admin_api.home_zone(self.person["id"])
@@ -141,14 +142,17 @@ def test_a_roll_call_appears_without_reload_and_is_answered_with_a_photo_and_the
     pending = phone.locator("#rollcall-list .rollcall.mode-phone")
     pending.get_by_text("请应答").wait_for()  # over the stream: the page was not reloaded
     assert pending.locator(".countdown").inner_text().startswith("剩余 ")
-    phone.screenshot(path=str(SHOTS / "rollcall-pending.png"))
+    world.admin.camera(world.county_id, name="东门路口 east gate", kind="camera")
+    world.staff.call("POST", "/rollcalls", 201, json={**call, "mode": "camera", "message": "请到摄像头前"})
+    phone.locator("#rollcall-list .rollcall.mode-camera .cameras").get_by_text("东门路口 east gate").wait_for()
+    phone.screenshot(path=str(SHOTS / "rollcall-pending.png"), full_page=True)
 
     photo = phone.screenshot(type="jpeg")  # a camera's picture: any JPEG the page must downscale
     with phone.expect_file_chooser() as chooser:
         pending.get_by_role("button", name="立即应答 Answer now").click()
     chooser.value.set_files(files=[{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": photo}])
     phone.locator("#answer-result.ok").get_by_text("已按时应答").wait_for()
-    phone.locator("#no-rollcalls").wait_for()
+    phone.locator("#rollcall-list .rollcall.mode-phone").wait_for(state="detached")
     phone.screenshot(path=str(SHOTS / "rollcall-answered.png"))
     [target] = world.staff.call("GET", f"/rollcalls/{called['id']}/targets")
     assert target["status"] == "answered" and target["has_photo"]

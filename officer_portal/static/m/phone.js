@@ -439,6 +439,12 @@
     startPositions();
   }
 
+  // A phone back from the lock screen or another app: the stream may have slept, so read the home
+  // again (a leave decided or a message sent meanwhile shows at once).
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && home) refresh();
+  });
+
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(() => null);
   const code = new URLSearchParams(window.location.search).get("code");
   if (code) {

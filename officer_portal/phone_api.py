@@ -113,6 +113,6 @@ def read_message(message_id: int, caller: PhoneCaller, session: SessionDep):
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(request: Request, caller: PhoneStreamCaller) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events for this person's page: ``ready``, then ``rollcall`` {kind, roll_call_id}
-    whenever a roll call for them is issued or answered: re-read the home then."""
+    whenever a roll call for them is issued, answered or cancelled: re-read the home then."""
     async for event in request.app.state.phone_hub.events(supervisee_id=caller.supervisee_id):
         yield event

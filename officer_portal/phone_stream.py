@@ -21,12 +21,12 @@ log = configure("ewall.portal.phone")
 
 RETRY_MS = 5000
 QUEUE_SIZE = 1  # one pending refetch says all there is to say
-KINDS = frozenset({"issued", "answered"})
+KINDS = frozenset({"issued", "answered", "cancelled"})
 
 
 def people_named(event: dict) -> list[int]:
     """Whose phone pages a rollcall.v1 event concerns (none for kinds the pages do not show)."""
-    if event.get("kind") == "issued":
+    if event.get("kind") in ("issued", "cancelled"):
         return event.get("supervisee_ids") or []
     if event.get("kind") == "answered" and event.get("supervisee_id") is not None:
         return [event["supervisee_id"]]
@@ -51,7 +51,7 @@ class PhoneHub(live.TopicFanOut):
 
     async def events(self, *, supervisee_id: int) -> AsyncIterator[ServerSentEvent]:
         """One page's stream: ``ready`` (the page then re-reads its home), then a ``rollcall`` event
-        whenever a roll call for this person is issued or answered."""
+        whenever a roll call for this person is issued, answered or cancelled."""
         with self._subscription(_Phone(supervisee_id)) as queue:
             yield ServerSentEvent(event="ready", data={}, retry=RETRY_MS)
             while (event := await queue.get()) is not None:

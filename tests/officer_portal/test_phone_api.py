@@ -216,8 +216,11 @@ def test_the_home_lists_roll_calls_to_answer_with_the_nearest_cameras_and_report
         lines = stream.iter_lines()
         assert next(line for line in lines if line.startswith("event:")) == "event: ready"
         audience = {"supervisee_ids": [person["id"]]}
-        called = world.staff.call("POST", "/rollcalls", 201, json={"mode": "phone", "audience": audience})
+        cancelled = world.staff.call("POST", "/rollcalls", 201, json={"mode": "phone", "audience": audience})
         assert next(line for line in lines if line.startswith("event:")) == "event: rollcall"
+        world.staff.call("POST", f"/rollcalls/{cancelled['id']}/cancel")
+        assert '"kind":"cancelled"' in next(line for line in lines if "cancelled" in line).replace(" ", "")
+    called = world.staff.call("POST", "/rollcalls", 201, json={"mode": "phone", "audience": audience})
     world.staff.call("POST", "/rollcalls", 201, json={"mode": "camera", "audience": audience, "message": "到路口"})
     office_date = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     office = {"mode": "office", "audience": audience, "office_date": office_date}

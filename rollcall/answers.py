@@ -21,7 +21,7 @@ from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound
 from core.security import Role
 from core.timezones import display_tz, utcnow
-from rollcall import answer_events, photos, verification
+from rollcall import answer_events, deadlines, photos, verification
 from rollcall.config import get_rollcall_settings
 from rollcall.models import AnswerVia, RollCall, RollCallMode, RollCallTarget, TargetStatus, Verification
 from tracker_ingest import tracks
@@ -163,15 +163,27 @@ def _tracker_checks(session: Session, answers: list[dict], asked: list[PhoneAnsw
     return [fix.accuracy_m if fix else None for fix in fixes]
 
 
-def _phone_outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None) -> list[dict]:
+def _outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None) -> list[dict]:
     events = [answer_events.answered(answer)]
     if answer["status"] == TargetStatus.late:
         late_s = (answer["answered_at"] - answer["deadline_at"]).total_seconds()
-        events.append(answer_events.outcome(rules.ROLLCALL_LATE, answer, {"late_s": round(late_s), "via": "phone"}))
+        events.append(
+            answer_events.outcome(
+                rules.ROLLCALL_LATE, answer, {"late_s": round(late_s), "via": answer["answered_via"].value}
+            )
+        )
     elif answer["status"] == TargetStatus.missed and not was_missed:
-        # Answered after the close, before the deadline timer got to it: missed, raised here once.
-        evidence = {"closes_at": answer["closes_at"].isoformat(), "answered_at": answer["answered_at"].isoformat()}
-        events.append(answer_events.outcome(rules.ROLLCALL_MISSED, answer, evidence))
+        # Answered after the close, before the deadline timer got to it: missed, raised here as the timer would.
+        events.append(
+            deadlines.missed_event(
+                target_id=answer["id"],
+                roll_call_id=answer["roll_call_id"],
+                supervisee_id=answer["supervisee_id"],
+                deadline_at=answer["deadline_at"],
+                closes_at=answer["closes_at"],
+                mode=answer["answered_via"].value,
+            )
+        )
     if answer.get("separated"):
         evidence = {"check": "location", **answer_events.position_evidence(answer, fix_accuracy_m)}
         events.append(answer_events.outcome(rules.IDENTITY_CHECK_FAILED, answer, evidence))
@@ -278,7 +290,7 @@ def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Re
     events: list[dict] = []
     for (index, _, answer, was_missed), fix_accuracy_m in zip(accepted, fix_accuracies, strict=True):
         results[index] = AnswerResult(answer["id"], answer["status"], answer["answered_at"], answer.get("separated"))
-        events += _phone_outcomes(answer, was_missed, fix_accuracy_m)
+        events += _outcomes(answer, was_missed, fix_accuracy_m)
     return Recorded([results[i] for i in range(len(answers))], events)
 
 
@@ -366,7 +378,7 @@ def record_sightings(session: Session, sightings: Sequence[dict]) -> list[dict]:
             "verification": Verification.not_needed,
         }
         answers.append(answer)
-        events += _phone_outcomes(answer, was_missed, None)
+        events += _outcomes(answer, was_missed, None)
     _write(session, answers)
     return events
 

@@ -176,11 +176,10 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
 
 PHONE_ONLY = {"scoped": False, "phone_only": True}
 PHONE = Access(frozenset(), **PHONE_ONLY)
-# The answers' routes name an answered target (a photo to show, an answer to verify).
-ANSWERED = {"target_id": "answered_target"}
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),

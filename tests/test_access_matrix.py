@@ -53,6 +53,8 @@ PARAM_KINDS = {
     "suspension_id": "suspension",
     "period_id": "period",
     "leave_id": "leave_request",
+    "link_id": "phone_link",
+    "message_id": "message",
     "roll_call_id": "roll_call",
     "target_id": "roll_call_target",
     "rule_id": "roll_call_rule",
@@ -175,6 +177,9 @@ def _new_password(encoding: str) -> Callable:
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
 ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
+
+PHONE_ONLY = {"scoped": False, "phone_only": True}
+PHONE = Access(frozenset(), **PHONE_ONLY)
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -361,6 +366,27 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
+    # The supervisee's phone page (#16): staff make sign-in links and send messages; the page is public.
+    ("POST", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(HANDLERS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(ALL_STAFF),
+    ("POST", "/api/v1/phone-links/{link_id}/revoke"): Access(HANDLERS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/messages"): Access(ALL_STAFF),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/messages"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"body": "请明天来司法所 come to the office tomorrow"}}
+    ),
+    ("POST", "/api/v1/phone/sign-in"): Access(
+        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, **PHONE_ONLY
+    ),
+    ("POST", "/api/v1/phone/sign-out"): Access(EVERYONE, scoped=False),
+    ("GET", "/api/v1/phone/home"): PHONE,
+    ("GET", "/api/v1/phone/stream"): PHONE,
+    ("POST", "/api/v1/phone/positions"): PHONE,
+    ("POST", "/api/v1/phone/leaves"): PHONE,
+    ("POST", "/api/v1/phone/leaves/{leave_id}/return"): PHONE,
+    ("POST", "/api/v1/phone/messages/{message_id}/read"): PHONE,
+    ("GET", "/m/"): Access(EVERYONE, scoped=False),
+    ("GET", "/m/manifest.webmanifest"): Access(EVERYONE, scoped=False),
+    ("GET", "/m/sw.js"): Access(EVERYONE, scoped=False),
     ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
     ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
         HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
@@ -371,6 +397,7 @@ PORTAL: dict[tuple[str, str], Access] = {
         lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
         scoped=False,
         phone_only=True,
+        kinds=ANSWERED,
     ),
 }
 
@@ -514,6 +541,10 @@ class Objects(dict):
                 },
             ),
             "alert": lambda: self._alert(),
+            "phone_link": lambda: api.call("POST", f"/supervisees/{self['person']['id']}/phone-links", 201),
+            "message": lambda: api.call(
+                "POST", f"/supervisees/{self['person']['id']}/messages", 201, json={"body": "消息 message"}
+            ),
             "answered_target": lambda: self._answered_target(),
             "policy": lambda: api.call(
                 "PUT",

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
-from caseload import monitoring_api, sources_api
+from caseload import enrolment_api, monitoring_api, sources_api
 from core import bus
 from core.config import get_settings
 from core.web import (
@@ -76,6 +76,7 @@ for router in (
     caseload_api.router,
     sources_api.router,
     monitoring_api.router,
+    enrolment_api.router,
     geofence_api.router,
     positions_api.router,
     sightings_api.router,

@@ -161,6 +161,8 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+# The smallest body an enrolment photo's magic-number check accepts.
+PNG_PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -300,6 +302,15 @@ PORTAL: dict[tuple[str, str], Access] = {
         SUPERVISORS, lambda o, c, caller: {"json": {"reason": "解除 no longer needed"}}
     ),
     ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        ALL_STAFF, kinds={"supervisee_id": "enrolled"}
+    ),
+    ("PUT", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        HANDLERS, lambda o, c, caller: {"content": PNG_PHOTO}
+    ),
+    ("DELETE", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        HANDLERS, kinds={"supervisee_id": "enrolled"}
+    ),
     ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/alerts"): Access(OVERSEERS, scoped=False),
@@ -433,6 +444,7 @@ class Objects(dict):
             "unmonitored": lambda: api.supervisee(
                 county["id"], self.world.caseload_officer[self.scope]["id"], monitored=False
             ),
+            "enrolled": lambda: self._enrolled(),
             "period": lambda: api.call("GET", f"/supervisees/{self['person']['id']}/monitoring-periods")[0],
             "device": lambda: api.device(self["person"]["id"]),
             "zone": lambda: api.home_zone(self["person"]["id"]),
@@ -485,6 +497,11 @@ class Objects(dict):
         }[kind]()
         self[kind] = made
         return made
+
+    def _enrolled(self) -> dict:
+        person = self["person"]
+        self.world.admin.call("PUT", f"/supervisees/{person['id']}/enrolment-photo", 204, content=PNG_PHOTO)
+        return person
 
     def _alert(self) -> dict:
         person = self["person"]

@@ -34,6 +34,8 @@ from officer_portal import (
     live_positions,
     maps,
     pages,
+    rollcall_live,
+    rollcall_pages,
     supervisee_pages,
     track_pages,
     zone_pages,
@@ -48,13 +50,16 @@ async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
     app.state.live = live.LiveHub()
     app.state.positions = live_positions.PositionsHub()
+    app.state.rollcalls = rollcall_live.RollCallHub()
     await app.state.live.start()
     await app.state.positions.start()
+    await app.state.rollcalls.start()
     heartbeat = asyncio.create_task(beat_forever("portal"))
     yield
     heartbeat.cancel()
     await app.state.live.stop()
     await app.state.positions.stop()
+    await app.state.rollcalls.stop()
     await run_in_threadpool(app.state.publisher.close)
 
 
@@ -98,6 +103,7 @@ for pages_router in (
     admin_pages.router,
     command_pages.router,
     audit_pages.router,
+    rollcall_pages.router,
 ):
     app.include_router(pages_router)
 document_errors(

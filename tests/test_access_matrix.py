@@ -325,6 +325,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/rollcalls/{roll_call_id}/targets"): Access(ALL_STAFF),
     # Officers cancel only the roll calls they issued (these are the admin's).
     ("POST", "/api/v1/rollcalls/{roll_call_id}/cancel"): Access(SUPERVISORS),
+    ("GET", "/api/v1/rollcalls/{roll_call_id}/stream"): Access(ALL_STAFF),
     ("POST", "/api/v1/rollcall-targets/{target_id}/excuse"): Access(
         HANDLERS, lambda o, c, caller: {"json": {"reason": "住院 in hospital"}}
     ),
@@ -357,6 +358,11 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
+    ("GET", "/rollcalls"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/rollcalls/{roll_call_id}"): Access(ALL_STAFF, refused=303),
+    ("GET", "/rollcalls/verify"): Access(HANDLERS, scoped=False, refused=303),
+    ("GET", "/rollcalls/stats"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/rollcalls/rules"): Access(ALL_STAFF, scoped=False, refused=303),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -557,7 +563,7 @@ def _call(world: World, app_name: str, method: str, path: str, access: Access, c
     source = f"127.0.1.{ROUTE_NUMBERS[(app_name, method, path)]}"
     transport = httpx.HTTPTransport(local_address=source)
     with httpx.Client(base_url=base, timeout=30, cookies=cookies, transport=transport) as client:
-        if path in ("/api/v1/events/stream", "/api/v1/positions/stream"):
+        if path.endswith("/stream"):
             with client.stream(method, path.format(**params), headers=headers) as response:
                 return response.status_code, ""
         response = client.request(method, path.format(**params), headers=headers, **kwargs)

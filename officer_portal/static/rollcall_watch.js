@@ -138,9 +138,16 @@
     refreshCounts();
     if (!known) return;
     if (data.rule === "rollcall_missed") show({ ...known, status: "missed" }, true);
-    if (data.rule === "identity_check_failed") {
-      // A rejected photo or phone and person apart: re-read the row for what the check recorded.
-      loadTargets();
+    if (data.rule !== "identity_check_failed") return;
+    // Phone and tracker apart: the evidence says where the tracker was, for the line on the map. A
+    // rejected photo carries no position: its row is re-read for the verification.
+    const tracker = (data.evidence || {}).tracker;
+    if (tracker && tracker.lat !== null && tracker.lat !== undefined) {
+      show({ ...known, tracker_lat: tracker.lat, tracker_lon: tracker.lon, separated: true }, true);
+    } else {
+      ewallApi("GET", `/rollcalls/${id}/targets?limit=${LIMIT}`)
+        .then((list) => list.filter((t) => t.id === known.id).forEach((t) => show({ ...known, ...t }, true)))
+        .catch(() => {}); // the next "ready" re-reads every row
     }
   }
 

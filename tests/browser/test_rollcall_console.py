@@ -2,15 +2,16 @@
 open page without a reload (row, counts, map); excusing; the rule editor's create, edit and refused
 input; statistics; an auditor's read-only view; and who may open which page."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
-from core import bus
 from tests.alerts.helpers import sql
 from tests.browser.session import sign_in
-from tests.factories import CENTRE, offset, signed_in_as
+from tests.factories import CENTRE, eventually, offset, post_fixes, signed_in_as
+from tests.rollcall.answer_helpers import PHOTO, answer, phone_sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp/shots-console"
@@ -18,71 +19,45 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def county(admin_api, portal_url):
+def county(admin_api, portal_url, ingest_url):
+    """A district with an officer, a supervisor, an auditor and four people, each with a tracker that
+    reported at CENTRE a minute ago and a signed-in phone page."""
     district = admin_api.district()
     officer = admin_api.officer(district["id"])
-    people = [admin_api.supervisee(district["id"], officer["id"]) for _ in range(3)]
-    return {
-        "district": district,
-        "officer": officer,
-        "api": signed_in_as(portal_url, officer),
-        "supervisor": admin_api.officer(district["id"], role="supervisor"),
-        "auditor": admin_api.officer(district["id"], role="auditor"),
-        "people": people,
-    }
-
-
-def answer(target: dict, status: str, lat: float, lon: float, distance_m: float, separated: bool) -> None:
-    """Record an answer as the answers service does: the row, then after the commit the ``answered``
-    event and, when phone and tracker are apart, the ``identity_check_failed`` outcome with both positions."""
-    at = datetime.now(UTC)
-    sql(
-        "UPDATE roll_call_target SET status = :status, answered_at = :at, answered_via = 'phone', answer_lat = :lat,"
-        " answer_lon = :lon, answer_accuracy_m = 10, tracker_distance_m = :d, separated = :sep,"
-        " verification = 'queued' WHERE id = :id",
-        status=status,
-        at=at,
-        lat=lat,
-        lon=lon,
-        d=distance_m,
-        sep=separated,
-        id=target["id"],
-    )
-    event = {
-        "kind": "answered",
-        "roll_call_id": target["roll_call_id"],
-        "target_id": target["id"],
-        "supervisee_id": target["supervisee_id"],
-        "status": status,
-        "answered_at": at.isoformat(),
-        "via": "phone",
-        "lat": lat,
-        "lon": lon,
-        "accuracy_m": 10,
-        "tracker_distance_m": distance_m,
-        "separated": separated,
-    }
-    events = [event]
-    if separated:
-        tracker = {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 8, "ts": at.isoformat()}
-        evidence = {"answer": {"lat": lat, "lon": lon, "accuracy_m": 10}, "tracker": tracker, "distance_m": distance_m}
-        events.append(
-            {
-                "kind": "outcome",
-                "rule": "identity_check_failed",
-                "level": "red",
-                "supervisee_id": target["supervisee_id"],
-                "roll_call_id": target["roll_call_id"],
-                "target_id": target["id"],
-                "ts_us": int(at.timestamp() * 1_000_000),
-                "evidence": evidence,
+    people = [admin_api.supervisee(district["id"], officer["id"]) for _ in range(4)]
+    with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
+        for person in people:
+            device = admin_api.device(person["id"])
+            fix = {
+                "device_id": device["external_id"],
+                "ts": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                "lat": CENTRE[0],
+                "lon": CENTRE[1],
+                "accuracy_m": 10,
             }
-        )
-    publisher = bus.Publisher()
-    try:
-        publisher.publish(bus.ROLLCALL, [(str(target["supervisee_id"]), bus.encode(e)) for e in events])
-    finally:
-        publisher.close()
+            assert post_fixes(ingest, device["token"], [fix]).status_code == 202
+    ids = [p["id"] for p in people]
+    stored = "SELECT count(DISTINCT supervisee_id) FROM fix WHERE supervisee_id = ANY(:ids)"
+    eventually(lambda: sql(stored, ids=ids)[0][0] == len(ids), what="the trackers' fixes", timeout_s=30)
+    with httpx.Client(base_url=portal_url, timeout=20) as portal:
+        yield {
+            "district": district,
+            "officer": officer,
+            "api": signed_in_as(portal_url, officer),
+            "supervisor": admin_api.officer(district["id"], role="supervisor"),
+            "auditor": admin_api.officer(district["id"], role="auditor"),
+            "people": people,
+            "phones": {p["id"]: phone_sign_in(p["id"])[1] for p in people},
+            "portal": portal,
+        }
+
+
+def answer_from_phone(county, target: dict, north_m: float) -> dict:
+    """The person answers on their phone page, north_m metres north of where their tracker is."""
+    token = county["phones"][target["supervisee_id"]]
+    sent = answer(county["portal"], token, target["id"], *offset(*CENTRE, north_m=north_m))
+    assert sent.status_code == 200, sent.text
+    return sent.json()
 
 
 def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, county):
@@ -107,18 +82,17 @@ def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, count
 
     targets = county["api"].call("GET", f"/rollcalls/{roll_call_id}/targets")
     by_person = {t["supervisee_id"]: t for t in targets}
-    near = offset(*CENTRE, north_m=50)
-    answer(by_person[first["id"]], "answered", *near, distance_m=40.0, separated=False)
-    far = offset(*CENTRE, north_m=3000)
-    answer(by_person[second["id"]], "late", *far, distance_m=2950.0, separated=True)
+    answer_from_phone(county, by_person[first["id"]], north_m=40)
+    assert answer_from_phone(county, by_person[second["id"]], north_m=3000)["separated"] is True
 
     first_row = page.locator(f'#targets tr[data-target-id="{by_person[first["id"]]["id"]}"]')
     expect(first_row).to_contain_text("已答 answered", timeout=WAIT_MS)
     expect(first_row).to_contain_text("40 m")
+    expect(first_row).to_contain_text("待核验 queued")
     second_row = page.locator(f'#targets tr[data-target-id="{by_person[second["id"]]["id"]}"]')
     expect(second_row).to_contain_text("人机分离", timeout=WAIT_MS)
-    expect(page.locator('[data-count="answered"]')).to_have_text("1", timeout=WAIT_MS)
-    expect(page.locator('[data-count="late"]')).to_have_text("1")
+    expect(page.locator('[data-count="answered"]')).to_have_text("2", timeout=WAIT_MS)
+    expect(page.locator('[data-count="pending"]')).to_have_text("0")
     expect(page.locator("#rollcall-map .leaflet-interactive")).to_have_count(
         4, timeout=WAIT_MS
     )  # 2 answers, tracker, line
@@ -166,3 +140,38 @@ def test_auditor_sees_the_console_read_only(page, portal_url, county):
     assert page.goto(f"{portal_url}/rollcalls/verify").status == 403
     page.goto(f"{portal_url}/rollcalls/rules")
     expect(page.locator("#rule-form")).to_have_count(0)
+
+
+def test_verification_queue_shows_the_photos_side_by_side_and_takes_a_verdict(page, portal_url, county):
+    person = county["people"][3]
+    county["api"].call("PUT", f"/supervisees/{person['id']}/enrolment-photo", 204, content=PHOTO)
+    calls = [
+        county["api"].call(
+            "POST", "/rollcalls", 201, json={"mode": "phone", "audience": {"supervisee_ids": [person["id"]]}}
+        )
+        for _ in range(2)
+    ]
+    targets = [county["api"].call("GET", f"/rollcalls/{c['id']}/targets")[0] for c in calls]
+    for target in targets:
+        answer_from_phone(county, target, north_m=20)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, portal_url, county["officer"]["username"])
+    page.goto(f"{portal_url}/rollcalls/verify")
+    confirmed, rejected = (page.locator(f'.verify-item[data-target-id="{t["id"]}"]') for t in targets)
+    expect(confirmed).to_be_visible()
+    for img in ("answer-photo", "enrolment-photo"):  # both images really loaded
+        expect(confirmed.locator(f'[data-field="{img}"]')).to_have_js_property("complete", True)
+        assert confirmed.locator(f'[data-field="{img}"]').evaluate("i => i.naturalWidth") > 0
+    page.screenshot(path=f"{SHOTS}/verify.png", full_page=True)
+
+    confirmed.locator("button.confirm").focus()  # from the keyboard
+    page.keyboard.press("Enter")
+    expect(confirmed).to_have_count(0)
+    rejected.locator("input[name=note]").fill("不是本人 someone else")
+    rejected.locator("button.reject").click()
+    expect(rejected).to_have_count(0)
+    verdicts = {
+        t["id"]: county["api"].call("GET", f"/rollcalls/{t['roll_call_id']}/targets")[0]["verification"]
+        for t in targets
+    }
+    assert verdicts == {targets[0]["id"]: "confirmed", targets[1]["id"]: "rejected"}

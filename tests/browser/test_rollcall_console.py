@@ -175,3 +175,51 @@ def test_verification_queue_shows_the_photos_side_by_side_and_takes_a_verdict(pa
         for t in targets
     }
     assert verdicts == {targets[0]["id"]: "confirmed", targets[1]["id"]: "rejected"}
+
+
+def test_rule_editor_creates_refuses_and_edits(page, portal_url, county):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, portal_url, county["supervisor"]["username"])
+    page.goto(f"{portal_url}/rollcalls/rules")
+    form = page.locator("#rule-form")
+    form.locator("select[name=district_id]").select_option(str(county["district"]["id"]))
+    form.locator("input[name=times_per_period]").fill("2")
+    form.locator("input[name=window_start]").fill("22:00")
+    form.locator("input[name=window_end]").fill("08:00")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".form-error")).to_contain_text("window_end")  # the API's reason, shown
+    form.locator("input[name=window_start]").fill("08:00")
+    form.locator("input[name=window_end]").fill("22:00")
+    form.locator("button[type=submit]").click()
+    row = page.locator("#rules tbody tr", has_text=county["district"]["name"])
+    expect(row).to_contain_text("× 2")
+    expect(row).to_contain_text("08:00–22:00")
+
+    row.locator("button.edit").click()
+    expect(page.locator("#rule-form-heading")).to_contain_text("Edit rule")
+    form.locator("input[name=times_per_period]").fill("3")
+    form.locator("select[name=period]").select_option("week")
+    form.locator("button[type=submit]").click()
+    expect(row).to_contain_text("每周 per week × 3")
+    page.screenshot(path=f"{SHOTS}/rules.png", full_page=True)
+    [rule] = county["api"].call("GET", f"/rollcall-rules?district_id={county['district']['id']}")
+    assert (rule["times_per_period"], rule["period"]) == (3, "week")
+
+    # An officer sees the rules but no editor.
+    sign_in(page, portal_url, county["officer"]["username"])
+    page.goto(f"{portal_url}/rollcalls/rules")
+    expect(page.locator("#rules tbody tr", has_text=county["district"]["name"])).to_be_visible()
+    expect(page.locator("#rule-form")).to_have_count(0)
+
+
+def test_statistics_count_the_officers_roll_calls(page, portal_url, county):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, portal_url, county["supervisor"]["username"])
+    page.goto(f"{portal_url}/rollcalls/stats")
+    mine = page.locator(f'#stats-officers tr[data-id="{county["officer"]["id"]}"]')
+    expect(mine).to_be_visible()
+    expected = county["api"].call("GET", "/rollcalls/stats")
+    [row] = [r for r in expected["officers"] if r["id"] == county["officer"]["id"]]
+    expect(mine.locator("td").nth(1)).to_have_text(str(row["called"]))
+    expect(page.locator(f'#stats-districts tr[data-id="{county["district"]["id"]}"]')).to_be_visible()
+    page.screenshot(path=f"{SHOTS}/stats.png", full_page=True)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.alerts.helpers import sql
 from tests.browser.session import sign_in
-from tests.factories import CENTRE, eventually, offset, post_fixes, signed_in_as
+from tests.factories import ADMIN_PASSWORD, CENTRE, eventually, offset, post_fixes, signed_in_as
 from tests.rollcall.answer_helpers import PHOTO, answer, phone_sign_in
 
 pytestmark = pytest.mark.browser
@@ -223,3 +223,36 @@ def test_statistics_count_the_officers_roll_calls(page, portal_url, county):
     expect(mine.locator("td").nth(1)).to_have_text(str(row["called"]))
     expect(page.locator(f'#stats-districts tr[data-id="{county["district"]["id"]}"]')).to_be_visible()
     page.screenshot(path=f"{SHOTS}/stats.png", full_page=True)
+
+
+def test_enrolment_photo_is_uploaded_and_shown_on_request(page, portal_url, county, admin_api):
+    person = admin_api.supervisee(county["district"]["id"], county["officer"]["id"])
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, portal_url, county["officer"]["username"])
+    page.goto(f"{portal_url}/supervisees/{person['id']}")
+    expect(page.locator("#no-enrolment-photo")).to_be_visible()
+    upload = page.locator("#enrolment-upload")
+    upload.locator("input[type=file]").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "image/jpeg", "buffer": b"not an image"}]
+    )
+    upload.locator("button[type=submit]").click()
+    expect(upload.locator(".form-error")).to_contain_text("422")  # the API's reason, beside the control
+    upload.locator("input[type=file]").set_input_files(
+        files=[{"name": "face.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}]
+    )
+    upload.locator("button[type=submit]").click()
+    page.locator("#show-enrolment-photo").click()
+    photo = page.locator("#enrolment-photo")
+    expect(photo).to_be_visible()
+    expect(photo).to_have_js_property("complete", True)
+    assert photo.evaluate("i => i.naturalWidth") > 0
+    page.locator("#enrolment").screenshot(path=f"{SHOTS}/enrolment.png")
+
+
+def test_admin_navigation_keeps_one_line_with_roll_calls(page, portal_url):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, portal_url, "admin", ADMIN_PASSWORD)
+    page.goto(f"{portal_url}/rollcalls")
+    expect(page.locator("header nav a", has_text="点名 Roll calls")).to_have_attribute("aria-current", "page")
+    page.screenshot(path=f"{SHOTS}/console-admin.png")
+    assert page.locator("header").bounding_box()["height"] < 60  # nine sections, still one line at 1366 px

@@ -37,7 +37,7 @@ def put_photo(supervisee_id: int, content: RawBody, session: SessionDep, viewer:
     return Response(status_code=204)
 
 
-@router.get(PHOTO, response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(PHOTO, response_class=Response, responses={200: {"content": {kind: {} for kind in CONTENT_TYPES}}})
 def get_photo(supervisee_id: int, session: SessionDep, viewer: CurrentOfficer) -> Response:
     """The enrolment photo itself (audited read)."""
     photo = enrolment.get_photo(session=session, viewer=viewer, supervisee_id=supervisee_id)

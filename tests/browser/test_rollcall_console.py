@@ -98,6 +98,8 @@ def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, count
     )  # 2 answers, tracker, line
     assert page.evaluate("window.sameDocument") is True
     page.screenshot(path=f"{SHOTS}/watch.png", full_page=True)
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet: map above the list
+    page.screenshot(path=f"{SHOTS}/watch-tablet.png", full_page=True)
 
     # The recent list counts them too.
     page.goto(f"{portal_url}/rollcalls")

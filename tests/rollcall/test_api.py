@@ -4,6 +4,7 @@ roll calls and targets, delivery (the ``issued`` events), cancelling and excusin
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from core import bus
 from core.db import session_scope
@@ -74,6 +75,11 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
         mine, key=lambda i: next(p["code"] for p in county["mine"] if p["id"] == i)
     )
     assert all(t["delivered_at"] and t["status"] == "pending" and not t["has_photo"] for t in targets)
+    with session_scope() as session:
+        notified = session.scalars(
+            text("SELECT notified_at FROM roll_call_target WHERE roll_call_id = :r"), {"r": made["id"]}
+        )
+        assert all(notified)
     assert targets[0]["person_code"] and targets[0]["person_name"] == "张三"
     # The other officer's person is not in it; their supervisor sees it, the auditor reads it.
     listed = county["supervisor"].call("GET", "/rollcalls?state=open")
@@ -128,6 +134,8 @@ def test_an_office_day_is_due_by_its_end_and_shows_as_upcoming(county):
         county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date=str(date(2026, 1, 1))
     )
     assert "is over" in past["detail"]
+    far = _call(county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date="9999-12-31")
+    assert "days ahead" in far["detail"]
 
 
 def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):

@@ -176,6 +176,7 @@ def _new_password(encoding: str) -> Callable:
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
 # The smallest body an enrolment photo's magic-number check accepts.
 PNG_PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -377,12 +378,9 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/rollcalls/verify"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/rollcalls/stats"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/rollcalls/rules"): Access(ALL_STAFF, scoped=False, refused=303),
-    # The answers' routes need an answered target (a phone answer with a photo).
-    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds={"target_id": "answered_target"}),
+    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
     ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
-        HANDLERS,
-        lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}},
-        kinds={"target_id": "answered_target"},
+        HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
     ),
     ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
     ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
@@ -390,7 +388,7 @@ PORTAL: dict[tuple[str, str], Access] = {
         lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
         scoped=False,
         phone_only=True,
-        kinds={"target_id": "answered_target"},
+        kinds=ANSWERED,
     ),
 }
 

@@ -64,6 +64,8 @@ def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, count
     page.set_viewport_size({"width": 1366, "height": 768})
     sign_in(page, portal_url, county["officer"]["username"])
     page.click("header nav >> text=点名 Roll calls")
+    page.click("#launch button[type=submit]")  # no one chosen yet: the API's reason shows
+    expect(page.locator("#launch .form-error")).to_contain_text("422")
     first, second = county["people"][:2]
     for person in (first, second):
         page.fill("#person-search", person["code"])

@@ -43,13 +43,13 @@ def list_roll_calls(
     session: SessionDep,
     viewer: CurrentOfficer,
     page: RollCallPage,
-    state: schemas.RollCallState | None = None,
+    status: schemas.RollCallStatus | None = None,
     mode: RollCallMode | None = None,
     since: Moment | None = None,
 ):
     """Roll calls with someone in the caller's caseload, newest first."""
     return service.list_roll_calls(
-        session=session, viewer=viewer, state=state, mode=mode, since=since, limit=page.limit, offset=page.offset
+        session=session, viewer=viewer, status=status, mode=mode, since=since, limit=page.limit, offset=page.offset
     )
 
 
@@ -81,10 +81,14 @@ def list_targets(
 
 
 @router.post("/rollcalls/{roll_call_id}/cancel", response_model=schemas.RollCallOut)
-def cancel_roll_call(roll_call_id: int, session: SessionDep, viewer: CurrentOfficer):
+def cancel_roll_call(roll_call_id: int, request: Request, session: SessionDep, viewer: CurrentOfficer):
     """Cancel an open roll call (its issuer, or a supervisor and above): whoever has not answered is excused."""
-    out = service.cancel(session=session, viewer=viewer, roll_call_id=roll_call_id)
+    out, excused = service.cancel(session=session, viewer=viewer, roll_call_id=roll_call_id)
     session.commit()
+    try:
+        issue.publish_cancelled(request.app.state.publisher, roll_call_id, excused)
+    except bus.BrokerUnavailable as exc:  # the phone pages drop it on their next load
+        log.warning("cancelled roll call %d not announced live (%s)", roll_call_id, exc)
     return out
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
+from caseload import service as caseload_service
 from caseload.models import Officer, Supervisee
 from core import bus
 from core.errors import Forbidden, Invalid
@@ -159,6 +160,9 @@ def issue(
         raise Invalid(NOBODY)
     roll_call.target_count = written
     session.flush()
+    if issuer is not None:
+        detail = {"mode": str(mode), "audience": audience, "target_count": written}
+        caseload_service.record(session, issuer, "roll_call.issue", roll_call.id, detail)
     return roll_call
 
 
@@ -175,6 +179,14 @@ def deadline_of(roll_call: RollCall) -> Deadlines:
     )
 
 
+def _chunked(head: dict, supervisee_ids: Sequence[int]) -> list[bus.Record]:
+    """One event per IDS_PER_EVENT people, keyed "rollcall" (one partition: a roll call's events in order)."""
+    return [
+        ("rollcall", bus.encode(head | {"supervisee_ids": list(supervisee_ids[i : i + IDS_PER_EVENT])}))
+        for i in range(0, len(supervisee_ids), IDS_PER_EVENT)
+    ]
+
+
 def issued_events(roll_call: RollCall, supervisee_ids: Sequence[int]) -> list[bus.Record]:
     """The ``issued`` events of a roll call: its people in chunks of IDS_PER_EVENT."""
     head = {
@@ -183,15 +195,19 @@ def issued_events(roll_call: RollCall, supervisee_ids: Sequence[int]) -> list[bu
         "mode": str(roll_call.mode),
         "deadline_at": deadline_of(roll_call).deadline_at.isoformat(),
     }
-    return [
-        ("rollcall", bus.encode(head | {"supervisee_ids": list(supervisee_ids[i : i + IDS_PER_EVENT])}))
-        for i in range(0, len(supervisee_ids), IDS_PER_EVENT)
-    ]
+    return _chunked(head, supervisee_ids)
 
 
 def publish_issued(publisher: bus.Publisher, roll_call: RollCall, supervisee_ids: Sequence[int]) -> None:
     """Announce a committed roll call on rollcall.v1 (blocks for the broker's acknowledgement)."""
     publisher.publish(bus.ROLLCALL, issued_events(roll_call, supervisee_ids))
+
+
+def publish_cancelled(publisher: bus.Publisher, roll_call_id: int, supervisee_ids: Sequence[int]) -> None:
+    """Announce a committed cancellation (``cancelled``, with the people excused by it), so that open
+    phone pages and consoles drop it at once."""
+    if supervisee_ids:
+        publisher.publish(bus.ROLLCALL, _chunked({"kind": "cancelled", "roll_call_id": roll_call_id}, supervisee_ids))
 
 
 def deliver(

@@ -88,7 +88,7 @@ class RollCallIn(BaseModel):
         return self
 
 
-class RollCallState(enum.StrEnum):
+class RollCallStatus(enum.StrEnum):
     open = "open"  # answers still count (before closes_at)
     closed = "closed"  # past closes_at
     cancelled = "cancelled"
@@ -98,7 +98,7 @@ class RollCallOut(Out):
     id: int
     kind: RollCallKind
     mode: RollCallMode
-    state: RollCallState
+    status: RollCallStatus = Field(description="open (answers still count), closed or cancelled")
     district_id: int | None
     issued_by: int | None
     rule_id: int | None

@@ -36,6 +36,18 @@ def _call(api, audience: dict, expect: int = 201, **extra):
     return api.call("POST", "/rollcalls", expect, json={"mode": "phone", "audience": audience, **extra})
 
 
+def _heard(tail, roll_call_id: int) -> list[dict]:
+    """The events about the roll call that the tail consumer hears (waiting for the first)."""
+    events = []
+
+    def heard():
+        for batch in tail.poll(timeout_ms=500).values():
+            events.extend(bus.decode(r.value) for r in batch)
+        return [e for e in events if e.get("roll_call_id") == roll_call_id]
+
+    return eventually(heard, timeout_s=20, what=f"events of roll call {roll_call_id}")
+
+
 def _pending_ids(person_id: int) -> list[int]:
     with session_scope() as session:
         return [p.roll_call_id for p in service.pending_for(session=session, supervisee_id=person_id)]
@@ -47,14 +59,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
         # A district audience from an officer is their caseload in it, nobody else's.
         made = _call(county["officer"], {"district_id": county["district"]["id"]}, message="请应答 answer now")
         mine = sorted(p["id"] for p in county["mine"])
-        events = []
-
-        def heard():
-            for batch in tail.poll(timeout_ms=500).values():
-                events.extend(bus.decode(r.value) for r in batch)
-            return [e for e in events if e.get("roll_call_id") == made["id"]]
-
-        issued = eventually(heard, timeout_s=20, what="the issued event")
+        issued = _heard(tail, made["id"])
     finally:
         tail.close()
     assert issued == [
@@ -66,7 +71,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
             "supervisee_ids": mine,
         }
     ]
-    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["state"] == "open"
+    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["status"] == "open"
     issued_at = datetime.fromisoformat(made["issued_at"])
     assert datetime.fromisoformat(made["deadline_at"]) - issued_at == timedelta(minutes=10)
     assert datetime.fromisoformat(made["closes_at"]) - issued_at == timedelta(minutes=30)
@@ -82,7 +87,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
         assert all(notified)
     assert targets[0]["person_code"] and targets[0]["person_name"] == "张三"
     # The other officer's person is not in it; their supervisor sees it, the auditor reads it.
-    listed = county["supervisor"].call("GET", "/rollcalls?state=open")
+    listed = county["supervisor"].call("GET", "/rollcalls?status=open")
     assert made["id"] in [r["id"] for r in listed]
     assert county["auditor"].call("GET", f"/rollcalls/{made['id']}")["target_count"] == 2
 
@@ -144,8 +149,14 @@ def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):
     made = _call(supervisor, {"supervisee_ids": [person["id"]]})
     assert made["id"] in _pending_ids(person["id"])
     assert officer.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 403  # not theirs
-    cancelled = supervisor.call("POST", f"/rollcalls/{made['id']}/cancel")
-    assert cancelled["state"] == "cancelled" and cancelled["counts"]["excused"] == 1
+    tail = bus.tail_consumer([bus.ROLLCALL])
+    try:
+        cancelled = supervisor.call("POST", f"/rollcalls/{made['id']}/cancel")
+        heard = _heard(tail, made["id"])
+    finally:
+        tail.close()
+    assert [(e["kind"], e["supervisee_ids"]) for e in heard] == [("cancelled", [person["id"]])]
+    assert cancelled["status"] == "cancelled" and cancelled["counts"]["excused"] == 1
     assert supervisor.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 409
     assert made["id"] not in _pending_ids(person["id"])
 

@@ -101,3 +101,23 @@ def test_whoever_has_not_answered_by_the_close_has_missed_it(platform, admin_api
     [(_, rule, level, key, evidence)] = eventually(lambda: _alerts([person, answered]), what="the missed alert")
     assert (rule, level, key) == ("rollcall_missed", "red", f"rollcall_missed:{person}:{made['id']}")
     assert evidence["first"]["mode"] == "phone" and evidence["first"]["roll_call_id"] == made["id"]
+
+
+def test_a_roll_call_the_broker_missed_is_delivered_by_the_worker(platform, admin_api):
+    district = admin_api.district()["id"]
+    admin_api.supervisee(district, monitored=False)
+    made = admin_api.call("POST", "/rollcalls", 201, json={"mode": "phone", "audience": {"district_id": district}})
+    with session_scope() as session:
+        # As if the broker had been down when it was issued a minute ago.
+        session.execute(
+            text("UPDATE roll_call SET issued_at = now() - interval '1 minute' WHERE id = :r"), {"r": made["id"]}
+        )
+        session.execute(
+            text("UPDATE roll_call_target SET delivered_at = NULL, notified_at = NULL WHERE roll_call_id = :r"),
+            {"r": made["id"]},
+        )
+
+    def delivered() -> bool:
+        return all(t["delivered_at"] for t in admin_api.call("GET", f"/rollcalls/{made['id']}/targets"))
+
+    eventually(delivered, what="the worker's redelivery")

@@ -66,7 +66,7 @@ async def roll_call_stream(
 ) -> AsyncIterable[ServerSentEvent]:
     """A roll call's answers as they arrive, for its console: ``ready``, then ``answered`` (the
     rollcall.v1 event: target, status, time, position, tracker distance, separated) and ``outcome``
-    (late, missed, identity check failed) for the caller's caseload, and ``closed``. Nothing is
+    (late, missed, identity check failed) for the caller's caseload, ``closed`` and ``cancelled``. Nothing is
     replayed: read ``GET /api/v1/rollcalls/{id}/targets`` after each ``ready``."""
     hub: rollcall_live.RollCallHub = request.app.state.rollcalls
     async for event in hub.events(officer_id=officer_id, roll_call_id=roll_call_id):

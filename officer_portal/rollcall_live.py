@@ -4,7 +4,7 @@ events.
 
 A console subscribes to one roll call. Each ``answered`` and ``outcome`` event of that roll call about
 a person in the watcher's caseload (read when it subscribes, like the live map's) is passed on as it
-came; ``closed`` goes to everyone watching that roll call. Nothing is replayed: after every ``ready``
+came; ``closed`` and ``cancelled`` go to everyone watching that roll call. Nothing is replayed: after every ``ready``
 the page re-reads the targets from the REST API, so what was published while it was not connected is
 read from the database instead. A client too slow to keep up is dropped and reconnects."""
 
@@ -26,6 +26,7 @@ log = configure("ewall.portal.rollcall")
 QUEUE_SIZE = 1024  # events a console may fall behind by (a burst of answers) before it is dropped
 RETRY_MS = 3000
 PER_PERSON = ("answered", "outcome")  # the kinds about one person, shown only to those who may see them
+WHOLE_CALL = ("closed", "cancelled")  # the kinds about the whole roll call, shown to everyone watching it
 
 
 @dataclass(eq=False)
@@ -46,10 +47,11 @@ def decode_events(values: list[bytes]) -> list[dict]:
     for value in values:
         try:
             event = bus.decode(value)
-            if event.get("kind") in (*PER_PERSON, "closed"):
+            if event.get("kind") in (*PER_PERSON, *WHOLE_CALL):
                 event["roll_call_id"] = int(event["roll_call_id"])
                 if event["kind"] in PER_PERSON:
                     event["supervisee_id"] = int(event["supervisee_id"])
+                event.pop("supervisee_ids", None)  # a cancellation's people: the page re-reads its own
                 events.append(event)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.warning("skipping an unreadable rollcall.v1 record: %r", exc)
@@ -76,7 +78,7 @@ class RollCallHub(live.TopicFanOut):
 
     async def events(self, *, officer_id: int, roll_call_id: int) -> AsyncIterator[ServerSentEvent]:
         """One console's stream: ``ready`` (the page then re-reads the targets), then each answer,
-        outcome and closing of the roll call as it is published."""
+        outcome, closing and cancellation of the roll call as it is published."""
         caseload = await run_in_threadpool(caseload_ids, officer_id)
         with self._subscription(_Console(officer_id, roll_call_id, caseload)) as queue:
             yield ServerSentEvent(event="ready", data={"roll_call_id": roll_call_id}, retry=RETRY_MS)

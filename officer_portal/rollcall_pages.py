@@ -20,6 +20,7 @@ from officer_portal.rendering import CATEGORY_LABELS, RISK_LABELS, SECTIONS, Pag
 from rollcall import service as rollcall_service
 from rollcall.config import get_rollcall_settings
 from rollcall.models import AnswerVia, Period, RollCallMode, TargetStatus, Verification
+from rollcall.schemas import RollCallStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,6 +48,11 @@ VERIFICATION_LABELS = {
     Verification.confirmed: "已确认 confirmed",
     Verification.rejected: "不符 rejected",
 }
+CALL_STATUS_LABELS = {
+    RollCallStatus.open: "进行中 open",
+    RollCallStatus.closed: "已结束 closed",
+    RollCallStatus.cancelled: "已取消 cancelled",
+}
 PERIOD_LABELS = {Period.day: "每天 per day", Period.week: "每周 per week"}
 VIA_LABELS = {AnswerVia.phone: "手机 phone", AnswerVia.camera: "摄像头 camera", AnswerVia.office: "报到 office"}
 STATS_DAYS = 30  # the statistics page opens on the last month
@@ -57,6 +63,7 @@ def _labels() -> dict:
     return {
         "modes": MODE_LABELS,
         "statuses": STATUS_LABELS,
+        "call_statuses": CALL_STATUS_LABELS,
         "verifications": VERIFICATION_LABELS,
         "periods": PERIOD_LABELS,
         "via": VIA_LABELS,

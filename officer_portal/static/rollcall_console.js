@@ -30,7 +30,7 @@
         label("modes", call.mode),
         call.kind === "scheduled" ? "定时 scheduled" : "临时 ad hoc",
         call.mode === "office" ? `${call.office_date}` : time(call.deadline_at),
-        { open: "进行中 open", closed: "已结束 closed", cancelled: "已取消 cancelled" }[call.state] || call.state,
+        label("call_statuses", call.status),
         call.target_count,
         counts.answered || 0,
         counts.late || 0,
@@ -38,7 +38,7 @@
         counts.pending || 0,
         counts.excused || 0,
       ],
-      { "data-roll-call-id": String(call.id), class: `state-${call.state}` },
+      { "data-roll-call-id": String(call.id), class: `call-${call.status}` },
     );
   }
 

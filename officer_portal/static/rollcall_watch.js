@@ -115,7 +115,7 @@
         const cell = document.querySelector(`[data-count="${status}"]`);
         if (cell) cell.textContent = String(n);
       }
-      document.getElementById("state").textContent = { open: "进行中 open", closed: "已结束 closed", cancelled: "已取消 cancelled" }[call.state] || call.state;
+      document.getElementById("state").textContent = label("call_statuses", call.status);
     }, 1000);
   }
 
@@ -163,6 +163,13 @@
     stream.addEventListener("answered", answered);
     stream.addEventListener("outcome", outcome);
     stream.addEventListener("closed", () => refreshCounts());
+    stream.addEventListener("cancelled", () => {
+      // Whoever had not answered is excused now: every row may have changed.
+      loadTargets();
+      refreshCounts();
+      const cancel = document.getElementById("cancel-rollcall");
+      if (cancel) cancel.hidden = true;
+    });
     stream.addEventListener("error", () => {
       status.dataset.state = "closed";
       status.textContent = "重连中 reconnecting";
@@ -194,7 +201,6 @@
     cancel.addEventListener("submit", async (event) => {
       event.preventDefault();
       clear(cancel);
-      if (!cancel.elements.confirm.checked) return refuse(cancel, new Error("请先勾选确认 Tick the confirmation first"));
       try {
         await ewallApi("POST", `/rollcalls/${id}/cancel`);
         window.location.reload();

@@ -109,7 +109,7 @@ def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, count
     expect(listed).to_contain_text("2")
 
 
-def test_an_excuse_needs_a_reason_and_shows(page, portal_url, county):
+def test_excusing_a_person_and_cancelling_the_roll_call(page, portal_url, county):
     person = county["people"][2]
     call = county["api"].call(
         "POST", "/rollcalls", 201, json={"mode": "phone", "audience": {"supervisee_ids": [person["id"]]}}
@@ -121,6 +121,13 @@ def test_an_excuse_needs_a_reason_and_shows(page, portal_url, county):
     page.click("#excuse-form button[type=submit]")
     expect(page.locator("#targets")).to_contain_text("免答 excused")
     expect(page.locator('[data-count="excused"]')).to_have_text("1", timeout=WAIT_MS)
+    page.click("#cancel-rollcall button[type=submit]")  # unconfirmed: the browser holds the form back
+    expect(page.locator("#cancel-rollcall input[name=confirm]:invalid")).to_have_count(1)
+    expect(page.locator("#state")).to_have_text("进行中 open")
+    page.check("#cancel-rollcall input[name=confirm]")
+    page.click("#cancel-rollcall button[type=submit]")
+    expect(page.locator("#state")).to_have_text("已取消 cancelled")
+    expect(page.locator("#cancel-rollcall")).to_have_count(0)
 
 
 def test_a_person_outside_the_caseload_finds_no_roll_call(page, portal_url, county, admin_api):

@@ -20,6 +20,7 @@ def test_answers_go_to_watchers_of_their_roll_call_who_may_see_the_person():
     assert audience(outcome, consoles) == [other_caseload]
     closed = {"kind": "closed", "roll_call_id": 7, "missed": 1}
     assert audience(closed, consoles) == [mine, other_caseload]
+    assert audience({"kind": "cancelled", "roll_call_id": 7}, consoles) == [mine, other_caseload]
     assert audience({**answered, "supervisee_id": 6}, consoles) == []  # beyond the end of a caseload
 
 
@@ -30,5 +31,9 @@ def test_only_readable_console_events_are_decoded():
         bus.encode({"kind": "answered", "roll_call_id": "7"}),  # no person
         bus.encode({"kind": "answered", "roll_call_id": "7", "supervisee_id": "5", "status": "late"}),
         bus.encode(["a list"]),
+        bus.encode({"kind": "cancelled", "roll_call_id": 7, "supervisee_ids": list(range(10_000))}),
     ]
-    assert decode_events(values) == [{"kind": "answered", "roll_call_id": 7, "supervisee_id": 5, "status": "late"}]
+    assert decode_events(values) == [
+        {"kind": "answered", "roll_call_id": 7, "supervisee_id": 5, "status": "late"},
+        {"kind": "cancelled", "roll_call_id": 7},  # its people stay out of the consoles' streams
+    ]

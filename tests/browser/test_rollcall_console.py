@@ -107,6 +107,7 @@ def test_launch_lists_the_people_and_answers_arrive_live(page, portal_url, count
     page.goto(f"{portal_url}/rollcalls")
     listed = page.locator(f'#rollcall-list tr[data-roll-call-id="{roll_call_id}"]')
     expect(listed).to_contain_text("2")
+    page.locator("#rollcall-list").screenshot(path=f"{SHOTS}/list.png")
 
 
 def test_excusing_a_person_and_cancelling_the_roll_call(page, portal_url, county):

@@ -269,3 +269,28 @@ def install_api_docs(app: FastAPI) -> None:
             swagger_favicon_url="/_docs/favicon-32x32.png",
         )
         return HTMLResponse(with_nonce(request, page.body.decode()))
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """A raw-ASGI fast path's request body, or None as soon as it passes ``limit`` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, payload: dict | None = None, headers: dict | None = None) -> None:
+    """A raw-ASGI fast path's answer: JSON (or nothing) with the given status and headers."""
+    body = orjson.dumps(payload) if payload is not None else b""
+    raw_headers = [(b"content-length", str(len(body)).encode())]
+    if payload is not None:
+        raw_headers.append((b"content-type", b"application/json"))
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

@@ -6,6 +6,7 @@ the broker (the answer is already kept), and a failed publish is retried."""
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from core import bus
@@ -46,12 +47,14 @@ class AnswerFunnel:
             if len(self._queue) < self._max_batch:
                 await asyncio.sleep(self._linger_s)
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            began = time.perf_counter()
             try:
                 recorded = await asyncio.to_thread(write_batch, [answer for answer, _ in batch])
             except Exception as exc:  # the database is away: every answer of the batch gets the error
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            log.debug("%d answers written in %.0f ms", len(batch), (time.perf_counter() - began) * 1000)
             for (_, future), result in zip(batch, recorded.results, strict=True):
                 future.set_result(result)
             if recorded.events:

@@ -232,6 +232,25 @@ def _write(session: Session, answers: list[dict]) -> None:
         session.execute(_WRITE, columns)
 
 
+def _answer(target, answered_at: datetime, via: AnswerVia, lat: float, lon: float, accuracy_m: float) -> dict:
+    """An answer's columns (and what its events need) for a target still open: a target already missed
+    stays missed."""
+    missed = target.status == TargetStatus.missed
+    return {
+        "id": target.id,
+        "roll_call_id": target.roll_call_id,
+        "supervisee_id": target.supervisee_id,
+        "deadline_at": target.deadline_at,
+        "closes_at": target.closes_at,
+        "status": TargetStatus.missed if missed else status_at(answered_at, target.deadline_at, target.closes_at),
+        "answered_at": answered_at,
+        "answered_via": via,
+        "answer_lat": lat,
+        "answer_lon": lon,
+        "answer_accuracy_m": accuracy_m,
+    }
+
+
 def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Recorded:
     """Record a batch of phone answers in a few statements (flushes; the caller commits, then publishes
     ``events``). Each answer gets its result: the status it was recorded with, or why it was refused."""
@@ -254,26 +273,9 @@ def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Re
         if refusal is not None:
             results[index] = AnswerResult(asked.target_id, refusal=refusal)
             continue
-        target = found
-        taken.add(target.id)
-        was_missed = target.status == TargetStatus.missed
-        status = (
-            TargetStatus.missed if was_missed else status_at(asked.answered_at, target.deadline_at, target.closes_at)
-        )
-        answer = {
-            "id": target.id,
-            "roll_call_id": target.roll_call_id,
-            "supervisee_id": target.supervisee_id,
-            "deadline_at": target.deadline_at,
-            "closes_at": target.closes_at,
-            "status": status,
-            "answered_at": asked.answered_at,
-            "answered_via": AnswerVia.phone,
-            "answer_lat": asked.lat,
-            "answer_lon": asked.lon,
-            "answer_accuracy_m": asked.accuracy_m,
-        }
-        accepted.append((index, asked, answer, was_missed))
+        taken.add(found.id)
+        answer = _answer(found, asked.answered_at, AnswerVia.phone, asked.lat, asked.lon, asked.accuracy_m)
+        accepted.append((index, asked, answer, found.status == TargetStatus.missed))
     fix_accuracies = _tracker_checks(session, [a for _, _, a, _ in accepted], [q for _, q, _, _ in accepted])
     pairs = [
         verification.PhotoPair(a["id"], a["supervisee_id"], q.photo, q.photo_type, None) for _, q, a, _ in accepted
@@ -359,26 +361,11 @@ def record_sightings(session: Session, sightings: Sequence[dict]) -> list[dict]:
         if first is None:
             continue
         camera = cameras[first["camera_id"]]
-        was_missed = target.status == TargetStatus.missed
-        answer = {
-            "id": target.id,
-            "roll_call_id": target.roll_call_id,
-            "supervisee_id": target.supervisee_id,
-            "deadline_at": target.deadline_at,
-            "closes_at": target.closes_at,
-            "status": TargetStatus.missed
-            if was_missed
-            else status_at(first["at"], target.deadline_at, target.closes_at),
-            "answered_at": first["at"],
-            "answered_via": AnswerVia.camera if mode == RollCallMode.camera else AnswerVia.office,
-            "answer_lat": camera.lat,
-            "answer_lon": camera.lon,
-            "answer_accuracy_m": camera.radius_m,
-            "camera_id": camera.id,
-            "verification": Verification.not_needed,
-        }
+        via = AnswerVia.camera if mode == RollCallMode.camera else AnswerVia.office
+        answer = _answer(target, first["at"], via, camera.lat, camera.lon, camera.radius_m)
+        answer.update(camera_id=camera.id, verification=Verification.not_needed)
         answers.append(answer)
-        events += _outcomes(answer, was_missed, None)
+        events += _outcomes(answer, target.status == TargetStatus.missed, None)
     _write(session, answers)
     return events
 

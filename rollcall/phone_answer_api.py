@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.db import is_unreachable
 from core.security import InvalidToken, decode_phone_token
 from core.timezones import utcnow
+from core.web import read_body, send_json
 from rollcall import photos
 from rollcall.answer_funnel import AnswerFunnel
 from rollcall.answers import PhoneAnswer
@@ -29,6 +29,7 @@ from rollcall.config import get_rollcall_settings
 from rollcall.models import TargetStatus
 
 PHONE_COOKIE = "ewall_phone"
+NO_STORE = {"Cache-Control": "no-store"}
 PATH = re.compile(r"/api/v1/phone/rollcalls/(\d{1,18})/answer")
 # How far the phone's own clock (``ts``) may be from ours before the answer is refused.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -185,31 +186,11 @@ class PhoneAnswerFastPath:
         headers = dict(scope["headers"])
         limit = get_rollcall_settings().photo_max_bytes * 4 // 3 + 64 * 1024
         try:
-            body = await _body(receive, limit)
+            body = await read_body(receive, limit)
+            if body is None:
+                raise Rejected(413, f"request body larger than {limit} bytes: send a smaller photo")
             payload = await answer(scope["app"].state, int(matched[1]), body, headers, scope.get("scheme", "http"))
         except Rejected as exc:
-            await _reply(send, exc.status_code, {"detail": exc.detail}, exc.headers)
+            await send_json(send, exc.status_code, {"detail": exc.detail}, {**exc.headers, **NO_STORE})
             return
-        await _reply(send, 200, payload)
-
-
-async def _body(receive: Receive, limit: int) -> bytes:
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise Rejected(413, f"request body larger than {limit} bytes: send a smaller photo")
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, payload: dict, headers: dict | None = None) -> None:
-    body = orjson.dumps(payload)
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    raw.append((b"cache-control", b"no-store"))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200, payload, NO_STORE)

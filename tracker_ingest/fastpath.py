@@ -8,10 +8,10 @@ documented route uses; JSON and multipart bodies, and everything else, go to Fas
 
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.web import read_body, send_json
 from tracker_ingest import phone_api
 
 OSMAND_PATHS = frozenset({"/", "/osmand"})
@@ -34,37 +34,14 @@ class PhoneFastPath:
             return
         pairs = parse_qsl(scope["query_string"].decode("latin-1"))
         if content_type.startswith(FORM):
-            body = await _body(receive)
+            body = await read_body(receive, MAX_FORM_BYTES)
             if body is None:
-                await _answer(send, 413, {"detail": f"form bodies are limited to {MAX_FORM_BYTES} bytes"})
+                await send_json(send, 413, {"detail": f"form bodies are limited to {MAX_FORM_BYTES} bytes"})
                 return
             pairs += parse_qsl(body.decode("latin-1"))
         try:
             await phone_api.osmand_fix(self.app.state, pairs, None, scope.get("client"))
         except HTTPException as exc:
-            await _answer(send, exc.status_code, {"detail": exc.detail}, exc.headers)
+            await send_json(send, exc.status_code, {"detail": exc.detail}, exc.headers)
             return
-        await _answer(send, 200)
-
-
-async def _body(receive: Receive) -> bytes | None:
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-async def _answer(send: Send, status: int, payload: dict | None = None, headers: dict | None = None) -> None:
-    body = orjson.dumps(payload) if payload is not None else b""
-    raw_headers = [(b"content-length", str(len(body)).encode())]
-    if payload is not None:
-        raw_headers.append((b"content-type", b"application/json"))
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200)

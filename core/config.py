@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # max_batch_fixes native fixes (about 200 bytes each, 800 allowed); the portal's, a detailed zone.
     ingest_max_body_bytes: int = 8 * 1024 * 1024
     portal_max_body_bytes: int = 2 * 1024 * 1024
+    # An enrolment photo (入矫照片) beyond this is refused (413): a phone photo scaled for comparing faces.
+    enrolment_photo_max_bytes: int = 1024 * 1024
     # Requests that fail authentication, per source address and ingest process: this many a minute,
     # then 429 (so a flood of guessed ids or tokens costs neither lookups nor unknown-device rows).
     ingest_auth_failures_per_min: int = 60

@@ -9,7 +9,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from caseload.auth import current_officer, oauth2_scheme, signed_in_officer
 from core.db import session_scope
-from officer_portal import live, live_positions
+from officer_portal import live, live_positions, rollcall_live
+from rollcall import service as rollcall_service
 
 router = APIRouter(tags=["live"])
 
@@ -48,4 +49,25 @@ async def position_stream(
     on reconnecting: read ``GET /api/v1/positions/live`` after each ``ready`` instead."""
     hub: live_positions.PositionsHub = request.app.state.positions
     async for event in hub.events(officer_id=officer_id):
+        yield event
+
+
+def roll_call_viewer(roll_call_id: int, request: Request, bearer: Annotated[str | None, Depends(oauth2_scheme)]) -> int:
+    """As stream_viewer, and the roll call has someone in the caller's caseload (else 404)."""
+    with session_scope() as session:
+        viewer = current_officer(signed_in_officer(request, session, bearer))
+        rollcall_service.get_roll_call(session, viewer, roll_call_id)
+        return viewer.id
+
+
+@router.get("/rollcalls/{roll_call_id}/stream", response_class=EventSourceResponse)
+async def roll_call_stream(
+    roll_call_id: int, request: Request, officer_id: Annotated[int, Depends(roll_call_viewer)]
+) -> AsyncIterable[ServerSentEvent]:
+    """A roll call's answers as they arrive, for its console: ``ready``, then ``answered`` (the
+    rollcall.v1 event: target, status, time, position, tracker distance, separated) and ``outcome``
+    (late, missed, identity check failed) for the caller's caseload, ``closed`` and ``cancelled``. Nothing is
+    replayed: read ``GET /api/v1/rollcalls/{id}/targets`` after each ``ready``."""
+    hub: rollcall_live.RollCallHub = request.app.state.rollcalls
+    async for event in hub.events(officer_id=officer_id, roll_call_id=roll_call_id):
         yield event

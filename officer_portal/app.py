@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
-from caseload import monitoring_api, phone_page_api, sources_api
+from caseload import enrolment_api, monitoring_api, phone_page_api, sources_api
 from core import bus
 from core.config import get_settings
 from core.web import (
@@ -37,6 +37,8 @@ from officer_portal import (
     phone_api,
     phone_pages,
     phone_stream,
+    rollcall_live,
+    rollcall_pages,
     supervisee_pages,
     track_pages,
     zone_pages,
@@ -56,15 +58,18 @@ async def lifespan(app: FastAPI):
     app.state.phone_hub = phone_stream.PhoneHub()
     # Phone pages' positions go out on fixes.v1 as ingest's do, coalesced the same way.
     app.state.phone_fixes = FixFunnel(app.state.publisher, linger_s=get_settings().ingest_linger_ms / 1000)
+    app.state.rollcalls = rollcall_live.RollCallHub()
     await app.state.live.start()
     await app.state.positions.start()
     await app.state.phone_hub.start()
+    await app.state.rollcalls.start()
     heartbeat = asyncio.create_task(beat_forever("portal"))
     yield
     heartbeat.cancel()
     await app.state.live.stop()
     await app.state.positions.stop()
     await app.state.phone_hub.stop()
+    await app.state.rollcalls.stop()
     await run_in_threadpool(app.state.publisher.close)
 
 
@@ -92,6 +97,7 @@ for router in (
     caseload_api.router,
     sources_api.router,
     monitoring_api.router,
+    enrolment_api.router,
     geofence_api.router,
     positions_api.router,
     sightings_api.router,
@@ -117,6 +123,7 @@ for pages_router in (
     command_pages.router,
     audit_pages.router,
     phone_pages.router,
+    rollcall_pages.router,
 ):
     app.include_router(pages_router)
 document_errors(

@@ -34,6 +34,7 @@ SECTIONS = (
     ("/alerts", "报警 Alerts", frozenset(Role)),
     ("/supervisees", "人员 Supervisees", frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})),
     ("/zones", "电子围栏 Zones", frozenset({Role.officer, Role.supervisor, Role.command, Role.admin})),
+    ("/rollcalls", "点名 Roll calls", frozenset(Role)),
     ("/command", "指挥中心 Command", frozenset({Role.supervisor, Role.command, Role.admin})),
     ("/reports/response-times", "双向监管 Response", frozenset({Role.supervisor, Role.command, Role.admin})),
     ("/audit", "审计 Audit", frozenset({Role.auditor, Role.command, Role.admin})),

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from alerts import service as alerts_service
+from caseload import enrolment
 from caseload import monitoring as caseload_monitoring
 from caseload import service as caseload_service
 from caseload.models import GROUND_LABELS, Datum, DeviceKind
@@ -154,6 +155,9 @@ def supervisee_page(supervisee_id: int, request: Request, session: SessionDep, o
             "can_approve": officer.role in caseload_monitoring.APPROVERS,
             "can_transfer": officer.role != Role.officer,
             "today": utcnow().date(),
+            "enrolment_photo_at": enrolment.photo_taken_at(session=session, supervisee_ids=[supervisee_id]).get(
+                supervisee_id
+            ),
             **LABELS,
         },
     )

@@ -176,6 +176,8 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+# The smallest body an enrolment photo's magic-number check accepts.
+PNG_PHOTO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
 
 PHONE_ONLY = {"scoped": False, "phone_only": True}
@@ -319,6 +321,15 @@ PORTAL: dict[tuple[str, str], Access] = {
         SUPERVISORS, lambda o, c, caller: {"json": {"reason": "解除 no longer needed"}}
     ),
     ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        ALL_STAFF, kinds={"supervisee_id": "enrolled"}
+    ),
+    ("PUT", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        HANDLERS, lambda o, c, caller: {"content": PNG_PHOTO}
+    ),
+    ("DELETE", "/api/v1/supervisees/{supervisee_id}/enrolment-photo"): Access(
+        HANDLERS, kinds={"supervisee_id": "enrolled"}
+    ),
     ("POST", "/api/v1/rollcalls"): Access(HANDLERS, _roll_call),
     ("GET", "/api/v1/rollcalls"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/rollcalls/{roll_call_id}"): Access(ALL_STAFF),
@@ -334,6 +345,7 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/rollcalls/{roll_call_id}/targets"): Access(ALL_STAFF),
     # Officers cancel only the roll calls they issued (these are the admin's).
     ("POST", "/api/v1/rollcalls/{roll_call_id}/cancel"): Access(SUPERVISORS),
+    ("GET", "/api/v1/rollcalls/{roll_call_id}/stream"): Access(ALL_STAFF),
     ("POST", "/api/v1/rollcall-targets/{target_id}/excuse"): Access(
         HANDLERS, lambda o, c, caller: {"json": {"reason": "住院 in hospital"}}
     ),
@@ -387,6 +399,11 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/m/"): Access(EVERYONE, scoped=False),
     ("GET", "/m/manifest.webmanifest"): Access(EVERYONE, scoped=False),
     ("GET", "/m/sw.js"): Access(EVERYONE, scoped=False),
+    ("GET", "/rollcalls"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/rollcalls/{roll_call_id}"): Access(ALL_STAFF, refused=303),
+    ("GET", "/rollcalls/verify"): Access(HANDLERS, scoped=False, refused=303),
+    ("GET", "/rollcalls/stats"): Access(ALL_STAFF, scoped=False, refused=303),
+    ("GET", "/rollcalls/rules"): Access(ALL_STAFF, scoped=False, refused=303),
     ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
     ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
         HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
@@ -503,6 +520,7 @@ class Objects(dict):
             "unmonitored": lambda: api.supervisee(
                 county["id"], self.world.caseload_officer[self.scope]["id"], monitored=False
             ),
+            "enrolled": lambda: self._enrolled(),
             "period": lambda: api.call("GET", f"/supervisees/{self['person']['id']}/monitoring-periods")[0],
             "device": lambda: api.device(self["person"]["id"]),
             "zone": lambda: api.home_zone(self["person"]["id"]),
@@ -571,6 +589,11 @@ class Objects(dict):
         self[kind] = made
         return made
 
+    def _enrolled(self) -> dict:
+        person = self["person"]
+        self.world.admin.call("PUT", f"/supervisees/{person['id']}/enrolment-photo", 204, content=PNG_PHOTO)
+        return person
+
     def _answered_target(self) -> dict:
         """A phone roll call the person answered (with a photo, queued for verification)."""
         person_id = self["person"]["id"]
@@ -610,7 +633,7 @@ def _call(world: World, app_name: str, method: str, path: str, access: Access, c
     source = f"127.0.1.{ROUTE_NUMBERS[(app_name, method, path)]}"
     transport = httpx.HTTPTransport(local_address=source)
     with httpx.Client(base_url=base, timeout=30, cookies=cookies, transport=transport) as client:
-        if path in ("/api/v1/events/stream", "/api/v1/positions/stream"):
+        if path.endswith("/stream"):
             with client.stream(method, path.format(**params), headers=headers) as response:
                 return response.status_code, ""
         response = client.request(method, path.format(**params), headers=headers, **kwargs)

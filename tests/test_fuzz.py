@@ -8,8 +8,8 @@ record chosen by id: with an admin's reach a random id hits records of other tes
 own account: a changed password or a deactivation would sign it out). Those operations are fuzzed by
 a command officer of a district made here, whose scope confines them to that district; it leaves its
 own account alone for the same reason. Signing out and changing one's password end the caller's
-sessions, so an officer of its own fuzzes those two. The live event stream is never fuzzed: it does
-not end."""
+sessions, so an officer of its own fuzzes those two. The live streams are never fuzzed: they do not
+end."""
 
 from collections import Counter
 
@@ -33,7 +33,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = 8
 # Its own source address, so that the failed sign-ins it makes count against nobody else's limit.
 FUZZER_ADDRESS = "127.0.0.3"
-STREAMS = {("GET", "/api/v1/events/stream"), ("GET", "/api/v1/positions/stream")}
+STREAMS = {
+    ("GET", "/api/v1/events/stream"),
+    ("GET", "/api/v1/positions/stream"),
+    ("GET", "/api/v1/rollcalls/{roll_call_id}/stream"),
+}
 SESSION_ENDERS = {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password")}
 tried: Counter = Counter()
 

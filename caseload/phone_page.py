@@ -1,7 +1,7 @@
 """The supervisee's phone page (#16): one-time sign-in links an officer makes, redeemed once by the
 person's phone for a session bound to that link, and revoked by an officer to end it.
 
-A link's code is long and random, stored as its SHA-256 only and valid ``link_code_ttl_hours``.
+A link's code is long and random, stored as its SHA-256 only and valid ``phone_link_code_ttl_hours``.
 Redeeming it makes the link's ``web`` device (the page's positions are that device's fixes) and
 returns a phone token (core.security, audience "phone"); revoking the link deactivates the device and
 refuses the token from the next request on: ``PhoneCaller`` reads the link on every call (one
@@ -21,12 +21,12 @@ from caseload import service
 from caseload.auth import check_same_origin
 from caseload.models import Device, DeviceKind, Officer, PhonePageLink, Supervisee
 from core import audit
+from core.config import get_settings
 from core.db import session_scope
 from core.errors import Conflict, DomainError, NotFound
 from core.security import InvalidToken, create_phone_token, decode_phone_token, hash_device_token, new_device_token
 from core.timezones import utcnow
 from core.web import SessionDep
-from rollcall.config import get_rollcall_settings
 
 PHONE_COOKIE = "ewall_phone"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,7 +47,7 @@ def issue_link(*, session: Session, viewer: Officer, supervisee_id: int) -> tupl
     if not person.active:
         raise Conflict("supervision of this person has ended: no phone page")
     code = secrets.token_urlsafe(24)
-    ttl = timedelta(hours=get_rollcall_settings().link_code_ttl_hours)
+    ttl = timedelta(hours=get_settings().phone_link_code_ttl_hours)
     link = PhonePageLink(
         supervisee_id=supervisee_id,
         code_hash=hash_device_token(code),

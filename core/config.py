@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     access_token_ttl_min: int = 12 * 60
     # A supervisee's phone-page session (#16) lasts this long; revoking its sign-in link ends it sooner.
     phone_session_ttl_days: int = 90
+    # A phone page's one-time sign-in code is valid this long after the officer made it.
+    phone_link_code_ttl_hours: int = Field(72, gt=0, le=30 * 24)
     # While the phone page is open (and the person allowed it), it reports the browser's position this often.
     phone_position_interval_s: int = Field(default=60, ge=10, le=3600)
     # Sign-in throttling (state in PostgreSQL, shared by every portal process). After this many

@@ -20,7 +20,7 @@ from ops import embedded, seed, stack
 from ops.processes import SetupError
 from ops.supervise import START_RETRIES, START_S, Program, Supervisor
 
-BENCHMARKS = ("ingest", "osmand", "simulate", "geofence", "alert-quality", "alert-latency", "faults", "map")
+BENCHMARKS = ("ingest", "osmand", "simulate", "geofence", "alert-quality", "alert-latency", "faults", "map", "rollcall")
 
 
 def _say(message: str) -> None:

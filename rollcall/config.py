@@ -1,5 +1,5 @@
 """Roll-call settings (EWALL_ROLLCALL_*): deadlines per mode, the 人机分离 threshold, photo limits and
-retention, and the phone page's sign-in links."""
+retention."""
 
 from functools import lru_cache
 from typing import Annotated
@@ -35,8 +35,6 @@ class RollCallSettings(BaseSettings):
     verifier: str = "rollcall.verification.QueueForOfficer"
     # The phone answer path gathers concurrent answers this long and writes them in one transaction.
     answer_linger_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
-    # A phone page's one-time sign-in code is valid this long after the officer made it.
-    link_code_ttl_hours: Annotated[int, Field(gt=0, le=30 * 24)] = 72
     # Who tells people of a roll call besides their phone page (an SMS gateway): the dotted path of a
     # class with notify(notices) (rollcall.notify.Notifier); the default only logs.
     notifier: str = "rollcall.notify.LoggingNotifier"

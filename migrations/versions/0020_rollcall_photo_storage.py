@@ -2,8 +2,8 @@
 so PostgreSQL's attempt to compress each one only cost time (measured: a batch of 500 photos of 17 KB
 copied 3 to 4 times faster without it).
 
-Revision ID: 0019_rollcall_photo_storage
-Revises: 0018_rollcall
+Revision ID: 0020_rollcall_photo_storage
+Revises: 0019_roll_call_target_fillfactor
 Create Date: 2026-12-03 17:05:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019_rollcall_photo_storage"
-down_revision: str | None = "0018_rollcall"
+revision: str = "0020_rollcall_photo_storage"
+down_revision: str | None = "0019_roll_call_target_fillfactor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

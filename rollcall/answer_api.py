@@ -38,13 +38,14 @@ def verify_answer(
     """Confirm or reject that the answer's photo shows the person; a rejection raises a red
     identity_check_failed alert (sending the same verdict again is harmless)."""
     _, events = answers.verify(session, viewer, target_id, data.confirmed, data.note)
-    session.commit()
     if events:
+        # Before the commit, so a rejection never stands without its alert (the alerts side is idempotent).
         try:
             request.app.state.publisher.publish(ROLLCALL, deadlines.outcome_records(events))
         except BrokerUnavailable as exc:
-            detail = "the verdict is saved but its alert is not raised yet: send the verdict again in a moment"
+            detail = "the verdict is not saved: the alert service cannot be reached; send it again in a moment"
             raise HTTPException(503, detail=detail, headers={"Retry-After": "5"}) from exc
+    session.commit()
     [row] = verification.list_verifications(
         session=session, viewer=viewer, status=None, limit=1, offset=0, target_id=target_id
     )

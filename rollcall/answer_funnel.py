@@ -2,8 +2,10 @@
 transaction on a thread, then each request gets its own result. At most WRITERS batches are written at
 a time; while they are, the next one gathers, so batches grow with the load instead of transactions
 queueing up.
-rollcall.v1 events go out after the commit, in the background: the phone's answer does not wait for
-the broker (the answer is already kept), and a failed publish is retried."""
+A batch's outcome events (late, 人机分离) go to rollcall.v1 before its commit, as the deadline timer's
+do: a crash between the two then republishes (the alerts side is idempotent) instead of losing an
+alert, and with the broker away the answers are refused (503, the phone retries) rather than kept
+without their alerts. The ``answered`` events only feed live views: they follow in the background."""
 
 import asyncio
 import logging
@@ -22,10 +24,15 @@ PUBLISH_ATTEMPTS = 5
 WRITERS = 2
 
 
-def write_batch(answers: Sequence[PhoneAnswer]) -> Recorded:
-    """One transaction for a batch of answers (blocking; committed when it returns)."""
+def write_batch(publisher: bus.Publisher, answers: Sequence[PhoneAnswer]) -> Recorded:
+    """One transaction for a batch of answers (blocking; committed when it returns), its outcomes
+    published before the commit."""
     with session_scope() as session:
-        return record_phone_answers(session, answers)
+        recorded = record_phone_answers(session, answers)
+        outcomes = [event for event in recorded.events if event["kind"] == "outcome"]
+        if outcomes:
+            publisher.publish(bus.ROLLCALL, deadlines.outcome_records(outcomes))
+        return Recorded(recorded.results, [event for event in recorded.events if event["kind"] != "outcome"])
 
 
 class AnswerFunnel:
@@ -57,7 +64,7 @@ class AnswerFunnel:
                 return  # the other writer took them
             began = time.perf_counter()
             try:
-                recorded = await asyncio.to_thread(write_batch, [answer for answer, _ in batch])
+                recorded = await asyncio.to_thread(write_batch, self._publisher, [answer for answer, _ in batch])
             except Exception as exc:  # the database is away: every answer of the batch gets the error
                 for _, future in batch:
                     future.set_exception(exc)

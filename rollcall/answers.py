@@ -59,7 +59,7 @@ class AnswerResult:
 @dataclass
 class Recorded:
     results: list[AnswerResult]
-    events: list[dict]  # rollcall.v1, to publish after the commit
+    events: list[dict]  # rollcall.v1: outcomes published before the commit, the rest after it
 
 
 REVOKED = Refusal(401, "this phone's sign-in has ended (the link was revoked): ask your officer for a new one")
@@ -377,7 +377,7 @@ def verify(
     session: Session, viewer: Officer, target_id: int, confirmed: bool, note: str | None
 ) -> tuple[RollCallTarget, list[dict]]:
     """An officer confirms or rejects that an answer's photo shows the person (a rejection is red
-    identity_check_failed); returns the target and the events to publish after the commit. 404 outside
+    identity_check_failed); returns the target and the events to publish (before the commit). 404 outside
     the viewer's caseload, 409 if there is no photo to judge."""
     target = session.scalars(
         select(RollCallTarget)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.bus import BrokerUnavailable
 from core.db import is_unreachable
 from core.security import InvalidToken, decode_phone_token
 from core.timezones import utcnow
@@ -141,7 +142,7 @@ async def answer(state: State, target_id: int, body: bytes, headers: dict[bytes,
     try:
         result = await _funnel(state).submit(asked)
     except Exception as exc:
-        if is_unreachable(exc):
+        if is_unreachable(exc) or isinstance(exc, BrokerUnavailable):
             raise Rejected(503, "the answer could not be stored just now: try again", {"Retry-After": "5"}) from exc
         raise
     if result.refusal is not None:

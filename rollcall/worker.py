@@ -27,7 +27,7 @@ RETENTION_EVERY_S = 3600.0
 
 class SightingsHandler:
     """A batch of sightings in one transaction (rollcall.answers); the answers' events are published
-    after its commit, before the offsets are."""
+    before its commit, the offsets after it."""
 
     def __init__(self, publisher: bus.Publisher):
         self._publisher = publisher
@@ -41,8 +41,8 @@ class SightingsHandler:
                 failures.append((record, f"not JSON: {exc}"))
         with session_scope() as session:
             events = record_sightings(session, sightings)
-        if events:
-            self._publisher.publish(bus.ROLLCALL, deadlines.outcome_records(events))
+            if events:  # before the commit: a replayed sighting changes nothing, so it would not republish
+                self._publisher.publish(bus.ROLLCALL, deadlines.outcome_records(events))
         return failures
 
 

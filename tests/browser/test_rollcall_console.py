@@ -2,16 +2,13 @@
 open page without a reload (row, counts, map); excusing; the rule editor's create, edit and refused
 input; statistics; an auditor's read-only view; and who may open which page."""
 
-from datetime import UTC, datetime, timedelta
-
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.alerts.helpers import sql
 from tests.browser.session import sign_in
-from tests.factories import ADMIN_PASSWORD, CENTRE, eventually, offset, post_fixes, signed_in_as
-from tests.rollcall.answer_helpers import PHOTO, answer, phone_sign_in
+from tests.factories import ADMIN_PASSWORD, CENTRE, offset, signed_in_as
+from tests.rollcall.answer_helpers import PHOTO, answer, people_with_trackers, phone_sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp/shots-console"
@@ -24,21 +21,7 @@ def county(admin_api, portal_url, ingest_url):
     reported at CENTRE a minute ago and a signed-in phone page."""
     district = admin_api.district()
     officer = admin_api.officer(district["id"])
-    people = [admin_api.supervisee(district["id"], officer["id"]) for _ in range(4)]
-    with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
-        for person in people:
-            device = admin_api.device(person["id"])
-            fix = {
-                "device_id": device["external_id"],
-                "ts": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
-                "lat": CENTRE[0],
-                "lon": CENTRE[1],
-                "accuracy_m": 10,
-            }
-            assert post_fixes(ingest, device["token"], [fix]).status_code == 202
-    ids = [p["id"] for p in people]
-    stored = "SELECT count(DISTINCT supervisee_id) FROM fix WHERE supervisee_id = ANY(:ids)"
-    eventually(lambda: sql(stored, ids=ids)[0][0] == len(ids), what="the trackers' fixes", timeout_s=30)
+    people = people_with_trackers(admin_api, ingest_url, district["id"], officer["id"], 4)
     with httpx.Client(base_url=portal_url, timeout=20) as portal:
         yield {
             "district": district,

@@ -4,16 +4,18 @@ models (issuing and sign-in links are other parts' code), and the phone's HTTP a
 import base64
 import hashlib
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from caseload.models import PhonePageLink
 from core.db import session_scope
 from core.security import create_phone_token
 from core.timezones import utcnow
 from rollcall.models import RollCall, RollCallKind, RollCallMode, RollCallTarget, TargetStatus
+from tests.factories import CENTRE, eventually, post_fixes
 
 PHOTO = (Path(__file__).parents[2] / "bench" / "data" / "answer_photo.jpg").read_bytes()
 PHOTO_B64 = base64.b64encode(PHOTO).decode()
@@ -89,3 +91,28 @@ def answer(
         body["ts"] = ts.isoformat()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return portal.post(f"/api/v1/phone/rollcalls/{target_id}/answer", json=body, headers=headers)
+
+
+def people_with_trackers(admin_api, ingest_url: str, district_id: int, officer_id: int, count: int) -> list[dict]:
+    """``count`` people of the officer, each with a tracker whose fix at CENTRE a minute ago is stored."""
+    people = [admin_api.supervisee(district_id, officer_id) for _ in range(count)]
+    with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
+        for person in people:
+            device = admin_api.device(person["id"])
+            fix = {
+                "device_id": device["external_id"],
+                "ts": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+                "lat": CENTRE[0],
+                "lon": CENTRE[1],
+                "accuracy_m": 10,
+            }
+            assert post_fixes(ingest, device["token"], [fix]).status_code == 202
+    ids = [p["id"] for p in people]
+    stored = text("SELECT count(DISTINCT supervisee_id) FROM fix WHERE supervisee_id = ANY(:ids)")
+
+    def all_stored() -> bool:
+        with session_scope() as session:
+            return session.scalar(stored, {"ids": ids}) == len(ids)
+
+    eventually(all_stored, what="the trackers' fixes in the database", timeout_s=30)
+    return people

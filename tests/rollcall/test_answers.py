@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from caseload.models import PhonePageLink
 from core import bus
@@ -14,8 +14,8 @@ from core.db import session_scope
 from core.timezones import display_tz, utcnow
 from rollcall import answers, photos
 from rollcall.models import RollCallMode, RollCallPhoto, RollCallTarget, TargetStatus, Verification
-from tests.factories import CENTRE, eventually, offset, post_fixes, signed_in_as
-from tests.rollcall.answer_helpers import PHOTO, answer, phone_sign_in, roll_call
+from tests.factories import CENTRE, eventually, offset, signed_in_as
+from tests.rollcall.answer_helpers import PHOTO, answer, people_with_trackers, phone_sign_in, roll_call
 
 
 class RollcallEvents:
@@ -44,21 +44,8 @@ def world(admin_api, portal_url, ingest_url):
     minute ago and a signed-in phone page."""
     district = admin_api.district()
     officer = admin_api.officer(district["id"])
-    people = [admin_api.supervisee(district["id"], officer["id"]) for _ in range(5)]
+    people = people_with_trackers(admin_api, ingest_url, district["id"], officer["id"], 5)
     events = RollcallEvents()
-    with httpx.Client(base_url=ingest_url, timeout=20) as ingest:
-        for person in people:
-            device = admin_api.device(person["id"])
-            fix = {
-                "device_id": device["external_id"],
-                "ts": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
-                "lat": CENTRE[0],
-                "lon": CENTRE[1],
-                "accuracy_m": 10,
-            }
-            assert post_fixes(ingest, device["token"], [fix]).status_code == 202
-    ids = [p["id"] for p in people]
-    eventually(lambda: _fixes_stored(ids) == len(ids), what="the trackers' fixes in the database", timeout_s=30)
     signed_in = [phone_sign_in(p["id"]) for p in people]
     with httpx.Client(base_url=portal_url, timeout=20) as portal:
         yield {
@@ -71,14 +58,6 @@ def world(admin_api, portal_url, ingest_url):
             "events": events,
         }
     events.consumer.close()
-
-
-def _fixes_stored(supervisee_ids: list[int]) -> int:
-    with session_scope() as session:
-        return session.scalar(
-            text("SELECT count(DISTINCT supervisee_id) FROM fix WHERE supervisee_id = ANY(:ids)"),
-            {"ids": supervisee_ids},
-        )
 
 
 def _target(target_id: int) -> RollCallTarget:

@@ -131,6 +131,9 @@ class TargetOut(Out):
     lon: float | None
     accuracy_m: float | None
     camera_id: int | None
+    # The tracker's fix compared with the answer (人机分离), WGS-84.
+    tracker_lat: float | None
+    tracker_lon: float | None
     tracker_distance_m: float | None
     separated: bool | None
     verification: Verification

@@ -74,11 +74,14 @@ _ELSEWHERE = {
 
 
 def is_separated(
-    distance_m: float, answer_accuracy_m: float, fix_accuracy_m: float | None, separation_m: float
+    distance_m: float, answer_accuracy_m: float, fix_accuracy_m: float | None, apart_s: float, settings
 ) -> bool:
-    """人机分离: the phone and the tracker further apart than the threshold even if each position is off
-    by its whole accuracy towards the other."""
-    return distance_m - answer_accuracy_m - (fix_accuracy_m or 0.0) > separation_m
+    """人机分离 by one tracker fix: the phone and the tracker further apart than the threshold even if each
+    position is off by its scaled accuracy towards the other and the person moved at the allowed speed
+    for the time between the fix and the answer."""
+    fix_accuracy_m = settings.unknown_accuracy_m if fix_accuracy_m is None else fix_accuracy_m
+    allowance_m = settings.accuracy_scale * (answer_accuracy_m + fix_accuracy_m) + settings.tracker_speed_mps * apart_s
+    return distance_m - allowance_m > settings.separation_m
 
 
 def status_at(answered_at: datetime, deadline_at: datetime, closes_at: datetime) -> TargetStatus:
@@ -137,30 +140,40 @@ def _live_links(session: Session, link_ids: Sequence[int]) -> dict[int, int]:
 
 
 def _tracker_checks(session: Session, answers: list[dict], asked: list[PhoneAnswer]) -> list[float | None]:
-    """Fill in the tracker's position, distance and ``separated`` of each answer; returns each fix's
-    accuracy (for the evidence)."""
+    """Fill in the tracker's position (its most telling fix), distance and ``separated`` of each answer;
+    returns each such fix's accuracy (for the evidence). Separated only when the two most telling fixes
+    both disagree with the answer (or the only one does)."""
     settings = get_rollcall_settings()
-    window = timedelta(minutes=settings.tracker_window_min)
     moments = [(a.supervisee_id, a.position_at or a.answered_at) for a in asked]
-    fixes = tracks.nearest_fixes(session, moments=moments, window=window)
-    found = [i for i, fix in enumerate(fixes) if fix is not None]
-    if found:
-        distances = tracks.haversine_m(
-            np.array([asked[i].lat for i in found]),
-            np.array([asked[i].lon for i in found]),
-            np.array([fixes[i].lat for i in found]),
-            np.array([fixes[i].lon for i in found]),
-        )
-        for i, distance in zip(found, distances.tolist(), strict=True):
-            fix, answer = fixes[i], answers[i]
-            answer.update(
-                tracker_lat=fix.lat,
-                tracker_lon=fix.lon,
-                tracker_ts=fix.ts,
-                tracker_distance_m=round(distance, 1),
-                separated=is_separated(distance, asked[i].accuracy_m, fix.accuracy_m, settings.separation_m),
+    around = tracks.telling_fixes(
+        session,
+        moments=moments,
+        window=timedelta(minutes=settings.tracker_window_min),
+        accuracy_scale=settings.accuracy_scale,
+        speed_mps=settings.tracker_speed_mps,
+        unknown_accuracy_m=settings.unknown_accuracy_m,
+    )
+    pairs = [(i, fix) for i, fixes in enumerate(around) for fix in fixes]
+    if not pairs:
+        return [None] * len(asked)
+    distances = tracks.haversine_m(
+        np.array([asked[i].lat for i, _ in pairs]),
+        np.array([asked[i].lon for i, _ in pairs]),
+        np.array([fix.lat for _, fix in pairs]),
+        np.array([fix.lon for _, fix in pairs]),
+    ).tolist()
+    verdicts: dict[int, list[bool]] = {}
+    for (i, fix), distance in zip(pairs, distances, strict=True):
+        apart_s = abs((fix.ts - moments[i][1]).total_seconds())
+        separated = is_separated(distance, asked[i].accuracy_m, fix.accuracy_m, apart_s, settings)
+        verdicts.setdefault(i, []).append(separated)
+        if len(verdicts[i]) == 1:  # the most telling fix is the one shown and kept as evidence
+            answers[i].update(
+                tracker_lat=fix.lat, tracker_lon=fix.lon, tracker_ts=fix.ts, tracker_distance_m=round(distance, 1)
             )
-    return [fix.accuracy_m if fix else None for fix in fixes]
+    for i, separated in verdicts.items():
+        answers[i]["separated"] = all(separated)
+    return [fixes[0].accuracy_m if fixes else None for fixes in around]
 
 
 def _outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None) -> list[dict]:

@@ -21,11 +21,17 @@ class RollCallSettings(BaseSettings):
     camera_close_min: Minutes = 120
     office_deadline_min: Minutes = 24 * 60
     office_close_min: Minutes = 24 * 60
-    # 人机分离: the answer's position and the tracker's at that moment (its nearest fix within
-    # tracker_window_min) further apart than this, beyond both accuracies. With no such fix there is
-    # nothing to compare: not flagged (the signal-lost rule covers a silent tracker).
+    # 人机分离: the answer's position and the tracker's further apart than separation_m, even allowing each
+    # position its accuracy × accuracy_scale (phones report a 68 % radius, and many are over-confident;
+    # an unreported one counts as unknown_accuracy_m) and the person tracker_speed_mps of movement for
+    # every second between the tracker's fix and the answer. The two most telling fixes within
+    # tracker_window_min must both disagree, so one stray fix flags no one. With no fix there is nothing
+    # to compare: not flagged (the signal-lost rule covers a silent tracker).
     separation_m: Annotated[float, Field(gt=0, le=100_000)] = 500.0
     tracker_window_min: Minutes = 10
+    accuracy_scale: Annotated[float, Field(ge=1, le=10)] = 2.5
+    unknown_accuracy_m: Annotated[float, Field(gt=0, le=10_000)] = 100.0
+    tracker_speed_mps: Annotated[float, Field(ge=0, le=100)] = 10.0
     # Answer photos: at most this big, JPEG or PNG or WebP, kept this long.
     photo_max_bytes: Annotated[int, Field(gt=0, le=8 * 1024 * 1024)] = 1024 * 1024
     photo_retention_days: Annotated[int, Field(gt=0, le=3660)] = 180

@@ -41,47 +41,68 @@ GPX_NS = "http://www.topografix.com/GPX/1/1"
 
 
 @dataclass(frozen=True)
-class NearestFix:
+class TrackerFix:
     lat: float
     lon: float
     accuracy_m: float | None
     ts: datetime
 
 
-# For each (supervisee, moment): the fix nearest in time within the window, from any source but the
-# phone page's own device (kind web), whose position is what is being checked against the tracker.
-_NEAREST_FIXES = text(
+# For each (supervisee, moment): the fixes within the window that tell most precisely where the person
+# was at the moment (the smallest uncertainty: a scaled accuracy, plus how far they could have moved in
+# the time apart), from any source but the phone page's own device (kind web), whose position is what
+# is being checked against the tracker.
+_TELLING_FIXES = text(
     """
-    SELECT q.i, f.lat, f.lon, f.accuracy_m, f.ts
+    SELECT q.i, f.lat, f.lon, f.accuracy_m, f.ts, f.uncertainty
     FROM unnest(CAST(:supervisee_ids AS integer[]), CAST(:moments AS timestamptz[]))
          WITH ORDINALITY AS q(supervisee_id, at, i)
     CROSS JOIN LATERAL (
-        SELECT f.lat, f.lon, f.accuracy_m, f.ts
+        SELECT f.lat, f.lon, f.accuracy_m, f.ts,
+               :accuracy_scale * coalesce(f.accuracy_m, :unknown_accuracy_m)
+               + :speed_mps * abs(extract(epoch FROM f.ts - q.at)) AS uncertainty
         FROM fix f
         WHERE f.supervisee_id = q.supervisee_id
           AND f.ts BETWEEN q.at - :window AND q.at + :window
           AND NOT EXISTS (SELECT 1 FROM device d WHERE d.id = f.device_id AND d.kind = 'web')
-        ORDER BY abs(extract(epoch FROM f.ts - q.at))
-        LIMIT 1
+        ORDER BY uncertainty
+        LIMIT :count
     ) f
+    ORDER BY q.i, f.uncertainty
     """
 )
 
 
-def nearest_fixes(
-    session: Session, *, moments: Sequence[tuple[int, datetime]], window: timedelta
-) -> list[NearestFix | None]:
-    """The tracker's position at each (supervisee_id, moment), in one query: per pair the fix nearest
-    in time within ±window from a device other than the phone page, or None where there is none."""
+def telling_fixes(
+    session: Session,
+    *,
+    moments: Sequence[tuple[int, datetime]],
+    window: timedelta,
+    accuracy_scale: float,
+    speed_mps: float,
+    unknown_accuracy_m: float,
+    count: int = 2,
+) -> list[list[TrackerFix]]:
+    """The tracker's positions around each (supervisee_id, moment), in one query: per pair up to
+    ``count`` fixes within ±window, from a device other than the phone page, most telling first (least
+    ``accuracy_scale`` × accuracy + ``speed_mps`` × seconds apart); an empty list where there is none."""
+    found: list[list[TrackerFix]] = [[] for _ in moments]
     if not moments:
-        return []
+        return found
     rows = session.execute(
-        _NEAREST_FIXES,
-        {"supervisee_ids": [s for s, _ in moments], "moments": [at for _, at in moments], "window": window},
+        _TELLING_FIXES,
+        {
+            "supervisee_ids": [s for s, _ in moments],
+            "moments": [at for _, at in moments],
+            "window": window,
+            "accuracy_scale": accuracy_scale,
+            "speed_mps": speed_mps,
+            "unknown_accuracy_m": unknown_accuracy_m,
+            "count": count,
+        },
     )
-    found: list[NearestFix | None] = [None] * len(moments)
-    for i, lat, lon, accuracy_m, ts in rows:
-        found[i - 1] = NearestFix(lat, lon, accuracy_m, ts)
+    for i, lat, lon, accuracy_m, ts, _ in rows:
+        found[i - 1].append(TrackerFix(lat, lon, accuracy_m, ts))
     return found
 
 

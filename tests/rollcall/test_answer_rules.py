@@ -3,16 +3,24 @@
 from datetime import UTC, datetime, timedelta
 
 from rollcall.answers import is_separated, status_at
+from rollcall.config import RollCallSettings
 from rollcall.models import TargetStatus
 from rollcall.photos import image_type
 from tracker_ingest.tracks import haversine_m
 
 
-def test_separation_allows_for_both_accuracies():
-    assert not is_separated(600, 50, 60, separation_m=500)  # could be 490 m apart
-    assert is_separated(611, 50, 60, separation_m=500)
-    assert is_separated(501, 0, None, separation_m=500)  # a fix with no accuracy counts as exact
-    assert not is_separated(500, 0, None, separation_m=500)
+def test_separation_allows_for_scaled_accuracies_and_movement():
+    settings = RollCallSettings(accuracy_scale=2.5, tracker_speed_mps=10, unknown_accuracy_m=100, separation_m=500)
+    # 2.5 × (10 + 20) = 75 m of accuracy, no time apart.
+    assert not is_separated(575, 10, 20, 0, settings)
+    assert is_separated(576, 10, 20, 0, settings)
+    # A cell fix 2 km off, accurate to 1 km: well within its scaled accuracy.
+    assert not is_separated(2000, 10, 1000, 0, settings)
+    # Moving at up to 10 m/s: 60 s between the fix and the answer allow another 600 m.
+    assert not is_separated(1175, 10, 20, 60, settings)
+    assert is_separated(1176, 10, 20, 60, settings)
+    # A fix with no accuracy counts as 100 m.
+    assert is_separated(801, 20, None, 0, settings) and not is_separated(800, 20, None, 0, settings)
 
 
 def test_haversine_distance():

@@ -39,6 +39,7 @@ from officer_portal import (
     zone_pages,
 )
 from officer_portal import api as portal_api
+from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
 
 
@@ -83,6 +84,7 @@ for router in (
     admin_api.router,
     audit_api.router,
     alerts_api.router,
+    rollcall_api.router,
 ):
     api.include_router(router)
 app.include_router(api)

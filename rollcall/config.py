@@ -31,6 +31,13 @@ class RollCallSettings(BaseSettings):
     photo_retention_days: Annotated[int, Field(gt=0, le=3660)] = 180
     # A phone page's one-time sign-in code is valid this long after the officer made it.
     link_code_ttl_hours: Annotated[int, Field(gt=0, le=30 * 24)] = 72
+    # Who tells people of a roll call besides their phone page (an SMS gateway): the dotted path of a
+    # class with notify(notices) (rollcall.notify.Notifier); the default only logs.
+    notifier: str = "rollcall.notify.LoggingNotifier"
+    # The rollcall worker's timers (deadlines, scheduled roll calls, redelivery) run this often.
+    worker_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # Targets not yet delivered this long after the call (the broker was down) are delivered again.
+    redeliver_after_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
 
 @lru_cache

@@ -52,6 +52,9 @@ PARAM_KINDS = {
     "suspension_id": "suspension",
     "period_id": "period",
     "leave_id": "leave_request",
+    "roll_call_id": "roll_call",
+    "target_id": "roll_call_target",
+    "rule_id": "roll_call_rule",
 }
 
 
@@ -154,6 +157,11 @@ def _renewal(o, county, caller):
     ends_on = date.fromisoformat(o["period"]["ends_on"]) + timedelta(days=30)
     body = {"ends_on": str(ends_on), "grounds": ["left_area_without_approval"], "assessment": "仍有必要 still needed"}
     return {"json": body}
+
+
+def _roll_call(o, county, caller):
+    o["person"]  # someone in the county to call
+    return {"json": {"mode": "phone", "audience": {"district_id": county["id"]}}}
 
 
 def _new_password(encoding: str) -> Callable:
@@ -300,6 +308,15 @@ PORTAL: dict[tuple[str, str], Access] = {
         SUPERVISORS, lambda o, c, caller: {"json": {"reason": "解除 no longer needed"}}
     ),
     ("GET", "/api/v1/monitoring/ending"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/rollcalls"): Access(HANDLERS, _roll_call),
+    ("GET", "/api/v1/rollcalls"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/rollcalls/{roll_call_id}"): Access(ALL_STAFF),
+    ("GET", "/api/v1/rollcalls/{roll_call_id}/targets"): Access(ALL_STAFF),
+    # Officers cancel only the roll calls they issued (these are the admin's).
+    ("POST", "/api/v1/rollcalls/{roll_call_id}/cancel"): Access(SUPERVISORS),
+    ("POST", "/api/v1/rollcall-targets/{target_id}/excuse"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"reason": "住院 in hospital"}}
+    ),
     ("GET", "/api/v1/audit"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/verify"): Access(AUDITORS, scoped=False),
     ("GET", "/api/v1/audit/alerts"): Access(OVERSEERS, scoped=False),
@@ -476,6 +493,13 @@ class Objects(dict):
                 "/alert-policies",
                 json={"district_id": self["town"]["id"], "thresholds": {"ack_sla_red_min": 25}},
             ),
+            "roll_call": lambda: api.call(
+                "POST",
+                "/rollcalls",
+                201,
+                json={"mode": "phone", "audience": {"supervisee_ids": [self["person"]["id"]]}},
+            ),
+            "roll_call_target": lambda: api.call("GET", f"/rollcalls/{self['roll_call']['id']}/targets")[0],
             "suspension": lambda: api.call(
                 "POST",
                 f"/supervisees/{self['person']['id']}/alert-suspensions",

@@ -27,7 +27,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ import orjson
 
 from simulators import demo, phones, routine
 from simulators.fleet import Fleet
-from simulators.platform import PlatformError, Portal, Registration
+from simulators.platform import CONCURRENCY, PlatformError, Portal, Registration
 from simulators.stream import SIGHTING_DTYPE, Chunk
 
 ON_TIME, LATE, MISSED, MISMATCH = "on_time", "late", "missed", "mismatch"
@@ -111,9 +111,18 @@ class Plan:
     mismatch: bool = False
 
 
-def plan_answer(call: Call, role: str | None, rng: random.Random, *, now: float, phone_back_at: float | None) -> Plan:
+def plan_answer(
+    call: Call,
+    role: str | None,
+    rng: random.Random,
+    *,
+    now: float,
+    phone_back_at: float | None,
+    on_time_s: tuple[float, float] = ON_TIME_DELAY_S,
+) -> Plan:
     """When the person answers ``call`` by their role, learning of it at ``now`` (or when their phone is
-    back on, ``phone_back_at``); kept MARGIN_S clear of the deadline and the close."""
+    back on, ``phone_back_at``); an on-time answer takes ``on_time_s`` (at most half the time to the
+    deadline); kept MARGIN_S clear of the deadline and the close."""
     if role == MISSED:
         return Plan(call, None)
     ready = max(now, phone_back_at + rng.uniform(30, 120) if phone_back_at is not None else now)
@@ -121,7 +130,7 @@ def plan_answer(call: Call, role: str | None, rng: random.Random, *, now: float,
         at = call.deadline_at + rng.uniform(0.2, 0.8) * (call.closes_at - call.deadline_at)
     else:
         window = call.deadline_at - call.issued_at
-        at = call.issued_at + min(rng.uniform(*ON_TIME_DELAY_S), rng.uniform(0.2, 0.6) * window)
+        at = call.issued_at + min(rng.uniform(*on_time_s), rng.uniform(0.2, 0.6) * window)
     at = max(at, ready)
     if at > call.deadline_at - MARGIN_S:
         at = max(at, call.deadline_at + MARGIN_S)
@@ -166,6 +175,7 @@ class Outcomes:
     answers: dict[int, dict] = field(default_factory=dict)  # the platform's reply to each answer
     refused: dict[str, int] = field(default_factory=dict)  # reason → count
     not_on_phone: int = 0  # called (staff API) but absent from the person's phone home
+    answer_latencies_s: list[float] = field(default_factory=list)  # phone answers, request to reply
 
 
 class Answerer:
@@ -184,15 +194,16 @@ class Answerer:
         on_labels: Callable[[list[dict]], None],
         clock: Callable[[], float] = time.time,
         seed: int = 0,
+        on_time_s: tuple[float, float] = ON_TIME_DELAY_S,
     ):
         self.fleet, self.registration, self.portal, self.phone = fleet, registration, portal, phone
         self.sessions, self.roles, self.post_sightings, self.on_labels = sessions, roles, post_sightings, on_labels
-        self.clock = clock
+        self.clock, self.on_time_s = clock, on_time_s
         self.rng = random.Random(f"rollcalls:{fleet.seed}:{seed}")
         self.person_of = {supervisee_id: p for p, supervisee_id in enumerate(registration.supervisee_ids)}
         self.outcomes = Outcomes()
         self._due: list[tuple[float, int]] = []  # (when, target id) of the answers to send
-        self._done_roll_calls: set[int] = set()
+        self._read_roll_calls: set[int] = set()
         self._chunks: list[Chunk] = []
 
     def observe(self, chunk: Chunk) -> None:
@@ -233,12 +244,8 @@ class Answerer:
         """Learn of new calls: open roll calls and their pending targets in bulk, then each called person's
         phone home; plan every answer."""
         now = self.clock()
-        since = iso(now - 2 * 86_400)
-        for roll_call in await self.portal.call("GET", "/rollcalls", params={"since": since, "limit": 500}):
-            if roll_call["id"] in self._done_roll_calls or roll_call.get("cancelled_at"):
-                continue
-            if epoch(roll_call["closes_at"]) < now:
-                self._done_roll_calls.add(roll_call["id"])
+        for roll_call in await self.portal.call("GET", "/rollcalls", params={"state": "open", "limit": 1000}):
+            if roll_call["id"] in self._read_roll_calls:
                 continue
             offset, page = 0, 5000
             while True:
@@ -247,13 +254,17 @@ class Answerer:
                     f"/rollcalls/{roll_call['id']}/targets",
                     params={"status": "pending", "limit": page, "offset": offset},
                 )
-                for target in targets:
-                    person = self.person_of.get(target["supervisee_id"])
-                    if person is not None and target["id"] not in self.outcomes.plans:
-                        await self._learn(person, roll_call, target["id"], now)
+                new = [
+                    (self.person_of[t["supervisee_id"]], t["id"])
+                    for t in targets
+                    if t["supervisee_id"] in self.person_of and t["id"] not in self.outcomes.plans
+                ]
+                await self._together(self._learn(person, roll_call, target_id, now) for person, target_id in new)
                 if len(targets) < page:
                     break
                 offset += page
+            # A roll call's targets are all written when it is issued: read once, they are known.
+            self._read_roll_calls.add(roll_call["id"])
 
     async def _learn(self, person: int, roll_call: dict, target_id: int, now: float) -> None:
         home = await self._phone("GET", person, "/phone/home")
@@ -271,7 +282,8 @@ class Answerer:
             closes_at=epoch(seen.get("closes_at", roll_call["closes_at"])),
         )
         role = self.roles[person]
-        plan = plan_answer(call, role, self.rng, now=now, phone_back_at=self._phone_back_at(person, now))
+        back_at = self._phone_back_at(person, now)
+        plan = plan_answer(call, role, self.rng, now=now, phone_back_at=back_at, on_time_s=self.on_time_s)
         if plan.mismatch and not self._tracker_seen(person, plan.at):
             # Nothing to disagree with: the platform cannot tell, so the phone answers where the person is.
             plan = Plan(call, plan.at, late=plan.late)
@@ -282,13 +294,22 @@ class Answerer:
 
     async def answer_due(self) -> None:
         """Send every answer whose time has come."""
+        due = []
         while self._due and self._due[0][0] <= self.clock():
-            _, target_id = heapq.heappop(self._due)
-            plan = self.outcomes.plans[target_id]
-            if plan.call.mode == "phone":
-                await self._answer_on_phone(plan)
-            else:
-                await self._answer_at_camera(plan)
+            due.append(self.outcomes.plans[heapq.heappop(self._due)[1]])
+        await self._together(
+            self._answer_on_phone(plan) if plan.call.mode == "phone" else self._answer_at_camera(plan) for plan in due
+        )
+
+    async def _together(self, requests: Iterable[Awaitable]) -> None:
+        """Many people's requests at once, as many at a time as the connection pool holds."""
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(request: Awaitable) -> None:
+            async with limit:
+                await request
+
+        await asyncio.gather(*(one(r) for r in requests))
 
     async def _answer_on_phone(self, plan: Plan) -> None:
         person, t = plan.call.person, self.clock()
@@ -308,8 +329,10 @@ class Answerer:
             "photo_type": "image/jpeg",
             "ts": iso(t),
         }
+        began = time.perf_counter()
         reply = await self._phone("POST", person, f"/phone/rollcalls/{plan.call.target_id}/answer", json=body)
         if reply is not None:
+            self.outcomes.answer_latencies_s.append(time.perf_counter() - began)
             self.outcomes.answers[plan.call.target_id] = reply
 
     async def _answer_at_camera(self, plan: Plan) -> None:
@@ -418,8 +441,6 @@ async def answering(
     try:
         sessions = phones.PhoneSessions.load(registration, sessions_file)
         await sessions.sign_in(portal, phone)
-        if opening_district_id is not None:
-            await ensure_rules(portal, opening_district_id, demo.ROLLCALL_RULES)
     except PlatformError as exc:
         print(f"ewall simulate: roll calls will not be answered: {exc}", file=sys.stderr)
         await phone.aclose()
@@ -449,6 +470,11 @@ async def answering(
 
 
 async def _opening(portal: Portal, district_id: int) -> None:
+    """The demo's scheduled rules, then, a minute in, its ad-hoc roll call of the whole district."""
+    try:
+        await ensure_rules(portal, district_id, demo.ROLLCALL_RULES)
+    except PlatformError as exc:
+        print(f"ewall simulate: the demo's roll-call rules were refused: {exc}", file=sys.stderr)
     await asyncio.sleep(demo.OPENING_ROLLCALL_AFTER_S)
     deadline_min, close_min = demo.OPENING_ROLLCALL_MIN
     try:

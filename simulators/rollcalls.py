@@ -388,18 +388,20 @@ def base64_photo(person: int) -> str:
     return base64.b64encode(phones.photo(64 + person * 37 % 160)).decode()
 
 
-async def issue_ad_hoc(
-    portal: Portal, *, district_id: int, deadline_min: int, close_min: int, mode: str = "phone", message: str
-) -> dict:
-    """An ad-hoc roll call of a whole district (and its sub-districts), as command staff launch one."""
-    body = {
+def ad_hoc(*, district_id: int, deadline_min: int, close_min: int, message: str, mode: str = "phone") -> dict:
+    """The staff API's body for an ad-hoc roll call of a whole district (and its sub-districts)."""
+    return {
         "mode": mode,
         "audience": {"district_id": district_id},
         "deadline_min": deadline_min,
         "close_min": close_min,
         "message": message,
     }
-    return await portal.call("POST", "/rollcalls", json=body)
+
+
+async def issue_ad_hoc(portal: Portal, **body) -> dict:
+    """An ad-hoc roll call of a whole district, as command staff launch one (``ad_hoc``'s fields)."""
+    return await portal.call("POST", "/rollcalls", json=ad_hoc(**body))
 
 
 async def ensure_rules(portal: Portal, district_id: int, rules: Sequence[dict]) -> int:

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from simulators import city, fleet, phones, rollcalls
+from simulators import city, demo, fleet, phones, rollcalls
 
 ISSUED, DEADLINE, CLOSES = 1_000_000.0, 1_000_060.0, 1_000_120.0  # a 1-minute deadline, closing at 2
 
@@ -85,3 +85,17 @@ def test_the_answer_photo_is_a_jpeg():
     jpeg = phones.photo(200)
     assert jpeg.startswith(b"\xff\xd8\xff") and jpeg.endswith(b"\xff\xd9")
     assert len(jpeg) < 200 and phones.photo(10) != jpeg
+
+
+def test_the_demos_rules_and_opening_roll_call_are_what_the_platform_takes():
+    from rollcall import schemas
+
+    rules = [schemas.RuleIn.model_validate(rule | {"district_id": 1}) for rule in demo.ROLLCALL_RULES]
+    assert {(r.risk_level, r.period, r.times_per_period) for r in rules} == {
+        ("high", "day", 2),
+        ("medium", "day", 1),
+        ("low", "week", 1),
+    }
+    deadline_min, close_min = demo.OPENING_ROLLCALL_MIN
+    body = rollcalls.ad_hoc(district_id=1, deadline_min=deadline_min, close_min=close_min, message="点名")
+    assert schemas.RollCallIn.model_validate(body).audience.district_id == 1

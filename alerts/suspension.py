@@ -108,6 +108,12 @@ def covering(*, session: Session, supervisee_id: int, at: datetime) -> AlertSusp
     )
 
 
+def suspended_at(*, at: datetime) -> ColumnElement:
+    """A subquery of the ids of the people whose alerts are suspended at ``at``, for other domains'
+    filters (a scheduled roll call skips them)."""
+    return select(AlertSuspension.supervisee_id).where(_in_force(at)).scalar_subquery()
+
+
 def note_suppressed(
     *,
     session: Session,

@@ -25,7 +25,7 @@ from core.heartbeat import latest_beats
 from core.timezones import utcnow
 
 # Every role the platform needs running; a worker role is also its consumer group, if it has one.
-ROLES = ("ingest", "portal", "persist", "geofence", "alerts", "watchdog")
+ROLES = ("ingest", "portal", "persist", "geofence", "alerts", "watchdog", "rollcall")
 
 
 # Consumer-group lag, read from the broker -------------------------------------------------------

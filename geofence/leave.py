@@ -3,10 +3,11 @@ zone, in force only in the approved window → the return (销假). Every step i
 is not approved makes no zone, so being away is still a violation."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import mapping
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
@@ -65,6 +66,22 @@ def list_leaves(
     if decision is not None:
         query = query.where(TravelLeave.decision == decision)
     return session.scalars(query.order_by(TravelLeave.id.desc()).limit(limit).offset(offset)).all()
+
+
+def on_leave_at(*, at: datetime) -> ColumnElement:
+    """A subquery of the ids of the people on approved travel leave at ``at`` (not yet returned), for
+    other domains' filters (a scheduled roll call skips them)."""
+    return (
+        select(TravelLeave.supervisee_id)
+        .join(Zone, Zone.id == TravelLeave.zone_id)
+        .where(
+            TravelLeave.decision == LeaveDecision.approved,
+            TravelLeave.starts_at <= at,
+            TravelLeave.ends_at > at,
+            or_(Zone.returned_at.is_(None), Zone.returned_at > at),
+        )
+        .scalar_subquery()
+    )
 
 
 def get(*, session: Session, viewer: Officer, leave_id: int) -> TravelLeave:

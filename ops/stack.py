@@ -54,6 +54,7 @@ def components(settings: Settings) -> list[Component]:
         Component("geofence", (py, "-m", "geofence.worker")),
         Component("alerts", (py, "-m", "alerts.worker")),
         Component("watchdog", (py, "-m", "alerts.watchdog")),
+        Component("rollcall", (py, "-m", "rollcall.worker")),
     ]
 
 

@@ -7,7 +7,7 @@ from core import bus
 from core.logs import configure
 from core.timezones import Moment
 from core.web import SessionDep, StaffPage, paged
-from rollcall import issue, schemas, service
+from rollcall import issue, schedule, schemas, service, stats
 from rollcall.models import RollCallMode, TargetStatus
 
 router = APIRouter(tags=["roll calls"])
@@ -53,6 +53,19 @@ def list_roll_calls(
     )
 
 
+@router.get("/rollcalls/stats", response_model=schemas.StatsOut)
+def roll_call_stats(
+    session: SessionDep,
+    viewer: CurrentOfficer,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    district_id: int | None = None,
+):
+    """Per officer and per district: called, answered on time, late, missed, excused, answer rate and
+    median delay, for roll calls issued in [since, until) (default: the last 30 days)."""
+    return stats.stats(session=session, viewer=viewer, since=since, until=until, district_id=district_id)
+
+
 @router.get("/rollcalls/{roll_call_id}", response_model=schemas.RollCallOut)
 def get_roll_call(roll_call_id: int, session: SessionDep, viewer: CurrentOfficer):
     """One roll call, with the caller's people counted by status."""
@@ -81,3 +94,33 @@ def excuse_target(target_id: int, data: schemas.ExcuseIn, session: SessionDep, v
     out = service.excuse(session=session, viewer=viewer, target_id=target_id, reason=data.reason)
     session.commit()
     return out
+
+
+@router.get("/rollcall-rules", response_model=list[schemas.RuleOut])
+def list_rules(session: SessionDep, viewer: CurrentOfficer, district_id: int | None = None):
+    """The scheduled roll-call rules (常态化点名) of the caller's districts."""
+    return schedule.list_rules(session=session, viewer=viewer, district_id=district_id)
+
+
+@router.post("/rollcall-rules", response_model=schemas.RuleOut, status_code=status.HTTP_201_CREATED)
+def create_rule(data: schemas.RuleIn, session: SessionDep, viewer: CurrentOfficer):
+    """A rule calling a district's people of one risk level n times a day or week at random times in a
+    window (supervisors and command staff of the district)."""
+    rule = schedule.create_rule(session=session, viewer=viewer, data=data)
+    session.commit()
+    return rule
+
+
+@router.patch("/rollcall-rules/{rule_id}", response_model=schemas.RuleOut)
+def update_rule(rule_id: int, data: schemas.RuleUpdate, session: SessionDep, viewer: CurrentOfficer):
+    """Change a rule; its times for the current period are drawn again."""
+    rule = schedule.update_rule(session=session, viewer=viewer, rule_id=rule_id, data=data)
+    session.commit()
+    return rule
+
+
+@router.delete("/rollcall-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_rule(rule_id: int, session: SessionDep, viewer: CurrentOfficer):
+    """Remove a rule (the roll calls it issued stay)."""
+    schedule.delete_rule(session=session, viewer=viewer, rule_id=rule_id)
+    session.commit()

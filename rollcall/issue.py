@@ -38,6 +38,17 @@ class Deadlines:
     closes_at: datetime
 
 
+def minutes(
+    *, mode: RollCallMode, deadline_min: int | None, close_min: int | None, settings: RollCallSettings
+) -> tuple[int, int]:
+    """The deadline and close in minutes: as given, else the mode's defaults (a close never before the deadline)."""
+    deadline_min = deadline_min or getattr(settings, f"{mode}_deadline_min")
+    close_min = close_min or max(deadline_min, getattr(settings, f"{mode}_close_min"))
+    if close_min < deadline_min:
+        raise Invalid(f"close_min ({close_min}) must not be less than deadline_min ({deadline_min})")
+    return deadline_min, close_min
+
+
 def deadlines(
     *,
     mode: RollCallMode,
@@ -49,10 +60,7 @@ def deadlines(
 ) -> Deadlines:
     """When answers stop being on time and stop counting. Office (报到) roll calls count from the start
     of their date in the display time zone (by default both at its end: the next local midnight)."""
-    deadline_min = deadline_min or getattr(settings, f"{mode}_deadline_min")
-    close_min = close_min or max(deadline_min, getattr(settings, f"{mode}_close_min"))
-    if close_min < deadline_min:
-        raise Invalid(f"close_min ({close_min}) must not be less than deadline_min ({deadline_min})")
+    deadline_min, close_min = minutes(mode=mode, deadline_min=deadline_min, close_min=close_min, settings=settings)
     start = issued_at
     if mode == RollCallMode.office:
         if office_date is None:

@@ -147,7 +147,7 @@ class RuleIn(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "RuleIn":
-        _check_rule(self)
+        check_rule(self)
         return self
 
 
@@ -165,7 +165,7 @@ class RuleUpdate(BaseModel):
     active: bool | None = None
 
 
-def _check_rule(rule: RuleIn | RuleUpdate) -> None:
+def check_rule(rule: RuleIn | RuleUpdate) -> None:
     """The checks a rule's fields need together (an update is checked after merging, in the service)."""
     if rule.mode == RollCallMode.office:
         raise ValueError("scheduled roll calls are phone or camera: an office (报到) day is set ad hoc")

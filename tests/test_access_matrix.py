@@ -311,6 +311,15 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/rollcalls"): Access(HANDLERS, _roll_call),
     ("GET", "/api/v1/rollcalls"): Access(ALL_STAFF, scoped=False),
     ("GET", "/api/v1/rollcalls/{roll_call_id}"): Access(ALL_STAFF),
+    ("GET", "/api/v1/rollcalls/stats"): Access(ALL_STAFF, scoped=False),
+    ("GET", "/api/v1/rollcall-rules"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/rollcall-rules"): Access(
+        SUPERVISORS, _in_county(lambda c: {"district_id": c["id"], "risk_level": "high", "times_per_period": 2})
+    ),
+    ("PATCH", "/api/v1/rollcall-rules/{rule_id}"): Access(
+        SUPERVISORS, lambda o, c, caller: {"json": {"active": False}}
+    ),
+    ("DELETE", "/api/v1/rollcall-rules/{rule_id}"): Access(SUPERVISORS),
     ("GET", "/api/v1/rollcalls/{roll_call_id}/targets"): Access(ALL_STAFF),
     # Officers cancel only the roll calls they issued (these are the admin's).
     ("POST", "/api/v1/rollcalls/{roll_call_id}/cancel"): Access(SUPERVISORS),
@@ -498,6 +507,9 @@ class Objects(dict):
                 "/rollcalls",
                 201,
                 json={"mode": "phone", "audience": {"supervisee_ids": [self["person"]["id"]]}},
+            ),
+            "roll_call_rule": lambda: api.call(
+                "POST", "/rollcall-rules", 201, json={"district_id": county["id"], "risk_level": "low", "active": False}
             ),
             "roll_call_target": lambda: api.call("GET", f"/rollcalls/{self['roll_call']['id']}/targets")[0],
             "suspension": lambda: api.call(

@@ -39,6 +39,7 @@ from officer_portal import (
     zone_pages,
 )
 from officer_portal import api as portal_api
+from rollcall import answer_api, phone_answer_api
 from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
 
@@ -71,6 +72,8 @@ install_error_handlers(app)
 install_health_routes(app)
 install_api_docs(app)
 app.add_middleware(SecurityHeaders, img_sources=maps.tile_sources())
+# Outermost: phone answers arrive by the thousand and need none of the layers inside.
+app.add_middleware(phone_answer_api.PhoneAnswerFastPath)
 
 api = APIRouter(prefix="/api/v1")
 for router in (
@@ -85,6 +88,8 @@ for router in (
     audit_api.router,
     alerts_api.router,
     rollcall_api.router,
+    answer_api.router,
+    phone_answer_api.router,
 ):
     api.include_router(router)
 app.include_router(api)

@@ -29,6 +29,12 @@ class RollCallSettings(BaseSettings):
     # Answer photos: at most this big, JPEG or PNG or WebP, kept this long.
     photo_max_bytes: Annotated[int, Field(gt=0, le=8 * 1024 * 1024)] = 1024 * 1024
     photo_retention_days: Annotated[int, Field(gt=0, le=3660)] = 180
+    # Who checks that the answer's photo shows the supervisee: a dotted path to a class implementing
+    # rollcall.verification.Verifier (a face-match service's adapter); the default queues each photo
+    # for an officer to compare with the enrolment photo.
+    verifier: str = "rollcall.verification.QueueForOfficer"
+    # The phone answer path gathers concurrent answers this long and writes them in one transaction.
+    answer_linger_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
     # A phone page's one-time sign-in code is valid this long after the officer made it.
     link_code_ttl_hours: Annotated[int, Field(gt=0, le=30 * 24)] = 72
     # Who tells people of a roll call besides their phone page (an SMS gateway): the dotted path of a

@@ -22,6 +22,7 @@ from core.security import csrf_token
 from core.wire import AlertLevel
 from tests.alerts.helpers import raise_alert
 from tests.factories import CENTRE, STAFF_PASSWORD, Api, now_iso, signed_in_as, square, unique
+from tests.rollcall.answer_helpers import PHOTO_B64, answer, phone_sign_in, roll_call
 
 STAFF = ("officer", "supervisor", "command", "auditor", "admin")
 SOURCES = ("device", "gateway", "camera")
@@ -69,9 +70,13 @@ class Access:
     # What a caller not signed in as staff gets, where not 401 (pages redirect); staff not allowed get 403.
     refused: int | None = None
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
+    # The phone page's routes: no staff or device credential works here (401); tests/rollcall tries phones.
+    phone_only: bool = False
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
+    if access.phone_only:
+        return frozenset({401})
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
     if access.refused and caller not in STAFF:
@@ -355,6 +360,20 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
+    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds={"target_id": "answered_target"}),
+    ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
+        HANDLERS,
+        lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}},
+        kinds={"target_id": "answered_target"},
+    ),
+    ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
+        frozenset(),
+        lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
+        scoped=False,
+        phone_only=True,
+        kinds={"target_id": "answered_target"},
+    ),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -497,6 +516,7 @@ class Objects(dict):
                 },
             ),
             "alert": lambda: self._alert(),
+            "answered_target": lambda: self._answered_target(),
             "policy": lambda: api.call(
                 "PUT",
                 "/alert-policies",
@@ -521,6 +541,15 @@ class Objects(dict):
         }[kind]()
         self[kind] = made
         return made
+
+    def _answered_target(self) -> dict:
+        """A phone roll call the person answered (with a photo, queued for verification)."""
+        person_id = self["person"]["id"]
+        [target_id] = roll_call([person_id])
+        _, token = phone_sign_in(person_id)
+        with httpx.Client(base_url=self.world.portal_url, timeout=30) as portal:
+            assert answer(portal, token, target_id, *CENTRE).status_code == 200
+        return {"id": target_id}
 
     def _alert(self) -> dict:
         person = self["person"]

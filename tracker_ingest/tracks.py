@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import numpy as np
-from sqlalchemy import Row
+from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
 
 from caseload import service as caseload_service
 from caseload.models import Officer, Supervisee
@@ -37,6 +38,51 @@ DRAW_POINTS_MAX = 4000
 _EARTH_RADIUS_M = 6_371_008.8
 _METRES_PER_DEGREE = 111_195.0
 GPX_NS = "http://www.topografix.com/GPX/1/1"
+
+
+@dataclass(frozen=True)
+class NearestFix:
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    ts: datetime
+
+
+# For each (supervisee, moment): the fix nearest in time within the window, from any source but the
+# phone page's own device (kind web), whose position is what is being checked against the tracker.
+_NEAREST_FIXES = text(
+    """
+    SELECT q.i, f.lat, f.lon, f.accuracy_m, f.ts
+    FROM unnest(CAST(:supervisee_ids AS integer[]), CAST(:moments AS timestamptz[]))
+         WITH ORDINALITY AS q(supervisee_id, at, i)
+    CROSS JOIN LATERAL (
+        SELECT f.lat, f.lon, f.accuracy_m, f.ts
+        FROM fix f
+        WHERE f.supervisee_id = q.supervisee_id
+          AND f.ts BETWEEN q.at - :window AND q.at + :window
+          AND NOT EXISTS (SELECT 1 FROM device d WHERE d.id = f.device_id AND d.kind = 'web')
+        ORDER BY abs(extract(epoch FROM f.ts - q.at))
+        LIMIT 1
+    ) f
+    """
+)
+
+
+def nearest_fixes(
+    session: Session, *, moments: Sequence[tuple[int, datetime]], window: timedelta
+) -> list[NearestFix | None]:
+    """The tracker's position at each (supervisee_id, moment), in one query: per pair the fix nearest
+    in time within ±window from a device other than the phone page, or None where there is none."""
+    if not moments:
+        return []
+    rows = session.execute(
+        _NEAREST_FIXES,
+        {"supervisee_ids": [s for s, _ in moments], "moments": [at for _, at in moments], "window": window},
+    )
+    found: list[NearestFix | None] = [None] * len(moments)
+    for i, lat, lon, accuracy_m, ts in rows:
+        found[i - 1] = NearestFix(lat, lon, accuracy_m, ts)
+    return found
 
 
 def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -110,11 +156,19 @@ class Columns:
         )
 
 
+def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance between two points, or element-wise between arrays of them."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    a = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(np.subtract(lon2, lon1)) / 2) ** 2
+    )
+    return 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
 def distances_m(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Great-circle distance from each fix to the next (one fewer than the fixes)."""
-    phi, lam = np.radians(lat), np.radians(lon)
-    a = np.sin(np.diff(phi) / 2) ** 2 + np.cos(phi[:-1]) * np.cos(phi[1:]) * np.sin(np.diff(lam) / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
 
 
 def speeds_mps(columns: Columns) -> np.ndarray:

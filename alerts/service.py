@@ -402,6 +402,17 @@ def open_level_by_supervisee(*, session: Session, supervisee_ids: Sequence[int])
     return levels
 
 
+def ongoing_rules(*, session: Session, supervisee_id: int) -> set[str]:
+    """The rules of a person's episodes still going on (not ended, not resolved): what the phone page
+    puts in plain words."""
+    rows = session.scalars(
+        select(Alert.rule).where(
+            Alert.supervisee_id == supervisee_id, Alert.ended_at.is_(None), Alert.status != AlertStatus.resolved
+        )
+    )
+    return set(rows)
+
+
 def count_opened(*, session: Session, supervisee_id: int, level: AlertLevel, since: datetime) -> int:
     """Alerts of a level opened for a person since a moment, not dismissed as false alarms or approved
     absences (for "three yellows in seven days")."""

@@ -65,6 +65,12 @@ def device_by_token(*, session: Session, token: str) -> DeviceIdentity | None:
     return _with_windows(session, [DeviceIdentity(*row)])[0] if row else None
 
 
+def device_by_id(*, session: Session, device_id: int) -> DeviceIdentity | None:
+    """The active device with this id (the phone page's web device, whose caller is already signed in)."""
+    row = session.execute(_active_devices().where(Device.id == device_id)).one_or_none()
+    return _with_windows(session, [DeviceIdentity(*row)])[0] if row else None
+
+
 def device_by_secret_key(*, session: Session, key: str) -> DeviceIdentity | None:
     """The device whose ewall-generated id is ``key`` (for protocols with no password), by its hash."""
     row = session.execute(_active_devices().where(Device.key_hash == hash_device_token(key))).one_or_none()

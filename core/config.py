@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The ingest app's address as phones reach it (a public host name, https behind a proxy): what
     # the set-up QR codes of a registered phone carry. Empty: http://<host>:<ingest_port>.
     ingest_public_url: str = ""
+    # The portal's address as supervisees' phones reach it: what a phone page's sign-in link and QR
+    # code carry (#16). Empty: http://<host>:<portal_port>.
+    portal_public_url: str = ""
 
     # Kafka.
     topic_prefix: str = ""
@@ -78,6 +81,8 @@ class Settings(BaseSettings):
     access_token_ttl_min: int = 12 * 60
     # A supervisee's phone-page session (#16) lasts this long; revoking its sign-in link ends it sooner.
     phone_session_ttl_days: int = 90
+    # While the phone page is open (and the person allowed it), it reports the browser's position this often.
+    phone_position_interval_s: int = Field(default=60, ge=10, le=3600)
     # Sign-in throttling (state in PostgreSQL, shared by every portal process). After this many
     # failures within the window, an account (by the username tried) is locked for lockout_s, doubling
     # with each further failure up to lockout_max_s. A source address gets a higher limit: one office
@@ -161,6 +166,11 @@ class Settings(BaseSettings):
     def ingest_url_for_phones(self) -> str:
         """Where phones send their positions (EWALL_INGEST_PUBLIC_URL, without a trailing slash)."""
         return (self.ingest_public_url or f"http://{self.host}:{self.ingest_port}").rstrip("/")
+
+    @property
+    def portal_url_for_phones(self) -> str:
+        """Where phones open their page (EWALL_PORTAL_PUBLIC_URL, without a trailing slash)."""
+        return (self.portal_public_url or f"http://{self.host}:{self.portal_port}").rstrip("/")
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -184,3 +184,38 @@ def record_return(*, session: Session, viewer: Officer, leave_id: int) -> Travel
     service.record_return(session=session, viewer=viewer, zone_id=leave.zone_id)
     caseload_service.record(session, viewer, "leave.return", leave.id, {"zone_id": leave.zone_id})
     return leave
+
+
+# The supervisee's own view, from their phone page (#16): the caller has authenticated the person.
+
+
+def list_own(*, session: Session, supervisee: Supervisee, limit: int) -> list[schemas.LeaveOut]:
+    """The person's latest leaves with their decisions and returns, newest request first."""
+    query = select(TravelLeave).where(TravelLeave.supervisee_id == supervisee.id)
+    leaves = session.scalars(query.order_by(TravelLeave.id.desc()).limit(limit)).all()
+    return with_zones(session=session, leaves=leaves)
+
+
+def report_return(*, session: Session, supervisee: Supervisee, leave_id: int) -> TravelLeave:
+    """销假 reported by the person: the leave zone ends now, as when an officer records the return
+    (returned_by stays empty: it was the person). Ending a leave early only narrows where they may be."""
+    leave = session.get(TravelLeave, leave_id)
+    if leave is None or leave.supervisee_id != supervisee.id:
+        raise NotFound(f"travel leave {leave_id} not found")
+    zone = session.get(Zone, leave.zone_id) if leave.zone_id is not None else None
+    if zone is None:
+        raise Conflict(f"travel leave {leave_id} is {leave.decision}, not approved: there is no leave to return from")
+    if zone.returned_at is not None:
+        raise Conflict(f"the return from this leave was already recorded at {zone.returned_at.isoformat()}")
+    zone.returned_at = utcnow()
+    session.flush()
+    audit.append(
+        session,
+        actor=f"supervisee:{supervisee.id}",
+        action="leave.return",
+        entity="leave",
+        entity_id=leave.id,
+        detail={"zone_id": zone.id, "reported_by": "supervisee"},
+        district_id=supervisee.district_id,
+    )
+    return leave

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alerts import api as alerts_api
 from caseload import api as caseload_api
-from caseload import monitoring_api, sources_api
+from caseload import monitoring_api, phone_page_api, sources_api
 from core import bus
 from core.config import get_settings
 from core.web import (
@@ -34,6 +34,9 @@ from officer_portal import (
     live_positions,
     maps,
     pages,
+    phone_api,
+    phone_pages,
+    phone_stream,
     supervisee_pages,
     track_pages,
     zone_pages,
@@ -42,6 +45,7 @@ from officer_portal import api as portal_api
 from rollcall import answer_api, phone_answer_api
 from rollcall import api as rollcall_api
 from tracker_ingest import positions_api, sightings_api
+from tracker_ingest.service import FixFunnel
 
 
 @asynccontextmanager
@@ -49,13 +53,18 @@ async def lifespan(app: FastAPI):
     app.state.publisher = bus.Publisher()
     app.state.live = live.LiveHub()
     app.state.positions = live_positions.PositionsHub()
+    app.state.phone_hub = phone_stream.PhoneHub()
+    # Phone pages' positions go out on fixes.v1 as ingest's do, coalesced the same way.
+    app.state.phone_fixes = FixFunnel(app.state.publisher, linger_s=get_settings().ingest_linger_ms / 1000)
     await app.state.live.start()
     await app.state.positions.start()
+    await app.state.phone_hub.start()
     heartbeat = asyncio.create_task(beat_forever("portal"))
     yield
     heartbeat.cancel()
     await app.state.live.stop()
     await app.state.positions.stop()
+    await app.state.phone_hub.stop()
     await run_in_threadpool(app.state.publisher.close)
 
 
@@ -90,6 +99,8 @@ for router in (
     rollcall_api.router,
     answer_api.router,
     phone_answer_api.router,
+    phone_page_api.router,
+    phone_api.router,
 ):
     api.include_router(router)
 app.include_router(api)
@@ -102,6 +113,7 @@ for pages_router in (
     admin_pages.router,
     command_pages.router,
     audit_pages.router,
+    phone_pages.router,
 ):
     app.include_router(pages_router)
 document_errors(

@@ -40,7 +40,13 @@ LABELS = {
     "risks": RISK_LABELS,
     "grounds": GROUND_LABELS,
     "sighting_kinds": SIGHTING_LABELS,
+    # What an officer may register; the phone page's web device (#16) is made by its sign-in link.
     "device_kinds": {DeviceKind.phone: "手机 phone", DeviceKind.tracker: "定位器 tracker"},
+    "device_labels": {
+        DeviceKind.phone: "手机 phone",
+        DeviceKind.tracker: "定位器 tracker",
+        DeviceKind.web: "手机页面 phone page",
+    },
     "datums": {Datum.wgs84: "WGS-84 (GPS)", Datum.gcj02: "GCJ-02 (高德/腾讯)", Datum.bd09: "BD-09 (百度)"},
 }
 

@@ -56,6 +56,8 @@ PARAM_KINDS = {
     "roll_call_id": "roll_call",
     "target_id": "roll_call_target",
     "rule_id": "roll_call_rule",
+    "link_id": "phone_link",
+    "message_id": "message",
 }
 
 
@@ -70,12 +72,13 @@ class Access:
     # What a caller not signed in as staff gets, where not 401 (pages redirect); staff not allowed get 403.
     refused: int | None = None
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
-    # The phone page's routes: no staff or device credential works here (401); tests/rollcall tries phones.
-    phone_only: bool = False
+    # A phone-page route: only a supervisee's phone session passes (tested in tests/officer_portal/
+    # test_phone_api.py), so every caller here, staff included, is refused as not signed in.
+    phone: bool = False
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
-    if access.phone_only:
+    if access.phone:
         return frozenset({401})
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
@@ -174,6 +177,9 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+
+PHONE_ONLY = {"scoped": False, "phone": True}
+PHONE = Access(frozenset(), **PHONE_ONLY)
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -371,9 +377,30 @@ PORTAL: dict[tuple[str, str], Access] = {
         frozenset(),
         lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
         scoped=False,
-        phone_only=True,
+        phone=True,
         kinds={"target_id": "answered_target"},
     ),
+    # The supervisee's phone page (#16): staff make sign-in links and send messages; the page is public.
+    ("POST", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(HANDLERS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(ALL_STAFF),
+    ("POST", "/api/v1/phone-links/{link_id}/revoke"): Access(HANDLERS),
+    ("GET", "/api/v1/supervisees/{supervisee_id}/messages"): Access(ALL_STAFF),
+    ("POST", "/api/v1/supervisees/{supervisee_id}/messages"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"body": "请明天来司法所 come to the office tomorrow"}}
+    ),
+    ("POST", "/api/v1/phone/sign-in"): Access(
+        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, scoped=False, phone=True
+    ),
+    ("POST", "/api/v1/phone/sign-out"): Access(EVERYONE, scoped=False),
+    ("GET", "/api/v1/phone/home"): PHONE,
+    ("GET", "/api/v1/phone/stream"): PHONE,
+    ("POST", "/api/v1/phone/positions"): PHONE,
+    ("POST", "/api/v1/phone/leaves"): PHONE,
+    ("POST", "/api/v1/phone/leaves/{leave_id}/return"): PHONE,
+    ("POST", "/api/v1/phone/messages/{message_id}/read"): PHONE,
+    ("GET", "/m/"): Access(EVERYONE, scoped=False),
+    ("GET", "/m/manifest.webmanifest"): Access(EVERYONE, scoped=False),
+    ("GET", "/m/sw.js"): Access(EVERYONE, scoped=False),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -517,6 +544,10 @@ class Objects(dict):
             ),
             "alert": lambda: self._alert(),
             "answered_target": lambda: self._answered_target(),
+            "phone_link": lambda: api.call("POST", f"/supervisees/{self['person']['id']}/phone-links", 201),
+            "message": lambda: api.call(
+                "POST", f"/supervisees/{self['person']['id']}/messages", 201, json={"body": "消息 message"}
+            ),
             "policy": lambda: api.call(
                 "PUT",
                 "/alert-policies",

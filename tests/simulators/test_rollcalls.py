@@ -1,0 +1,110 @@
+"""The roll-call answerer against the real platform: a small fleet's trackers report, an ad-hoc roll
+call is issued through the staff API, the answerer learns of it and answers through the phone API
+(position, accuracy, photo) as each person's role says; the labels are written, and an answer from
+kilometres away from the tracker (人机分离) is flagged separated by the platform while honest ones
+are not."""
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from simulators import city, fleet, phones, platform, rollcalls, senders, stream
+from tests.conftest import ADMIN_PASSWORD
+from tests.factories import eventually, run_async, unique
+
+ROLES = [None, None, rollcalls.MISSED, rollcalls.MISMATCH, rollcalls.MISMATCH, rollcalls.MISMATCH]
+TRACKER_PAST_S = 600
+
+
+@pytest.fixture(scope="module")
+def on_platform(portal_url, tmp_path_factory):
+    people = fleet.build(city.PRESETS["gaoqing"], len(ROLES), seed=61, scenario_share=0.0)
+    registration = run_async(
+        platform.register(
+            people,
+            portal_url,
+            "admin",
+            ADMIN_PASSWORD,
+            district_code=unique("SIMRC"),
+            state_file=tmp_path_factory.mktemp("rollcalls") / "registration.json",
+            progress=False,
+        )
+    )
+    return people, registration
+
+
+def stored_fixes(db, supervisee_ids: list[int]) -> int:
+    db.rollback()
+    query = text("SELECT count(*) FROM fix WHERE supervisee_id = ANY(:ids)")
+    return db.execute(query, {"ids": supervisee_ids}).scalar_one()
+
+
+def test_the_answerer_answers_a_roll_call_through_the_apis_with_labels_and_separation(
+    on_platform, portal_url, ingest_url, db
+):
+    people, registration = on_platform
+    sessions = phones.PhoneSessions.load(registration, None)
+    labels: list[dict] = []
+
+    async def scenario():
+        sender = senders.Sender(people, registration, ingest_url)
+        phone = phones.phone_client(portal_url)
+        async with platform.Portal(portal_url, "admin", ADMIN_PASSWORD) as portal:
+            await sessions.sign_in(portal, phone)  # through the phone-links and phone sign-in APIs
+            answerer = rollcalls.Answerer(
+                people,
+                registration,
+                portal,
+                phone,
+                sessions,
+                roles=ROLES,
+                post_sightings=sender.sightings,
+                on_labels=labels.extend,
+                on_time_s=(0.5, 1.5),
+            )
+            past = stream.run(people, start=datetime.now(UTC) - timedelta(seconds=TRACKER_PAST_S), duration_s=600)
+            chunks = list(rollcalls.observed(past, answerer))
+            await senders.replay(iter(chunks), sender, speed=math.inf, progress=False)
+            unique_fixes = {(int(f["person"]), round(float(f["ts"]), 3)) for c in chunks for f in c.fixes}
+            await asyncio.to_thread(
+                eventually,
+                lambda: stored_fixes(db, registration.supervisee_ids) >= len(unique_fixes),
+                what="the trackers' fixes stored",
+            )
+            roll_call = await rollcalls.issue_ad_hoc(
+                portal, district_id=registration.district_id, deadline_min=1, close_min=2, message="test roll call"
+            )
+
+            def answered_all() -> bool:
+                plans = answerer.outcomes.plans.values()
+                soon = [p for p in plans if p.at is not None and p.at < roll_call_issued + 40]
+                return len(plans) == len(ROLES) and all(p.call.target_id in answerer.outcomes.answers for p in soon)
+
+            roll_call_issued = rollcalls.epoch(roll_call["issued_at"])
+            await asyncio.wait_for(answerer.run(poll_s=0.5, until=answered_all), timeout=45)
+            targets = await portal.call("GET", f"/rollcalls/{roll_call['id']}/targets")
+        await sender.close()
+        await phone.aclose()
+        return roll_call, answerer.outcomes, targets
+
+    roll_call, outcomes, targets = run_async(scenario())
+    assert outcomes.refused == {}
+    by_person = {registration.supervisee_ids.index(t["supervisee_id"]): t for t in targets}
+    labelled = {(label["supervisee"], label["kind"]) for label in labels}
+    assert all(label["roll_call_id"] == roll_call["id"] for label in labels)
+    assert (people.codes[2], "rollcall_missed") in labelled and by_person[2]["status"] == "pending"
+    mismatched = [p for p in range(len(ROLES)) if (people.codes[p], "rollcall_mismatch") in labelled]
+    assert mismatched, "no mismatch person had a tracker fix to disagree with"
+    for p, target in by_person.items():
+        plan = outcomes.plans[target["id"]]
+        if plan.at is None or target["id"] not in outcomes.answers:
+            continue  # never answers, or answers after the test (a phone switched off)
+        assert target["status"] == "answered" and target["answered_via"] == "phone" and target["has_photo"]
+        assert outcomes.answers[target["id"]]["status"] == "answered"
+        if p in mismatched:
+            assert target["separated"] is True and target["tracker_distance_m"] > 5000
+        else:
+            assert target["separated"] is not True

@@ -219,8 +219,11 @@ async def _to_platform(
                     chunks = rollcalls.observed(chunks, answerer)
 
                 async def on_episodes(episodes: list[dict]) -> None:
+                    # The stream's own roll calls are files only (rollcalls.jsonl): the platform's roll
+                    # calls are labelled by the answerer, with their ids.
+                    labels = [e for e in episodes if not e["kind"].startswith("rollcall_")]
                     with truth.open("ab") as sink:
-                        sink.write(b"".join(orjson.dumps(e) + b"\n" for e in episodes))
+                        sink.write(b"".join(orjson.dumps(e) + b"\n" for e in labels))
                     for episode in episodes:
                         if episode["kind"] == "approved_leave":
                             await platform.approve_leave(portal, registration, people, episode)

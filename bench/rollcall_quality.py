@@ -37,7 +37,7 @@ def measure(quick: bool) -> dict:
 
 async def _roll_call(settings, people, registration) -> dict:
     from ops import seed as ops_seed
-    from simulators import phones, platform, rollcalls, senders, stream
+    from simulators import phones, platform, rollcall_plans, rollcalls, senders, stream
 
     portal_url = f"http://{settings.host}:{settings.portal_port}"
     sender = senders.Sender(people, registration, f"http://{settings.host}:{settings.ingest_port}")
@@ -54,7 +54,7 @@ async def _roll_call(settings, people, registration) -> dict:
             portal,
             phone,
             sessions,
-            roles=rollcalls.roles(people, ROLE_SHARE, each_at_least=1),
+            roles=rollcall_plans.roles(people, ROLE_SHARE, each_at_least=1),
             post_sightings=sender.sightings,
             on_labels=labels.extend,
         )
@@ -107,9 +107,9 @@ async def _settled(portal, roll_call_id: int, until: float) -> list[dict]:
 
 async def _alerts(portal, since: str, supervisee_ids: list[int]) -> list[dict]:
     """The roll-call alerts of the fleet raised since the call, once their count stops growing."""
-    from simulators import rollcalls
+    from simulators import rollcall_plans
 
-    rules = {rule for _, rule, _ in rollcalls.LABELS.values()}
+    rules = {rule for _, rule, _ in rollcall_plans.LABELS.values()}
     ours = set(supervisee_ids)
     found: list[dict] = []
     for _ in range(10):  # the alerts worker trails the answers and the deadline timer by a moment
@@ -137,12 +137,12 @@ async def _pages(portal, path: str, params: dict, page: int = 2000) -> list[dict
 def score(codes: list[str], supervisee_ids: list[int], labels: list[dict], targets: list[dict], alerts: list[dict]):
     """Precision and recall of each kind's alerts against the labels (by person: one roll call), and
     the people marked missed who answered."""
-    from simulators import rollcalls
+    from simulators import rollcall_plans
 
     supervisee_of = dict(zip(codes, supervisee_ids, strict=True))
     result: dict = {}
     worst = 1.0
-    for kind, (label, rule, _) in rollcalls.LABELS.items():
+    for kind, (label, rule, _) in rollcall_plans.LABELS.items():
         expected = {supervisee_of[x["supervisee"]] for x in labels if x["kind"] == label}
         raised = {a["supervisee_id"] for a in alerts if a["rule"] == rule}
         hits = len(expected & raised)
@@ -155,7 +155,7 @@ def score(codes: list[str], supervisee_ids: list[int], labels: list[dict], targe
             "precision": round(precision, 3),
             "recall": round(recall, 3),
         }
-        if kind == rollcalls.MISSED:
+        if kind == rollcall_plans.MISSED:
             marked = {t["supervisee_id"] for t in targets if t["status"] == "missed"}
             result["false_missed"] = len(marked - expected)
             result["missed_not_marked"] = len(expected - marked)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from simulators import city, demo, fleet, outputs, phones, platform, rollcalls, senders, stream
+from simulators import city, demo, fleet, outputs, phones, platform, rollcall_plans, rollcalls, senders, stream
 
 DURATION = re.compile(r"^([0-9]*\.?[0-9]+)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -252,7 +252,7 @@ async def _answering(args, people, registration, portal, portal_url, sender, set
     if args.no_rollcalls or args.speed != 1:
         yield None
         return
-    roles = rollcalls.roles(
+    roles = rollcall_plans.roles(
         people,
         demo.ROLLCALL_SHARE if args.demo else args.rollcall_share,
         each_at_least=1 if args.demo else 0,

@@ -1,11 +1,5 @@
-"""Roll calls (点名) answered through the platform, as the simulated people would answer them.
-
-Each person has a role: most answer on time; the fleet's ``rollcall_late`` and ``rollcall_missed``
-people (and a drawn share of the others) answer after the deadline or never; ``rollcall_mismatch``
-people answer from a phone kilometres away from their tracker (人机分离). A phone switched off when
-the call comes answers once it is back on, which may make it late or a miss: the labels are what the
-answer really was against the roll call's deadlines, never the role alone, so a label always agrees
-with what the platform was sent.
+"""Roll calls (点名) answered through the platform, as the simulated people would answer them (each
+by their role and plan: simulators.rollcall_plans), with the labels written as they are planned.
 
 How the answerer learns of roll calls: it polls the staff API in bulk (the open roll calls, then
 their pending targets, a page of thousands per request) and reads each called person's phone home
@@ -40,19 +34,9 @@ import orjson
 from simulators import demo, phones, routine
 from simulators.fleet import Fleet
 from simulators.platform import CONCURRENCY, PlatformError, Portal, Registration
+from simulators.rollcall_plans import ON_TIME_DELAY_S, Call, Plan, labels, plan_answer
 from simulators.stream import SIGHTING_DTYPE, Chunk
 
-ON_TIME, LATE, MISSED, MISMATCH = "on_time", "late", "missed", "mismatch"
-ROLES = (LATE, MISSED, MISMATCH)
-# The label each kind of answer carries, and the alert rule and level a correct platform raises.
-LABELS = {
-    LATE: ("rollcall_late", "rollcall_late", "yellow"),
-    MISSED: ("rollcall_missed", "rollcall_missed", "red"),
-    MISMATCH: ("rollcall_mismatch", "identity_check_failed", "red"),
-}
-# Answers keep this far from the deadline and the close, so that no request's delay changes their status.
-MARGIN_S = 10.0
-ON_TIME_DELAY_S = (30.0, 240.0)  # as the file simulator's routine answers (simulators.routine)
 # 人机分离: the answering phone this far from the person (and their tracker), well beyond the platform's
 # default separation (500 m) plus the coarsest tracker fix's accuracy and error (a cell fix, ~1.5 km).
 MISMATCH_M = (8000.0, 12000.0)
@@ -62,101 +46,6 @@ TRACKER_SEEN_S = 420.0
 ANSWER_ACCURACY_M = (5.0, 25.0)
 CHECKIN_CONFIDENCE = 0.95  # above the platform's sighting threshold (0.8 by default)
 OFFICE_CAMERA = 0  # the fleet's camera 0 is the judicial office's (simulators.fleet)
-
-
-def roles(fleet: Fleet, share: float = 0.0, *, each_at_least: int = 0) -> list[str | None]:
-    """Each person's roll-call role: the fleet's own roll-call scenarios, then ``share`` of the people
-    with no scenario drawn late, missed or mismatch in turn, and at least ``each_at_least`` of each."""
-    drawn = np.random.default_rng([fleet.seed, 16]).uniform(0, 1, fleet.size) < share
-    found: list[str | None] = [None] * fleet.size
-    free = []
-    for p in range(fleet.size):
-        scenario = fleet.scenario_name(p)
-        if scenario in ("rollcall_late", "rollcall_missed"):
-            found[p] = LATE if scenario == "rollcall_late" else MISSED
-        elif scenario is None:
-            free.append(p)
-    turn = 0
-    for p in free:
-        if drawn[p]:
-            found[p], turn = ROLES[turn % len(ROLES)], turn + 1
-    spare = iter(p for p in free if found[p] is None)
-    for role in ROLES:
-        for _ in range(each_at_least - found.count(role)):
-            if (p := next(spare, None)) is not None:
-                found[p] = role
-    return found
-
-
-@dataclass(frozen=True)
-class Call:
-    """One person's pending roll call, as their phone page shows it (times: epoch seconds)."""
-
-    target_id: int
-    roll_call_id: int
-    person: int
-    mode: str
-    issued_at: float
-    deadline_at: float
-    closes_at: float
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a person answers a call: when (None: never) and what that makes the answer."""
-
-    call: Call
-    at: float | None
-    late: bool = False
-    mismatch: bool = False
-
-
-def plan_answer(
-    call: Call,
-    role: str | None,
-    rng: random.Random,
-    *,
-    now: float,
-    phone_back_at: float | None,
-    on_time_s: tuple[float, float] = ON_TIME_DELAY_S,
-) -> Plan:
-    """When the person answers ``call`` by their role, learning of it at ``now`` (or when their phone is
-    back on, ``phone_back_at``); an on-time answer takes ``on_time_s`` (at most half the time to the
-    deadline); kept MARGIN_S clear of the deadline and the close."""
-    if role == MISSED:
-        return Plan(call, None)
-    ready = max(now, phone_back_at + rng.uniform(30, 120) if phone_back_at is not None else now)
-    if role == LATE:
-        at = call.deadline_at + rng.uniform(0.2, 0.8) * (call.closes_at - call.deadline_at)
-    else:
-        window = call.deadline_at - call.issued_at
-        at = call.issued_at + min(rng.uniform(*on_time_s), rng.uniform(0.2, 0.6) * window)
-    at = max(at, ready)
-    if at > call.deadline_at - MARGIN_S:
-        at = max(at, call.deadline_at + MARGIN_S)
-        if at > call.closes_at - MARGIN_S:
-            return Plan(call, None)
-        return Plan(call, at, late=True, mismatch=role == MISMATCH and call.mode == "phone")
-    return Plan(call, at, mismatch=role == MISMATCH and call.mode == "phone")
-
-
-def labels(plan: Plan, code: str) -> list[dict]:
-    """The ground truth of one planned answer (simulators.stream's episode format plus the roll call)."""
-    kinds = [MISSED] if plan.at is None else [k for k, on in ((LATE, plan.late), (MISMATCH, plan.mismatch)) if on]
-    call = plan.call
-    return [
-        {
-            "supervisee": code,
-            "kind": LABELS[kind][0],
-            "start": call.issued_at,
-            "end": call.closes_at if plan.at is None else plan.at,
-            "expected_level": LABELS[kind][2],
-            "rule": LABELS[kind][1],
-            "roll_call_id": call.roll_call_id,
-            "target_id": call.target_id,
-        }
-        for kind in kinds
-    ]
 
 
 def epoch(text: str) -> float:

@@ -5,13 +5,13 @@ import random
 
 import pytest
 
-from simulators import city, demo, fleet, phones, rollcalls
+from simulators import city, demo, fleet, phones, rollcall_plans, rollcalls
 
 ISSUED, DEADLINE, CLOSES = 1_000_000.0, 1_000_060.0, 1_000_120.0  # a 1-minute deadline, closing at 2
 
 
-def call(mode: str = "phone") -> rollcalls.Call:
-    return rollcalls.Call(7, 3, 0, mode, ISSUED, DEADLINE, CLOSES)
+def call(mode: str = "phone") -> rollcall_plans.Call:
+    return rollcall_plans.Call(7, 3, 0, mode, ISSUED, DEADLINE, CLOSES)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def people() -> fleet.Fleet:
 
 
 def test_roles_keep_the_fleets_scenarios_and_draw_the_share_from_the_others(people):
-    found = rollcalls.roles(people, 0.3, each_at_least=1)
+    found = rollcall_plans.roles(people, 0.3, each_at_least=1)
     for p, role in enumerate(found):
         scenario = people.scenario_name(p)
         if scenario in ("rollcall_late", "rollcall_missed"):
@@ -29,13 +29,13 @@ def test_roles_keep_the_fleets_scenarios_and_draw_the_share_from_the_others(peop
             assert role is None  # their own scenario keeps its labels
     drawn = [r for p, r in enumerate(found) if people.scenario_name(p) is None and r]
     assert 0.2 < len(drawn) / sum(people.scenario_name(p) is None for p in range(300)) < 0.4
-    assert {r for r in drawn} == set(rollcalls.ROLES)
-    assert rollcalls.roles(people, 0.3, each_at_least=1) == found  # a pure function of the fleet
+    assert {r for r in drawn} == set(rollcall_plans.ROLES)
+    assert rollcall_plans.roles(people, 0.3, each_at_least=1) == found  # a pure function of the fleet
 
 
 def test_at_least_one_of_each_even_with_no_share():
     small = fleet.build(city.PRESETS["benxi"], 20, seed=2, scenario_share=0.0)
-    found = rollcalls.roles(small, 0.0, each_at_least=1)
+    found = rollcall_plans.roles(small, 0.0, each_at_least=1)
     assert sorted(r for r in found if r) == ["late", "mismatch", "missed"]
 
 
@@ -44,40 +44,40 @@ def test_answers_keep_clear_of_the_deadline_and_the_close(seed):
     rng = random.Random(seed)
     for role in (None, "late", "mismatch"):
         now = ISSUED + rng.uniform(0, 100)  # learnt of it some time after it was issued
-        plan = rollcalls.plan_answer(call(), role, rng, now=now, phone_back_at=None)
+        plan = rollcall_plans.plan_answer(call(), role, rng, now=now, phone_back_at=None)
         if plan.at is None:
-            assert now > CLOSES - rollcalls.MARGIN_S - rollcalls.MARGIN_S  # no time left to answer
+            assert now > CLOSES - rollcall_plans.MARGIN_S - rollcall_plans.MARGIN_S  # no time left to answer
             continue
         assert plan.at >= now
         if plan.late:
-            assert DEADLINE + rollcalls.MARGIN_S <= plan.at <= CLOSES - rollcalls.MARGIN_S
+            assert DEADLINE + rollcall_plans.MARGIN_S <= plan.at <= CLOSES - rollcall_plans.MARGIN_S
         else:
-            assert plan.at <= DEADLINE - rollcalls.MARGIN_S
+            assert plan.at <= DEADLINE - rollcall_plans.MARGIN_S
         assert plan.late == (role == "late" or plan.at > DEADLINE)
         assert plan.mismatch == (role == "mismatch")
 
 
 def test_a_phone_off_at_the_call_answers_when_back_on_and_that_makes_the_label():
     rng = random.Random(1)
-    late = rollcalls.plan_answer(call(), None, rng, now=ISSUED, phone_back_at=DEADLINE - 5)
-    assert late.late and late.at >= DEADLINE + rollcalls.MARGIN_S
-    missed = rollcalls.plan_answer(call(), None, rng, now=ISSUED, phone_back_at=CLOSES)
+    late = rollcall_plans.plan_answer(call(), None, rng, now=ISSUED, phone_back_at=DEADLINE - 5)
+    assert late.late and late.at >= DEADLINE + rollcall_plans.MARGIN_S
+    missed = rollcall_plans.plan_answer(call(), None, rng, now=ISSUED, phone_back_at=CLOSES)
     assert missed.at is None
-    assert [label["kind"] for label in rollcalls.labels(missed, "P1")] == ["rollcall_missed"]
+    assert [label["kind"] for label in rollcall_plans.labels(missed, "P1")] == ["rollcall_missed"]
 
 
 def test_labels_name_the_person_the_roll_call_and_the_rule():
-    plan = rollcalls.Plan(call(), DEADLINE + 30, late=True, mismatch=True)
-    found = rollcalls.labels(plan, "SIM005-000001")
+    plan = rollcall_plans.Plan(call(), DEADLINE + 30, late=True, mismatch=True)
+    found = rollcall_plans.labels(plan, "SIM005-000001")
     assert {(f["kind"], f["rule"], f["expected_level"]) for f in found} == {
         ("rollcall_late", "rollcall_late", "yellow"),
         ("rollcall_mismatch", "identity_check_failed", "red"),
     }
     assert all(f["supervisee"] == "SIM005-000001" and f["roll_call_id"] == 3 and f["target_id"] == 7 for f in found)
     assert all(f["start"] == ISSUED and f["end"] == DEADLINE + 30 for f in found)
-    assert rollcalls.labels(rollcalls.Plan(call(), ISSUED + 20), "P") == []
+    assert rollcall_plans.labels(rollcall_plans.Plan(call(), ISSUED + 20), "P") == []
     # Only a phone answer can be 人机分离: at a camera the camera identifies the person.
-    at_camera = rollcalls.plan_answer(call("camera"), "mismatch", random.Random(2), now=ISSUED, phone_back_at=None)
+    at_camera = rollcall_plans.plan_answer(call("camera"), "mismatch", random.Random(2), now=ISSUED, phone_back_at=None)
     assert not at_camera.mismatch
 
 

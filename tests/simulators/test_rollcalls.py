@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from simulators import city, fleet, phones, platform, rollcalls, senders, stream
+from simulators.rollcall_plans import MISMATCH, MISSED
 from tests.conftest import ADMIN_PASSWORD
 from tests.factories import eventually, run_async, unique
 
-ROLES = [None, None, rollcalls.MISSED, rollcalls.MISMATCH, rollcalls.MISMATCH, rollcalls.MISMATCH]
+ROLES = [None, None, MISSED, MISMATCH, MISMATCH, MISMATCH]
 TRACKER_PAST_S = 600
 
 

@@ -155,6 +155,9 @@ def score(codes: list[str], supervisee_ids: list[int], labels: list[dict], targe
             "precision": round(precision, 3),
             "recall": round(recall, 3),
         }
+        if kind == rollcall_plans.MISMATCH:
+            false = [a for a in alerts if a["rule"] == rule and a["supervisee_id"] not in expected]
+            result["false_mismatch_evidence"] = [_separation(a["evidence"]) for a in false[:10]]
         if kind == rollcall_plans.MISSED:
             marked = {t["supervisee_id"] for t in targets if t["status"] == "missed"}
             result["false_missed"] = len(marked - expected)
@@ -163,6 +166,22 @@ def score(codes: list[str], supervisee_ids: list[int], labels: list[dict], targe
     result["targets"] = len(targets)
     result["still_pending"] = sum(t["status"] == "pending" for t in targets)
     return result
+
+
+def _separation(evidence: dict) -> dict:
+    """What an unlabelled 人机分离 alert compared: the distance, both accuracies and the fix's age."""
+    last = evidence.get("last", evidence)
+    tracker, answer = last.get("tracker") or {}, last.get("answer") or {}
+    age_s = None
+    if tracker.get("ts") and last.get("answered_at"):
+        age = datetime.fromisoformat(last["answered_at"]) - datetime.fromisoformat(tracker["ts"])
+        age_s = round(abs(age.total_seconds()))
+    return {
+        "distance_m": last.get("distance_m"),
+        "answer_accuracy_m": answer.get("accuracy_m"),
+        "tracker_accuracy_m": round(tracker["accuracy_m"]) if tracker.get("accuracy_m") else None,
+        "tracker_age_s": age_s,
+    }
 
 
 def main(quick: bool = False) -> int:

@@ -99,3 +99,22 @@ def test_the_demos_rules_and_opening_roll_call_are_what_the_platform_takes():
     deadline_min, close_min = demo.OPENING_ROLLCALL_MIN
     body = rollcalls.ad_hoc(district_id=1, deadline_min=deadline_min, close_min=close_min, message="点名")
     assert schemas.RollCallIn.model_validate(body).audience.district_id == 1
+
+
+def test_the_quality_bench_scores_each_kinds_alerts_against_the_labels():
+    from bench import rollcall_quality
+
+    labels = [{"supervisee": "A", "kind": "rollcall_mismatch"}, {"supervisee": "B", "kind": "rollcall_missed"}]
+    targets = [{"supervisee_id": 1, "status": "answered"}, {"supervisee_id": 2, "status": "missed"}]
+    targets.append({"supervisee_id": 3, "status": "missed"})  # answered, but marked missed
+    alerts = [
+        {"rule": "identity_check_failed", "supervisee_id": 1, "evidence": {}},
+        {"rule": "identity_check_failed", "supervisee_id": 3, "evidence": {"distance_m": 1400.0}},
+        {"rule": "rollcall_missed", "supervisee_id": 2, "evidence": {}},
+    ]
+    found = rollcall_quality.score(["A", "B", "C"], [1, 2, 3], labels, targets, alerts)
+    assert found["mismatch"] == {"labelled": 1, "alerts": 2, "precision": 0.5, "recall": 1.0}
+    assert found["missed"]["precision"] == found["missed"]["recall"] == 1.0
+    assert found["late"] == {"labelled": 0, "alerts": 0, "precision": 1.0, "recall": 1.0}
+    assert found["false_missed"] == 1 and found["min_precision_recall"] == 0.5
+    assert found["false_mismatch_evidence"][0]["distance_m"] == 1400.0

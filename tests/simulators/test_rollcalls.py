@@ -2,7 +2,7 @@
 call is issued through the staff API, the answerer learns of it and answers through the phone API
 (position, accuracy, photo) as each person's role says; the labels are written, and an answer from
 kilometres away from the tracker (人机分离) is flagged separated by the platform while honest ones
-are not."""
+are not. A camera roll call is answered by a sighting from the camera nearest each person."""
 
 import asyncio
 import math
@@ -20,9 +20,9 @@ ROLES = [None, None, MISSED, MISMATCH, MISMATCH, MISMATCH]
 TRACKER_PAST_S = 600
 
 
-@pytest.fixture(scope="module")
-def on_platform(portal_url, tmp_path_factory):
-    people = fleet.build(city.PRESETS["gaoqing"], len(ROLES), seed=61, scenario_share=0.0)
+def registered(portal_url: str, directory, size: int, seed: int) -> tuple[fleet.Fleet, platform.Registration]:
+    """A small fleet of its own district (its roll calls call no one else)."""
+    people = fleet.build(city.PRESETS["gaoqing"], size, seed=seed, scenario_share=0.0)
     registration = run_async(
         platform.register(
             people,
@@ -30,11 +30,16 @@ def on_platform(portal_url, tmp_path_factory):
             "admin",
             ADMIN_PASSWORD,
             district_code=unique("SIMRC"),
-            state_file=tmp_path_factory.mktemp("rollcalls") / "registration.json",
+            state_file=directory / "registration.json",
             progress=False,
         )
     )
     return people, registration
+
+
+@pytest.fixture(scope="module")
+def on_platform(portal_url, tmp_path_factory):
+    return registered(portal_url, tmp_path_factory.mktemp("rollcalls"), len(ROLES), 61)
 
 
 def stored_fixes(db, supervisee_ids: list[int]) -> int:
@@ -109,3 +114,57 @@ def test_the_answerer_answers_a_roll_call_through_the_apis_with_labels_and_separ
             assert target["separated"] is True and target["tracker_distance_m"] > 5000
         else:
             assert target["separated"] is not True
+
+
+def test_a_camera_roll_call_is_answered_by_a_sighting_from_the_nearest_camera(portal_url, ingest_url, tmp_path):
+    people, registration = registered(portal_url, tmp_path, 3, 62)
+
+    async def scenario():
+        sender = senders.Sender(people, registration, ingest_url)
+        phone = phones.phone_client(portal_url)
+        async with platform.Portal(portal_url, "admin", ADMIN_PASSWORD) as portal:
+            sessions = phones.PhoneSessions.load(registration, None)
+            await sessions.sign_in(portal, phone)
+            answerer = rollcalls.Answerer(
+                people,
+                registration,
+                portal,
+                phone,
+                sessions,
+                roles=[None] * people.size,
+                post_sightings=sender.sightings,
+                on_labels=lambda found: None,
+                on_time_s=(0.5, 1.5),
+            )
+            roll_call = await rollcalls.issue_ad_hoc(
+                portal,
+                district_id=registration.district_id,
+                deadline_min=1,
+                close_min=2,
+                message="到摄像头 camera",
+                mode="camera",
+            )
+
+            def all_seen() -> bool:
+                return len(answerer.outcomes.answers) == people.size
+
+            await asyncio.wait_for(answerer.run(poll_s=0.5, until=all_seen), timeout=30)
+
+            async def answered() -> list[dict]:
+                for _ in range(100):
+                    targets = await portal.call("GET", f"/rollcalls/{roll_call['id']}/targets")
+                    if all(t["status"] != "pending" for t in targets):
+                        return targets
+                    await asyncio.sleep(0.3)
+                return targets
+
+            targets = await answered()
+        await sender.close()
+        await phone.aclose()
+        return answerer.outcomes, targets
+
+    outcomes, targets = run_async(scenario())
+    assert outcomes.refused == {}
+    assert [(t["status"], t["answered_via"]) for t in targets] == [("answered", "camera")] * people.size
+    cameras = {t["camera_id"] for t in targets}
+    assert None not in cameras and {a["via"] for a in outcomes.answers.values()} == {"camera"}

@@ -43,13 +43,13 @@ def list_roll_calls(
     session: SessionDep,
     viewer: CurrentOfficer,
     page: RollCallPage,
-    state: schemas.RollCallState | None = None,
+    status: schemas.RollCallStatus | None = None,
     mode: RollCallMode | None = None,
     since: Moment | None = None,
 ):
     """Roll calls with someone in the caller's caseload, newest first."""
     return service.list_roll_calls(
-        session=session, viewer=viewer, state=state, mode=mode, since=since, limit=page.limit, offset=page.offset
+        session=session, viewer=viewer, status=status, mode=mode, since=since, limit=page.limit, offset=page.offset
     )
 
 

@@ -5,10 +5,9 @@ a notifier is the second way in. The platform's default only logs; a deployment 
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from core.logs import configure
 from core.timezones import to_display
@@ -19,8 +18,9 @@ EXAMPLES = 3
 PHONE_PAGE_PATH = "/m/"
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
+    """One person to tell (a tuple: a district's 100,000 are built in a blink)."""
+
     supervisee_id: int
     phone: str | None  # the person's number on record; None: nothing to send an SMS to
     roll_call_id: int
@@ -30,6 +30,24 @@ class Notice:
 
 def notice_text(deadline_at: datetime) -> str:
     return f"点名 Roll call: 请在 {to_display(deadline_at)[:16]} 前打开手机页面 {PHONE_PAGE_PATH} 应答。"
+
+
+class NoticeBatch(Sequence[Notice]):
+    """The notices of one roll call, made one by one as a notifier reads them: a district's 100,000
+    cost nothing until sent (the logging notifier reads three)."""
+
+    def __init__(self, roll_call_id: int, deadline_at: datetime, supervisee_ids: list[int], phones: list[str | None]):
+        self._roll_call_id, self._deadline_at = roll_call_id, deadline_at
+        self._ids, self._phones = supervisee_ids, phones
+        self._text = notice_text(deadline_at)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Notice(self._ids[index], self._phones[index], self._roll_call_id, self._deadline_at, self._text)
 
 
 @runtime_checkable
@@ -44,15 +62,8 @@ class LoggingNotifier:
     def notify(self, notices: Sequence[Notice]) -> None:
         if not notices:
             return
-        with_phone = sum(1 for n in notices if n.phone)
         examples = "; ".join(f"{n.supervisee_id} {n.phone or '-'}: {n.text}" for n in notices[:EXAMPLES])
-        log.info(
-            "roll call %d: %d notices (%d with a phone number), e.g. %s",
-            notices[0].roll_call_id,
-            len(notices),
-            with_phone,
-            examples,
-        )
+        log.info("roll call %d: %d notices, e.g. %s", notices[0].roll_call_id, len(notices), examples)
 
 
 @cache

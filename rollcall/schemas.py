@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from caseload.models import Category, RiskLevel
 from rollcall.config import Minutes
@@ -13,6 +13,15 @@ from rollcall.models import AnswerVia, Period, RollCallKind, RollCallMode, Targe
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Message = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local time of day (Asia/Shanghai) without an offset, such as 08:00")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_local)]
 # One roll call names at most this many people one by one (a district or filter has no limit).
 MAX_LISTED = 100_000
 
@@ -79,7 +88,7 @@ class RollCallIn(BaseModel):
         return self
 
 
-class RollCallState(enum.StrEnum):
+class RollCallStatus(enum.StrEnum):
     open = "open"  # answers still count (before closes_at)
     closed = "closed"  # past closes_at
     cancelled = "cancelled"
@@ -89,7 +98,7 @@ class RollCallOut(Out):
     id: int
     kind: RollCallKind
     mode: RollCallMode
-    state: RollCallState
+    status: RollCallStatus = Field(description="open (answers still count), closed or cancelled")
     district_id: int | None
     issued_by: int | None
     rule_id: int | None
@@ -139,8 +148,8 @@ class RuleIn(BaseModel):
     mode: RollCallMode = RollCallMode.phone
     period: Period = Period.day
     times_per_period: Annotated[int, Field(ge=1, le=24)] = 1
-    window_start: time = Field(time(8), description="local time (Asia/Shanghai) the window opens")
-    window_end: time = Field(time(22), description="local time the window closes (after window_start)")
+    window_start: LocalTime = Field(time(8), description="local time (Asia/Shanghai) the window opens")
+    window_end: LocalTime = Field(time(22), description="local time the window closes (after window_start)")
     deadline_min: Minutes | None = None
     close_min: Minutes | None = None
     active: bool = True
@@ -158,8 +167,8 @@ class RuleUpdate(BaseModel):
     mode: RollCallMode | None = None
     period: Period | None = None
     times_per_period: Annotated[int, Field(ge=1, le=24)] | None = None
-    window_start: time | None = None
-    window_end: time | None = None
+    window_start: LocalTime | None = None
+    window_end: LocalTime | None = None
     deadline_min: Minutes | None = None
     close_min: Minutes | None = None
     active: bool | None = None

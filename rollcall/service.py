@@ -18,7 +18,7 @@ from core.security import Role
 from core.timezones import utcnow
 from rollcall.issue import deadline_of
 from rollcall.models import RollCall, RollCallMode, RollCallPhoto, RollCallTarget, TargetStatus
-from rollcall.schemas import RollCallOut, RollCallState, TargetOut
+from rollcall.schemas import RollCallOut, RollCallStatus, TargetOut
 
 CANCELLED_REASON = "点名已取消 roll call cancelled"
 # Besides its issuer, who may cancel a roll call they can see.
@@ -36,10 +36,10 @@ def _visible_roll_calls(session: Session, viewer: Officer) -> ColumnElement[bool
     return exists().where(RollCallTarget.roll_call_id == RollCall.id, _visible_targets(session, viewer))
 
 
-def state_of(roll_call: RollCall, now: datetime) -> RollCallState:
+def status_of(roll_call: RollCall, now: datetime) -> RollCallStatus:
     if roll_call.cancelled_at is not None:
-        return RollCallState.cancelled
-    return RollCallState.open if now < deadline_of(roll_call).closes_at else RollCallState.closed
+        return RollCallStatus.cancelled
+    return RollCallStatus.open if now < deadline_of(roll_call).closes_at else RollCallStatus.closed
 
 
 def _counts(session: Session, viewer: Officer, roll_call_ids: Sequence[int]) -> dict[int, dict[TargetStatus, int]]:
@@ -65,7 +65,7 @@ def to_out(session: Session, viewer: Officer, roll_calls: Sequence[RollCall]) ->
         out.append(
             RollCallOut(
                 **fields | {"deadline_at": due.deadline_at, "closes_at": due.closes_at},
-                state=state_of(rc, now),
+                status=status_of(rc, now),
                 counts=counts[rc.id],
             )
         )
@@ -76,7 +76,7 @@ def list_roll_calls(
     *,
     session: Session,
     viewer: Officer,
-    state: RollCallState | None = None,
+    status: RollCallStatus | None = None,
     mode: RollCallMode | None = None,
     since: datetime | None = None,
     limit: int = 100,
@@ -88,12 +88,14 @@ def list_roll_calls(
         query = query.where(RollCall.mode == mode)
     if since is not None:
         query = query.where(RollCall.issued_at >= since)
-    if state == RollCallState.cancelled:
+    if status == RollCallStatus.cancelled:
         query = query.where(RollCall.cancelled_at.is_not(None))
-    elif state is not None:
+    elif status is not None:
         # Any open target means the roll call is open (every target has its roll call's closes_at).
         still_open = exists().where(RollCallTarget.roll_call_id == RollCall.id, RollCallTarget.closes_at > func.now())
-        query = query.where(RollCall.cancelled_at.is_(None), still_open if state == RollCallState.open else ~still_open)
+        query = query.where(
+            RollCall.cancelled_at.is_(None), still_open if status == RollCallStatus.open else ~still_open
+        )
     found = session.scalars(query.order_by(RollCall.id.desc()).limit(limit).offset(offset)).all()
     return to_out(session, viewer, found)
 
@@ -198,7 +200,7 @@ def cancel(*, session: Session, viewer: Officer, roll_call_id: int) -> RollCallO
     now = utcnow()
     if roll_call.cancelled_at is not None:
         raise Conflict(f"roll call {roll_call_id} was already cancelled")
-    if state_of(roll_call, now) == RollCallState.closed:
+    if status_of(roll_call, now) == RollCallStatus.closed:
         raise Conflict(f"roll call {roll_call_id} is closed: excuse people one by one instead")
     roll_call.cancelled_at = now
     excused = session.execute(

@@ -11,7 +11,9 @@ from datetime import timedelta
 from kafka.consumer.fetcher import ConsumerRecord
 
 from core import bus
+from core.batches import outage_of
 from core.db import session_scope
+from core.errors import first_line
 from core.logs import configure
 from core.timezones import utcnow
 from rollcall import deadlines, issue, schedule
@@ -106,8 +108,13 @@ def run_timers(stop: threading.Event) -> None:
                 try:
                     with session_scope() as session:
                         timer(session, publisher)
-                except Exception:
-                    log.exception("roll-call %s failed; retrying next round", timer.__name__)
+                except Exception as exc:
+                    if (down := outage_of(exc)) is None:
+                        log.exception("roll-call %s failed; retrying next round", timer.__name__)
+                    else:  # one line, not a stack trace every few seconds while it lasts
+                        log.warning(
+                            "roll-call %s: %s unreachable (%s); retrying", timer.__name__, down, first_line(exc)
+                        )
     finally:
         publisher.close()
 

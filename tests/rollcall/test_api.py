@@ -4,6 +4,7 @@ roll calls and targets, delivery (the ``issued`` events), cancelling and excusin
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from core import bus
 from core.db import session_scope
@@ -65,7 +66,7 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
             "supervisee_ids": mine,
         }
     ]
-    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["state"] == "open"
+    assert made["target_count"] == 2 and made["counts"]["pending"] == 2 and made["status"] == "open"
     issued_at = datetime.fromisoformat(made["issued_at"])
     assert datetime.fromisoformat(made["deadline_at"]) - issued_at == timedelta(minutes=10)
     assert datetime.fromisoformat(made["closes_at"]) - issued_at == timedelta(minutes=30)
@@ -74,9 +75,14 @@ def test_an_officer_calls_their_caseload_and_the_phone_pages_hear_of_it(county):
         mine, key=lambda i: next(p["code"] for p in county["mine"] if p["id"] == i)
     )
     assert all(t["delivered_at"] and t["status"] == "pending" and not t["has_photo"] for t in targets)
+    with session_scope() as session:
+        notified = session.scalars(
+            text("SELECT notified_at FROM roll_call_target WHERE roll_call_id = :r"), {"r": made["id"]}
+        )
+        assert all(notified)
     assert targets[0]["person_code"] and targets[0]["person_name"] == "张三"
     # The other officer's person is not in it; their supervisor sees it, the auditor reads it.
-    listed = county["supervisor"].call("GET", "/rollcalls?state=open")
+    listed = county["supervisor"].call("GET", "/rollcalls?status=open")
     assert made["id"] in [r["id"] for r in listed]
     assert county["auditor"].call("GET", f"/rollcalls/{made['id']}")["target_count"] == 2
 
@@ -128,6 +134,8 @@ def test_an_office_day_is_due_by_its_end_and_shows_as_upcoming(county):
         county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date=str(date(2026, 1, 1))
     )
     assert "is over" in past["detail"]
+    far = _call(county["officer"], {"supervisee_ids": [person["id"]]}, 422, mode="office", office_date="9999-12-31")
+    assert "days ahead" in far["detail"]
 
 
 def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):
@@ -137,7 +145,7 @@ def test_cancel_excuses_who_has_not_answered_and_excuse_needs_a_reason(county):
     assert made["id"] in _pending_ids(person["id"])
     assert officer.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 403  # not theirs
     cancelled = supervisor.call("POST", f"/rollcalls/{made['id']}/cancel")
-    assert cancelled["state"] == "cancelled" and cancelled["counts"]["excused"] == 1
+    assert cancelled["status"] == "cancelled" and cancelled["counts"]["excused"] == 1
     assert supervisor.client.post(f"/api/v1/rollcalls/{made['id']}/cancel").status_code == 409
     assert made["id"] not in _pending_ids(person["id"])
 

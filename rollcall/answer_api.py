@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from caseload.auth import CurrentOfficer
 from core.bus import ROLLCALL, BrokerUnavailable
 from core.web import SessionDep, paged
-from rollcall import answer_events, answer_schemas, answers, photos, verification
+from rollcall import answer_schemas, answers, deadlines, photos, verification
 from rollcall.models import Verification
 
 router = APIRouter(tags=["roll calls"])
@@ -41,7 +41,7 @@ def verify_answer(
     session.commit()
     if events:
         try:
-            request.app.state.publisher.publish(ROLLCALL, answer_events.records(events))
+            request.app.state.publisher.publish(ROLLCALL, deadlines.outcome_records(events))
         except BrokerUnavailable as exc:
             detail = "the verdict is saved but its alert is not raised yet: send the verdict again in a moment"
             raise HTTPException(503, detail=detail, headers={"Retry-After": "5"}) from exc

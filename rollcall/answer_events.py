@@ -1,11 +1,9 @@
 """The rollcall.v1 records the answer path publishes after its commit: ``answered`` for the console and
 phone pages, ``outcome`` for the alerts worker (late, missed, identity check failed)."""
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from alerts import rules
-from core import bus
 from core.wire import AlertLevel
 
 LEVELS = {
@@ -62,8 +60,3 @@ def position_evidence(answer: dict, tracker_accuracy_m: float | None) -> dict:
         "distance_m": answer.get("tracker_distance_m"),
         "answered_at": answer["answered_at"].isoformat(),
     }
-
-
-def records(events: Sequence[dict]) -> list[bus.Record]:
-    """rollcall.v1 records keyed by person, so one person's events keep their order."""
-    return [(str(event["supervisee_id"]), bus.encode(event)) for event in events]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from core import bus
 from core.db import session_scope
-from rollcall import answer_events
+from rollcall import deadlines
 from rollcall.answers import AnswerResult, PhoneAnswer, Recorded, record_phone_answers
 
 log = logging.getLogger("ewall.rollcall.answers")
@@ -65,7 +65,7 @@ class AnswerFunnel:
     async def _publish(self, events: list[dict]) -> None:
         for attempt in range(PUBLISH_ATTEMPTS):
             try:
-                await self._publisher.publish_async(bus.ROLLCALL, answer_events.records(events))
+                await self._publisher.publish_async(bus.ROLLCALL, deadlines.outcome_records(events))
                 return
             except bus.BrokerUnavailable as exc:
                 log.warning("rollcall.v1: %d answer events not published yet (%s); retrying", len(events), exc)

@@ -3,12 +3,14 @@ against the tracker, identity verification), from cameras and office check-ins (
 officer's verdict on a photo. Each function returns the rollcall.v1 events (rollcall.answer_events)
 for its caller to publish after committing."""
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, BindParameter, Row, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from alerts import rules
@@ -19,7 +21,7 @@ from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound
 from core.security import Role
 from core.timezones import display_tz, utcnow
-from rollcall import answer_events, photos, verification
+from rollcall import answer_events, deadlines, photos, verification
 from rollcall.config import get_rollcall_settings
 from rollcall.models import AnswerVia, RollCall, RollCallMode, RollCallTarget, TargetStatus, Verification
 from tracker_ingest import tracks
@@ -86,11 +88,11 @@ def status_at(answered_at: datetime, deadline_at: datetime, closes_at: datetime)
     return TargetStatus.late if answered_at <= closes_at else TargetStatus.missed
 
 
-def _answerable(target, mode: RollCallMode, cancelled_at) -> Refusal | None:
-    if cancelled_at is not None:
+def _answerable(target: Row) -> Refusal | None:
+    if target.cancelled_at is not None:
         return CANCELLED
-    if mode != RollCallMode.phone:
-        return _ELSEWHERE[mode]
+    if target.mode != RollCallMode.phone:
+        return _ELSEWHERE[target.mode]
     if target.status == TargetStatus.excused:
         return EXCUSED
     if target.answered_at is not None or target.status in (TargetStatus.answered, TargetStatus.late):
@@ -98,23 +100,37 @@ def _answerable(target, mode: RollCallMode, cancelled_at) -> Refusal | None:
     return None
 
 
-def _open_targets(session: Session, target_ids: Sequence[int]) -> dict[int, tuple]:
+def _ids(values) -> BindParameter:
+    return bindparam("ids", sorted(set(values)), type_=ARRAY(BigInteger))
+
+
+def _open_targets(session: Session, target_ids: Sequence[int]) -> dict[int, Row]:
     """The targets with their roll call's mode, locked (in id order) until the batch commits."""
     rows = session.execute(
-        select(RollCallTarget, RollCall.mode, RollCall.cancelled_at)
+        select(
+            RollCallTarget.id,
+            RollCallTarget.supervisee_id,
+            RollCallTarget.roll_call_id,
+            RollCallTarget.status,
+            RollCallTarget.answered_at,
+            RollCallTarget.deadline_at,
+            RollCallTarget.closes_at,
+            RollCall.mode,
+            RollCall.cancelled_at,
+        )
         .join(RollCall, RollCall.id == RollCallTarget.roll_call_id)
-        .where(RollCallTarget.id.in_(set(target_ids)))
+        .where(RollCallTarget.id == any_(_ids(target_ids)))
         .order_by(RollCallTarget.id)
         .with_for_update(of=RollCallTarget)
     )
-    return {target.id: (target, mode, cancelled_at) for target, mode, cancelled_at in rows}
+    return {row.id: row for row in rows}
 
 
 def _live_links(session: Session, link_ids: Sequence[int]) -> dict[int, int]:
     """link id → supervisee id, for the links not revoked."""
     rows = session.execute(
         select(PhonePageLink.id, PhonePageLink.supervisee_id).where(
-            PhonePageLink.id.in_(set(link_ids)), PhonePageLink.revoked_at.is_(None)
+            PhonePageLink.id == any_(_ids(link_ids)), PhonePageLink.revoked_at.is_(None)
         )
     )
     return dict(rows.all())
@@ -147,15 +163,27 @@ def _tracker_checks(session: Session, answers: list[dict], asked: list[PhoneAnsw
     return [fix.accuracy_m if fix else None for fix in fixes]
 
 
-def _phone_outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None) -> list[dict]:
+def _outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None) -> list[dict]:
     events = [answer_events.answered(answer)]
     if answer["status"] == TargetStatus.late:
         late_s = (answer["answered_at"] - answer["deadline_at"]).total_seconds()
-        events.append(answer_events.outcome(rules.ROLLCALL_LATE, answer, {"late_s": round(late_s), "via": "phone"}))
+        events.append(
+            answer_events.outcome(
+                rules.ROLLCALL_LATE, answer, {"late_s": round(late_s), "via": answer["answered_via"].value}
+            )
+        )
     elif answer["status"] == TargetStatus.missed and not was_missed:
-        # Answered after the close, before the deadline timer got to it: missed, raised here once.
-        evidence = {"closes_at": answer["closes_at"].isoformat(), "answered_at": answer["answered_at"].isoformat()}
-        events.append(answer_events.outcome(rules.ROLLCALL_MISSED, answer, evidence))
+        # Answered after the close, before the deadline timer got to it: missed, raised here as the timer would.
+        events.append(
+            deadlines.missed_event(
+                target_id=answer["id"],
+                roll_call_id=answer["roll_call_id"],
+                supervisee_id=answer["supervisee_id"],
+                deadline_at=answer["deadline_at"],
+                closes_at=answer["closes_at"],
+                mode=answer["answered_via"].value,
+            )
+        )
     if answer.get("separated"):
         evidence = {"check": "location", **answer_events.position_evidence(answer, fix_accuracy_m)}
         events.append(answer_events.outcome(rules.IDENTITY_CHECK_FAILED, answer, evidence))
@@ -165,29 +193,43 @@ def _phone_outcomes(answer: dict, was_missed: bool, fix_accuracy_m: float | None
     return events
 
 
-# The columns an answer sets, written with one executemany per batch.
-_ANSWER_COLUMNS = (
-    "id",
-    "status",
-    "answered_at",
-    "answered_via",
-    "answer_lat",
-    "answer_lon",
-    "answer_accuracy_m",
-    "camera_id",
-    "tracker_lat",
-    "tracker_lon",
-    "tracker_ts",
-    "tracker_distance_m",
-    "separated",
-    "verification",
-    "verified_at",
+# An answer's columns, written for a whole batch by one UPDATE from arrays (enums travel as text).
+_ANSWER_COLUMNS = {
+    "status": "roll_call_target_status",
+    "answered_at": "timestamptz",
+    "answered_via": "roll_call_answer_via",
+    "answer_lat": "float8",
+    "answer_lon": "float8",
+    "answer_accuracy_m": "float8",
+    "camera_id": "integer",
+    "tracker_lat": "float8",
+    "tracker_lon": "float8",
+    "tracker_ts": "timestamptz",
+    "tracker_distance_m": "float8",
+    "separated": "boolean",
+    "verification": "roll_call_verification",
+    "verified_at": "timestamptz",
+}
+_ARRAY_TYPES = {"roll_call_target_status": "text", "roll_call_answer_via": "text", "roll_call_verification": "text"}
+_WRITE = text(
+    "UPDATE roll_call_target t SET "
+    + ", ".join(f"{column} = v.{column}::{kind}" for column, kind in _ANSWER_COLUMNS.items())
+    + " FROM unnest(CAST(:id AS bigint[]), "
+    + ", ".join(f"CAST(:{column} AS {_ARRAY_TYPES.get(kind, kind)}[])" for column, kind in _ANSWER_COLUMNS.items())
+    + ") AS v(id, "
+    + ", ".join(_ANSWER_COLUMNS)
+    + ") WHERE t.id = v.id"
 )
 
 
 def _write(session: Session, answers: list[dict]) -> None:
     if answers:
-        session.execute(update(RollCallTarget), [{k: a.get(k) for k in _ANSWER_COLUMNS} for a in answers])
+        columns = {"id": [a["id"] for a in answers]}
+        for column in _ANSWER_COLUMNS:
+            columns[column] = [
+                value.value if isinstance(value, enum.Enum) else value for value in (a.get(column) for a in answers)
+            ]
+        session.execute(_WRITE, columns)
 
 
 def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Recorded:
@@ -203,16 +245,16 @@ def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Re
         refusal = None
         if links.get(asked.link_id) != asked.supervisee_id:
             refusal = REVOKED
-        elif found is None or found[0].supervisee_id != asked.supervisee_id:
+        elif found is None or found.supervisee_id != asked.supervisee_id:
             refusal = NOT_YOURS
         elif asked.target_id in taken:
             refusal = ALREADY
         else:
-            refusal = _answerable(*found)
+            refusal = _answerable(found)
         if refusal is not None:
             results[index] = AnswerResult(asked.target_id, refusal=refusal)
             continue
-        target = found[0]
+        target = found
         taken.add(target.id)
         was_missed = target.status == TargetStatus.missed
         status = (
@@ -248,7 +290,7 @@ def record_phone_answers(session: Session, answers: Sequence[PhoneAnswer]) -> Re
     events: list[dict] = []
     for (index, _, answer, was_missed), fix_accuracy_m in zip(accepted, fix_accuracies, strict=True):
         results[index] = AnswerResult(answer["id"], answer["status"], answer["answered_at"], answer.get("separated"))
-        events += _phone_outcomes(answer, was_missed, fix_accuracy_m)
+        events += _outcomes(answer, was_missed, fix_accuracy_m)
     return Recorded([results[i] for i in range(len(answers))], events)
 
 
@@ -336,7 +378,7 @@ def record_sightings(session: Session, sightings: Sequence[dict]) -> list[dict]:
             "verification": Verification.not_needed,
         }
         answers.append(answer)
-        events += _phone_outcomes(answer, was_missed, None)
+        events += _outcomes(answer, was_missed, None)
     _write(session, answers)
     return events
 

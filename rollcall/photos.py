@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from caseload import scope as caseload_scope
@@ -46,21 +45,18 @@ class NewPhoto:
 
 
 def store(session: Session, photos: Sequence[NewPhoto]) -> None:
-    """Keep a batch of answer photos until their retention ends (one statement; a replay keeps the first)."""
+    """Keep a batch of new answers' photos until their retention ends, by binary COPY (megabytes per
+    batch: COPY moves them several times faster than INSERTs). Only for targets answered in this
+    transaction, which had no photo."""
     if not photos:
         return
     keep = timedelta(days=get_rollcall_settings().photo_retention_days)
-    rows = [
-        {
-            "target_id": p.target_id,
-            "content_type": p.content_type,
-            "content": p.content,
-            "taken_at": p.taken_at,
-            "expires_at": p.taken_at + keep,
-        }
-        for p in photos
-    ]
-    session.execute(pg_insert(RollCallPhoto).on_conflict_do_nothing(index_elements=["target_id"]), rows)
+    raw = session.connection().connection.driver_connection
+    columns = "target_id, content_type, content, taken_at, expires_at"
+    with raw.cursor() as cursor, cursor.copy(f"COPY roll_call_photo ({columns}) FROM STDIN (FORMAT binary)") as copy:
+        copy.set_types(["bigint", "text", "bytea", "timestamptz", "timestamptz"])
+        for p in photos:
+            copy.write_row((p.target_id, p.content_type, p.content, p.taken_at, p.taken_at + keep))
 
 
 def get(session: Session, *, viewer: Officer, target_id: int) -> RollCallPhoto:

@@ -17,23 +17,9 @@ from core.errors import first_line
 from core.logs import configure
 from core.timezones import utcnow
 from rollcall import deadlines, issue, schedule
+from rollcall.answers import record_sightings
 from rollcall.config import get_rollcall_settings
-
-try:
-    from rollcall.answers import record_sightings
-except ImportError:  # STUB until the answers part (rollcall/answers.py) is merged: the merge deletes this.
-
-    def record_sightings(session, sightings):
-        return []
-
-
-try:
-    from rollcall.photos import purge_expired
-except ImportError:  # STUB until the answers part (rollcall/photos.py) is merged: the merge deletes this.
-
-    def purge_expired(session):
-        return 0
-
+from rollcall.photos import purge_expired
 
 log = configure("ewall.rollcall")
 RETENTION_EVERY_S = 3600.0

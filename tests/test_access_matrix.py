@@ -177,6 +177,7 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
+ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
 
 PHONE_ONLY = {"scoped": False, "phone": True}
 PHONE = Access(frozenset(), **PHONE_ONLY)
@@ -366,11 +367,9 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
-    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds={"target_id": "answered_target"}),
+    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
     ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
-        HANDLERS,
-        lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}},
-        kinds={"target_id": "answered_target"},
+        HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
     ),
     ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
     ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
@@ -378,7 +377,7 @@ PORTAL: dict[tuple[str, str], Access] = {
         lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
         scoped=False,
         phone=True,
-        kinds={"target_id": "answered_target"},
+        kinds=ANSWERED,
     ),
     # The supervisee's phone page (#16): staff make sign-in links and send messages; the page is public.
     ("POST", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(HANDLERS),

@@ -103,7 +103,10 @@ def redeem(*, session: Session, code: str) -> tuple[str, PhonePageLink]:
         or link.revoked_at is not None
         or link.code_expires_at <= utcnow()
     ):
-        raise NotSignedIn("this sign-in code is not valid (used, expired or revoked): ask your officer for a new one")
+        raise NotSignedIn(
+            "登录码无效（已用过、已过期或已撤销），请向矫正民警索取新的链接。"
+            "This sign-in code is not valid (used, expired or revoked): ask your officer for a new one."
+        )
     # The web device reports only through the phone session: its token is random and never given out;
     # its id names the link, for the officers' device list.
     device = Device(
@@ -151,12 +154,16 @@ def caller_of(request: Request, session: Session) -> PhoneCallerInfo:
     SameSite=Strict as well)."""
     token = _session_token(request)
     if not token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="not signed in: open the link your officer gave you")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="未登录：请打开矫正民警发给你的链接 not signed in: open the link your officer gave you",
+        )
     try:
         claims = decode_phone_token(token)
     except InvalidToken:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="this phone session is not valid or has expired: sign in again"
+            status.HTTP_401_UNAUTHORIZED,
+            detail="登录已失效，请重新登录 this phone session is not valid or has expired: sign in again",
         ) from None
     if request.method not in _SAFE_METHODS and not request.headers.get("authorization"):
         check_same_origin(request)
@@ -173,7 +180,8 @@ def caller_of(request: Request, session: Session) -> PhoneCallerInfo:
     ).first()
     if row is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="this phone session has ended: ask your officer for a new link"
+            status.HTTP_401_UNAUTHORIZED,
+            detail="登录已结束，请向矫正民警索取新的链接 this phone session has ended: ask your officer for a new link",
         )
     return PhoneCallerInfo(claims.supervisee_id, claims.link_id, row.device_id, row.district_id)
 

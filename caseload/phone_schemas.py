@@ -4,7 +4,7 @@ messages."""
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.timezones import Moment
 
@@ -78,23 +78,3 @@ class PhonePositionIn(BaseModel):
     lon: Annotated[float, Field(strict=True, ge=-180, le=180)]
     accuracy_m: Annotated[float, Field(strict=True, ge=0, le=100_000)]
     ts: Moment | None = Field(None, description="when the browser took it (default: now)")
-
-
-class PhoneLeaveIn(BaseModel):
-    """请假 from the phone: where (a place and a radius around it), when, and why."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    destination_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    radius_m: Annotated[float, Field(ge=100, le=50_000, description="the area around the place, in metres")]
-    starts_at: Moment
-    ends_at: Moment
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-
-    @model_validator(mode="after")
-    def in_order(self):
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        return self

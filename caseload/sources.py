@@ -5,7 +5,7 @@ many devices, cameras and office terminals that report sightings. Ingest asks th
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from caseload import monitoring, schemas
@@ -203,3 +203,25 @@ def camera_names(*, session: Session, camera_ids: Sequence[int]) -> dict[int, tu
     """id → (code, name, kind), for showing where a person was seen or checked in."""
     rows = session.execute(select(Camera.id, Camera.code, Camera.name, Camera.kind).where(Camera.id.in_(camera_ids)))
     return {camera_id: (code, name, kind) for camera_id, code, name, kind in rows}
+
+
+@dataclass(frozen=True)
+class NearbyCamera:
+    name: str
+    lat: float
+    lon: float
+    distance_m: float | None
+
+
+def nearest_cameras(
+    *, session: Session, district_id: int, lat: float | None, lon: float | None, limit: int
+) -> list[NearbyCamera]:
+    """The active street cameras a person can walk to for a camera-mode roll call: the nearest to their
+    last position, or with none known, those of their district (and below), by name."""
+    query = select(Camera.name, Camera.lat, Camera.lon).where(Camera.active, Camera.kind == CameraKind.camera)
+    if lat is None or lon is None:
+        query = query.where(Camera.district_id.in_(district_subtree(session=session, district_id=district_id)))
+        return [NearbyCamera(n, a, o, None) for n, a, o in session.execute(query.order_by(Camera.name).limit(limit))]
+    distance = func.ST_DistanceSphere(func.ST_MakePoint(Camera.lon, Camera.lat), func.ST_MakePoint(lon, lat))
+    rows = session.execute(query.add_columns(distance).order_by(distance).limit(limit))
+    return [NearbyCamera(n, a, o, round(d, 1)) for n, a, o, d in rows]

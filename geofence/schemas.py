@@ -95,11 +95,9 @@ class ZoneOut(BaseModel):
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 
-class LeaveIn(BaseModel):
-    """请假外出: where to, when, and why; a supervisor approves or refuses it."""
+class LeaveRequest(BaseModel):
+    """What every leave request says: the destination's name, the window and the reason."""
 
-    supervisee_id: int
-    destination: GeoJSONGeometry = Field(description="the area travelled to: GeoJSON Polygon or MultiPolygon, WGS-84")
     destination_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     starts_at: Moment
     ends_at: Moment
@@ -110,6 +108,21 @@ class LeaveIn(BaseModel):
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
+
+
+class LeaveIn(LeaveRequest):
+    """请假外出: where to, when, and why; a supervisor approves or refuses it."""
+
+    supervisee_id: int
+    destination: GeoJSONGeometry = Field(description="the area travelled to: GeoJSON Polygon or MultiPolygon, WGS-84")
+
+
+class PhoneLeaveIn(LeaveRequest):
+    """请假 from the supervisee's phone page (#16): the destination as a place and a radius around it."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    radius_m: Annotated[float, Field(ge=100, le=50_000, description="the area around the place, in metres")]
 
 
 class LeaveDecisionIn(BaseModel):

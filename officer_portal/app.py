@@ -96,11 +96,11 @@ for router in (
     admin_api.router,
     audit_api.router,
     alerts_api.router,
+    phone_page_api.router,
+    phone_api.router,
     rollcall_api.router,
     answer_api.router,
     phone_answer_api.router,
-    phone_page_api.router,
-    phone_api.router,
 ):
     api.include_router(router)
 app.include_router(api)

@@ -15,12 +15,13 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from caseload import messages, phone_page, sources
 from caseload.auth import check_same_origin, cookie_is_secure
 from caseload.phone_page import PHONE_COOKIE, PhoneCaller, PhoneStreamCaller
-from caseload.phone_schemas import MessageOut, PhoneLeaveIn, PhonePositionIn, PhoneSession, PhoneSignIn
+from caseload.phone_schemas import MessageOut, PhonePositionIn, PhoneSession, PhoneSignIn
 from core.bus import BrokerUnavailable
 from core.config import get_settings
 from core.db import session_scope
 from core.timezones import utcnow
 from core.web import SessionDep
+from geofence import schemas as geofence_schemas
 from officer_portal import phone_home
 from tracker_ingest import validation
 
@@ -87,7 +88,7 @@ def _web_device(device_id: int):
 
 
 @router.post("/leaves", status_code=201)
-def request_leave(data: PhoneLeaveIn, caller: PhoneCaller, session: SessionDep) -> dict:
+def request_leave(data: geofence_schemas.PhoneLeaveIn, caller: PhoneCaller, session: SessionDep) -> dict:
     """请假: ask the officer for travel leave (a place, a radius around it, a window, a reason)."""
     asked = phone_home.request_leave(session=session, caller=caller, data=data)
     session.commit()

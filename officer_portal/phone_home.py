@@ -3,23 +3,28 @@ in plain words (never raw alerts), their roll calls, 报到 dates, leaves and me
 request and return they make from it."""
 
 import math
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from alerts import rules
 from alerts import service as alerts_service
-from caseload import messages, phone_page
+from caseload import messages, phone_page, sources
+from caseload.models import Supervisee
 from caseload.phone_page import PhoneCallerInfo
-from caseload.phone_schemas import MessageOut, PhoneLeaveIn
+from caseload.phone_schemas import MessageOut
 from core.config import get_settings
 from core.timezones import display_tz, utcnow
 from geofence import leave as geofence_leave
 from geofence import schemas as geofence_schemas
 from geofence.models import LeaveDecision
+from rollcall import service as rollcall_service
+from rollcall.models import RollCallMode
 from tracker_ingest import positions
 
 PHONE_LEAVES = 10
+NEAREST_CAMERAS = 3
 CIRCLE_VERTICES = 48
 EARTH_RADIUS_M = 6_371_008.8
 AWAY = {rules.INCLUSION_EXIT, rules.CURFEW_BREACH}
@@ -59,22 +64,51 @@ def _leave_view(leave: geofence_schemas.LeaveOut) -> dict:
     return leave.model_dump(mode="json", include=LEAVE_FIELDS)
 
 
+def _pending_rollcalls(session: Session, person: Supervisee, last) -> list[dict]:
+    """The roll calls to answer now; a camera-mode one lists the cameras nearest the person."""
+    pending, cameras = [], None
+    for call in rollcall_service.pending_for(session=session, supervisee_id=person.id):
+        shown = {
+            "target_id": call.target_id,
+            "mode": call.mode.value,
+            "message": call.message,
+            "deadline_at": call.deadline_at.isoformat(),
+            "closes_at": call.closes_at.isoformat(),
+        }
+        if call.mode == RollCallMode.camera:
+            if cameras is None:
+                cameras = sources.nearest_cameras(
+                    session=session,
+                    district_id=person.district_id,
+                    lat=last.lat if last else None,
+                    lon=last.lon if last else None,
+                    limit=NEAREST_CAMERAS,
+                )
+            shown["nearest_cameras"] = [asdict(c) for c in cameras]
+        pending.append(shown)
+    return pending
+
+
 def home(*, session: Session, caller: PhoneCallerInfo) -> dict:
     """Everything the phone page's home shows, in one read."""
     person = phone_page.get_supervisee(session=session, supervisee_id=caller.supervisee_id)
     now = utcnow()
     leaves = geofence_leave.list_own(session=session, supervisee=person, limit=PHONE_LEAVES)
+    last = next(iter(positions.live_positions(session, supervisee_ids=[person.id])), None)
     status = status_words(
         ongoing=alerts_service.ongoing_rules(session=session, supervisee_id=person.id),
         leave_until=_leave_in_force(leaves, now),
-        last_fix_at=positions.last_fix_times(session, supervisee_ids=[person.id]).get(person.id),
+        last_fix_at=last.ts if last else None,
         now=now,
     )
     return {
         "supervisee": {"name": person.full_name, "code": person.code},
         "status": status,
-        "pending_rollcalls": [],
-        "office_dates": [],
+        "pending_rollcalls": _pending_rollcalls(session, person, last),
+        "office_dates": [
+            {"target_id": c.target_id, "office_date": c.office_date.isoformat(), "message": c.message}
+            for c in rollcall_service.upcoming_office(session=session, supervisee_id=person.id)
+        ],
         "leaves": [_leave_view(leave) for leave in leaves],
         "messages": [
             MessageOut.model_validate(m).model_dump(mode="json", include={"id", "body", "sent_at", "read_at"})
@@ -98,16 +132,13 @@ def circle(lat: float, lon: float, radius_m: float) -> dict:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-def request_leave(*, session: Session, caller: PhoneCallerInfo, data: PhoneLeaveIn) -> dict:
+def request_leave(*, session: Session, caller: PhoneCallerInfo, data: geofence_schemas.PhoneLeaveIn) -> dict:
     """请假 from the phone: the leave request an officer then approves or refuses."""
     person = phone_page.get_supervisee(session=session, supervisee_id=caller.supervisee_id)
     asked = geofence_schemas.LeaveIn(
         supervisee_id=person.id,
         destination=circle(data.lat, data.lon, data.radius_m),
-        destination_name=data.destination_name,
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
-        reason=data.reason,
+        **data.model_dump(include=set(geofence_schemas.LeaveRequest.model_fields)),
     )
     made = geofence_leave.request(session=session, requester=person, data=asked)
     return _leave_view(geofence_leave.to_out(made, None))

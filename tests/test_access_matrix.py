@@ -53,11 +53,11 @@ PARAM_KINDS = {
     "suspension_id": "suspension",
     "period_id": "period",
     "leave_id": "leave_request",
+    "link_id": "phone_link",
+    "message_id": "message",
     "roll_call_id": "roll_call",
     "target_id": "roll_call_target",
     "rule_id": "roll_call_rule",
-    "link_id": "phone_link",
-    "message_id": "message",
 }
 
 
@@ -72,13 +72,12 @@ class Access:
     # What a caller not signed in as staff gets, where not 401 (pages redirect); staff not allowed get 403.
     refused: int | None = None
     own_session: bool = False  # ends the caller's session: staff call it as a new officer of their role
-    # A phone-page route: only a supervisee's phone session passes (tested in tests/officer_portal/
-    # test_phone_api.py), so every caller here, staff included, is refused as not signed in.
-    phone: bool = False
+    # The phone page's routes: no staff or device credential works here (401); tests/rollcall tries phones.
+    phone_only: bool = False
 
 
 def expected(access: Access, ok: int, caller: str, scope: str, ingest: bool) -> frozenset[int]:
-    if access.phone:
+    if access.phone_only:
         return frozenset({401})
     if caller in access.allowed:
         return frozenset({404 if scope == "out" and access.scoped and caller != "admin" else ok})
@@ -177,10 +176,11 @@ def _new_password(encoding: str) -> Callable:
 
 
 OSMAND = Access(frozenset({"device"}), _osmand, scoped=False)
-ANSWERED = {"target_id": "answered_target"}  # a roll call answered on the phone, with its photo
 
-PHONE_ONLY = {"scoped": False, "phone": True}
+PHONE_ONLY = {"scoped": False, "phone_only": True}
 PHONE = Access(frozenset(), **PHONE_ONLY)
+# The answers' routes name an answered target (a photo to show, an answer to verify).
+ANSWERED = {"target_id": "answered_target"}
 
 PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access(EVERYONE, scoped=False),
@@ -367,18 +367,6 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/zones"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees"): Access(HANDLERS, scoped=False, refused=303),
     ("GET", "/supervisees/{supervisee_id}"): Access(HANDLERS, refused=303),
-    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
-    ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
-        HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
-    ),
-    ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
-    ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
-        frozenset(),
-        lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
-        scoped=False,
-        phone=True,
-        kinds=ANSWERED,
-    ),
     # The supervisee's phone page (#16): staff make sign-in links and send messages; the page is public.
     ("POST", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(HANDLERS),
     ("GET", "/api/v1/supervisees/{supervisee_id}/phone-links"): Access(ALL_STAFF),
@@ -388,7 +376,7 @@ PORTAL: dict[tuple[str, str], Access] = {
         HANDLERS, lambda o, c, caller: {"json": {"body": "请明天来司法所 come to the office tomorrow"}}
     ),
     ("POST", "/api/v1/phone/sign-in"): Access(
-        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, scoped=False, phone=True
+        frozenset(), lambda o, c, caller: {"json": {"code": "not-a-code"}}, **PHONE_ONLY
     ),
     ("POST", "/api/v1/phone/sign-out"): Access(EVERYONE, scoped=False),
     ("GET", "/api/v1/phone/home"): PHONE,
@@ -400,6 +388,18 @@ PORTAL: dict[tuple[str, str], Access] = {
     ("GET", "/m/"): Access(EVERYONE, scoped=False),
     ("GET", "/m/manifest.webmanifest"): Access(EVERYONE, scoped=False),
     ("GET", "/m/sw.js"): Access(EVERYONE, scoped=False),
+    ("GET", "/api/v1/rollcall-targets/{target_id}/photo"): Access(ALL_STAFF, kinds=ANSWERED),
+    ("POST", "/api/v1/rollcall-targets/{target_id}/verify"): Access(
+        HANDLERS, lambda o, c, caller: {"json": {"confirmed": False, "note": "不是本人 not the person"}}, kinds=ANSWERED
+    ),
+    ("GET", "/api/v1/rollcall-verifications"): Access(ALL_STAFF, scoped=False),
+    ("POST", "/api/v1/phone/rollcalls/{target_id}/answer"): Access(
+        frozenset(),
+        lambda o, c, caller: {"json": {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10, "photo": PHOTO_B64}},
+        scoped=False,
+        phone_only=True,
+        kinds=ANSWERED,
+    ),
 }
 
 INGEST: dict[tuple[str, str], Access] = {
@@ -542,11 +542,11 @@ class Objects(dict):
                 },
             ),
             "alert": lambda: self._alert(),
-            "answered_target": lambda: self._answered_target(),
             "phone_link": lambda: api.call("POST", f"/supervisees/{self['person']['id']}/phone-links", 201),
             "message": lambda: api.call(
                 "POST", f"/supervisees/{self['person']['id']}/messages", 201, json={"body": "消息 message"}
             ),
+            "answered_target": lambda: self._answered_target(),
             "policy": lambda: api.call(
                 "PUT",
                 "/alert-policies",

@@ -206,3 +206,40 @@ def test_a_leave_circle_has_the_radius_asked_for():
     area = shape(phone_home.circle(41.3, 123.77, 2000))
     metres_per_degree = 111_195 * 0.7509  # cos(41.3°) for longitude; latitude's is 111,195 m
     assert area.area * 111_195 * metres_per_degree == pytest.approx(3.14159 * 2000**2, rel=0.01)
+
+
+def test_the_home_lists_roll_calls_to_answer_with_the_nearest_cameras_and_report_in_dates(world):
+    person = world.person()
+    phone = world.phone(person)
+    world.admin.camera(world.county["id"], name="十字路口 crossroads", kind="camera")
+    with phone.stream("GET", "/api/v1/phone/stream") as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("event:")) == "event: ready"
+        audience = {"supervisee_ids": [person["id"]]}
+        called = world.staff.call("POST", "/rollcalls", 201, json={"mode": "phone", "audience": audience})
+        assert next(line for line in lines if line.startswith("event:")) == "event: rollcall"
+    world.staff.call("POST", "/rollcalls", 201, json={"mode": "camera", "audience": audience, "message": "到路口"})
+    office_date = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    office = {"mode": "office", "audience": audience, "office_date": office_date}
+    world.staff.call("POST", "/rollcalls", 201, json=office)
+
+    home = phone.get("/api/v1/phone/home").json()
+    phone_call, camera_call = home["pending_rollcalls"]
+    assert phone_call["mode"] == "phone" and phone_call["deadline_at"] == called["deadline_at"].replace("Z", "+00:00")
+    assert camera_call["mode"] == "camera" and camera_call["message"] == "到路口"
+    assert [c["name"] for c in camera_call["nearest_cameras"]] == ["十字路口 crossroads"]
+    assert [d["office_date"] for d in home["office_dates"]] == [office_date]
+
+
+def test_the_page_is_installable_and_its_service_worker_is_fresh(world):
+    with httpx.Client(base_url=world.portal_url) as browser:
+        page = browser.get("/m/")
+        assert page.status_code == 200 and '<link rel="manifest" href="/m/manifest.webmanifest">' in page.text
+        manifest = browser.get("/m/manifest.webmanifest")
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        assert manifest.json()["start_url"] == "/m/" and manifest.json()["display"] == "standalone"
+        for icon in manifest.json()["icons"]:
+            assert browser.get(icon["src"]).status_code == 200
+        worker = browser.get("/m/sw.js")
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["cache-control"] == "no-cache" and "/api/" in worker.text

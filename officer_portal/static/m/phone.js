@@ -82,6 +82,20 @@
     return node;
   }
 
+  // A button's action: the call, then the home re-read; a refusal is said in the notice line (a
+  // session that ended has already sent the page back to sign-in, with its own words).
+  async function act(control, method, path) {
+    control.disabled = true;
+    try {
+      await api(method, path);
+    } catch (error) {
+      control.disabled = false;
+      if (error.status !== 401) notice(error.message);
+      return;
+    }
+    await refresh();
+  }
+
   function fill(listId, emptyId, entries) {
     $(listId).replaceChildren(...entries);
     $(emptyId).hidden = entries.length > 0;
@@ -204,18 +218,7 @@
     li.className = m.read_at ? "message read" : "message unread";
     li.dataset.messageId = m.id;
     if (!m.read_at) {
-      li.append(
-        button("标为已读 Mark read", "secondary", async (event) => {
-          event.target.disabled = true;
-          try {
-            await api("POST", `/messages/${m.id}/read`);
-            await refresh();
-          } catch (error) {
-            event.target.disabled = false;
-            notice(error.message);
-          }
-        }),
-      );
+      li.append(button("标为已读 Mark read", "secondary", (event) => act(event.target, "POST", `/messages/${m.id}/read`)));
     }
     return li;
   }
@@ -229,18 +232,7 @@
     if (l.returned_at) {
       li.append(el("p", `已销假 Back since ${when.format(new Date(l.returned_at))}`, "muted"));
     } else if (l.decision === "approved") {
-      li.append(
-        button("我已返回 I'm back", "big secondary", async (event) => {
-          event.target.disabled = true;
-          try {
-            await api("POST", `/leaves/${l.id}/return`);
-            await refresh();
-          } catch (error) {
-            event.target.disabled = false;
-            notice(error.message);
-          }
-        }),
-      );
+      li.append(button("我已返回 I'm back", "big secondary", (event) => act(event.target, "POST", `/leaves/${l.id}/return`)));
     }
     return li;
   }

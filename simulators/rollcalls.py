@@ -133,7 +133,7 @@ class Answerer:
         """Learn of new calls: open roll calls and their pending targets in bulk, then each called person's
         phone home; plan every answer."""
         now = self.clock()
-        for roll_call in await self.portal.call("GET", "/rollcalls", params={"state": "open", "limit": 1000}):
+        for roll_call in await self.portal.call("GET", "/rollcalls", params={"status": "open", "limit": 1000}):
             if roll_call["id"] in self._read_roll_calls:
                 continue
             offset, page = 0, 5000

@@ -24,7 +24,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,7 @@ from simulators import demo, phones, routine
 from simulators.fleet import Fleet
 from simulators.platform import CONCURRENCY, PlatformError, Portal, Registration
 from simulators.rollcall_plans import ON_TIME_DELAY_S, Call, Plan, labels, plan_answer
-from simulators.stream import SIGHTING_DTYPE, Chunk
+from simulators.stream import LOCAL, SIGHTING_DTYPE, Chunk
 
 # 人机分离: the answering phone this far from the person (and their tracker), well beyond the platform's
 # default separation (500 m) plus the coarsest tracker fix's accuracy and error (a cell fix, ~1.5 km).
@@ -46,6 +47,7 @@ TRACKER_SEEN_S = 420.0
 ANSWER_ACCURACY_M = (5.0, 25.0)
 CHECKIN_CONFIDENCE = 0.95  # above the platform's sighting threshold (0.8 by default)
 OFFICE_CAMERA = 0  # the fleet's camera 0 is the judicial office's (simulators.fleet)
+OFFICE_OPENS = dt_time(9)  # people report (报到) at the office from its opening on their date
 
 
 def epoch(text: str) -> float:
@@ -166,7 +168,7 @@ class Answerer:
             roll_call_id=roll_call["id"],
             person=person,
             mode=seen.get("mode", roll_call["mode"]),
-            issued_at=epoch(roll_call["issued_at"]),
+            issued_at=_answerable_from(roll_call),
             deadline_at=epoch(seen.get("deadline_at", roll_call["deadline_at"])),
             closes_at=epoch(seen.get("closes_at", roll_call["closes_at"])),
         )
@@ -262,14 +264,23 @@ class Answerer:
         """Poll and answer until ``until()`` says stop; a platform error is reported and retried."""
         next_poll = 0.0
         while not until():
-            if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + poll_s
-                try:
+            try:
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + poll_s
                     await self.poll()
-                except PlatformError as exc:
-                    self._refuse(str(exc)[:160])
-            await self.answer_due()
+                await self.answer_due()
+            except PlatformError as exc:  # the portal restarting, say: the next round tries again
+                self._refuse(str(exc)[:160])
             await asyncio.sleep(0.2)
+
+
+def _answerable_from(roll_call: dict) -> float:
+    """When an answer first counts: the call, or for 报到 the office's opening on its date (local time)."""
+    issued = epoch(roll_call["issued_at"])
+    if roll_call["mode"] != "office" or not roll_call.get("office_date"):
+        return issued
+    opening = datetime.combine(date.fromisoformat(roll_call["office_date"]), OFFICE_OPENS, tzinfo=LOCAL)
+    return max(issued, opening.timestamp())
 
 
 def base64_photo(person: int) -> str:

@@ -118,3 +118,12 @@ def test_the_quality_bench_scores_each_kinds_alerts_against_the_labels():
     assert found["late"] == {"labelled": 0, "alerts": 0, "precision": 1.0, "recall": 1.0}
     assert found["false_missed"] == 1 and found["min_precision_recall"] == 0.5
     assert found["false_mismatch_evidence"][0]["distance_m"] == 1400.0
+
+
+def test_a_report_at_the_office_counts_from_the_offices_opening_on_its_date():
+    issued = {"issued_at": "2026-12-03T09:00:00+00:00", "office_date": None}
+    assert rollcalls._answerable_from(issued | {"mode": "phone"}) == rollcalls.epoch("2026-12-03T09:00:00+00:00")
+    office = issued | {"mode": "office", "office_date": "2026-12-05"}
+    assert rollcalls._answerable_from(office) == rollcalls.epoch("2026-12-05T09:00:00+08:00")
+    today = issued | {"mode": "office", "office_date": "2026-12-03"}  # issued after the opening: at once
+    assert rollcalls._answerable_from(today) == rollcalls.epoch("2026-12-03T09:00:00+00:00")

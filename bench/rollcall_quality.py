@@ -37,27 +37,23 @@ def measure(quick: bool) -> dict:
 
 async def _roll_call(settings, people, registration) -> dict:
     from ops import seed as ops_seed
-    from simulators import phones, platform, rollcall_plans, rollcalls, senders, stream
+    from simulators import platform, rollcall_plans, rollcalls, senders, stream
 
     portal_url = f"http://{settings.host}:{settings.portal_port}"
     sender = senders.Sender(people, registration, f"http://{settings.host}:{settings.ingest_port}")
     labels: list[dict] = []
     async with platform.Portal(portal_url, ops_seed.ADMIN_USERNAME, common.ADMIN_PASSWORD) as portal:
-        phone = phones.phone_client(portal_url)
-        sessions = phones.PhoneSessions.load(registration, None)
         began = time.perf_counter()
-        await sessions.sign_in(portal, phone)
-        signed_in_s = time.perf_counter() - began
-        answerer = rollcalls.Answerer(
+        answerer = await rollcalls.signed_in(
             people,
             registration,
             portal,
-            phone,
-            sessions,
+            portal_url,
             roles=rollcall_plans.roles(people, ROLE_SHARE, each_at_least=1),
             post_sightings=sender.sightings,
             on_labels=labels.extend,
         )
+        signed_in_s = time.perf_counter() - began
         now = datetime.now(UTC)
         past = stream.run(people, start=now - timedelta(seconds=TRACKER_PAST_S), duration_s=TRACKER_PAST_S)
         await senders.replay(rollcalls.observed(past, answerer), sender, speed=math.inf, progress=False)
@@ -82,7 +78,7 @@ async def _roll_call(settings, people, registration) -> dict:
         sending.cancel()
         await asyncio.gather(answering, sending, return_exceptions=True)
         await sender.close()
-        await phone.aclose()
+        await answerer.close()
     result = score(people.codes, registration.supervisee_ids, labels, targets, alerts)
     latencies = sorted(answerer.outcomes.answer_latencies_s)
     return result | {

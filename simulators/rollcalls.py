@@ -257,6 +257,9 @@ class Answerer:
             return answer.json()
         return None
 
+    async def close(self) -> None:
+        await self.phone.aclose()
+
     def _refuse(self, reason: str) -> None:
         self.outcomes.refused[reason] = self.outcomes.refused.get(reason, 0) + 1
 
@@ -272,6 +275,27 @@ class Answerer:
             except PlatformError as exc:  # the portal restarting, say: the next round tries again
                 self._refuse(str(exc)[:160])
             await asyncio.sleep(0.2)
+
+
+async def signed_in(
+    fleet: Fleet,
+    registration: Registration,
+    portal: Portal,
+    portal_url: str,
+    *,
+    sessions_file: Path | None = None,
+    **options,
+) -> Answerer:
+    """An answerer whose people's phones are signed in (new sessions only for those without a saved
+    one); ``options`` go to Answerer. ``close()`` it when done."""
+    phone = phones.phone_client(portal_url)
+    try:
+        sessions = phones.PhoneSessions.load(registration, sessions_file)
+        await sessions.sign_in(portal, phone)
+    except BaseException:
+        await phone.aclose()
+        raise
+    return Answerer(fleet, registration, portal, phone, sessions, **options)
 
 
 def _answerable_from(roll_call: dict) -> float:
@@ -339,15 +363,6 @@ async def answering(
     ``opening_district_id`` (the demo): the demo's scheduled rules for that district, and its
     opening ad-hoc roll call. Yields None, after saying why on stderr, if the platform has no phone
     page or roll calls to answer."""
-    phone = phones.phone_client(portal_url)
-    try:
-        sessions = phones.PhoneSessions.load(registration, sessions_file)
-        await sessions.sign_in(portal, phone)
-    except PlatformError as exc:
-        print(f"ewall simulate: roll calls will not be answered: {exc}", file=sys.stderr)
-        await phone.aclose()
-        yield None
-        return
     truth.parent.mkdir(parents=True, exist_ok=True)
     with truth.open("ab") as sink:
 
@@ -355,9 +370,21 @@ async def answering(
             sink.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
             sink.flush()
 
-        answerer = Answerer(
-            fleet, registration, portal, phone, sessions, roles=roles, post_sightings=post_sightings, on_labels=write
-        )
+        try:
+            answerer = await signed_in(
+                fleet,
+                registration,
+                portal,
+                portal_url,
+                post_sightings=post_sightings,
+                roles=roles,
+                on_labels=write,
+                sessions_file=sessions_file,
+            )
+        except PlatformError as exc:
+            print(f"ewall simulate: roll calls will not be answered: {exc}", file=sys.stderr)
+            yield None
+            return
         stop = asyncio.Event()
         running = asyncio.create_task(answerer.run(until=stop.is_set))
         opening = asyncio.create_task(_opening(portal, opening_district_id)) if opening_district_id else None
@@ -368,7 +395,7 @@ async def answering(
             if opening is not None:
                 opening.cancel()
             await asyncio.gather(running, *([opening] if opening else []), return_exceptions=True)
-            await phone.aclose()
+            await answerer.close()
 
 
 async def _opening(portal: Portal, district_id: int) -> None:

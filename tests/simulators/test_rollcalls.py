@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from simulators import city, fleet, phones, platform, rollcalls, senders, stream
+from simulators import city, fleet, platform, rollcalls, senders, stream
 from simulators.rollcall_plans import MISMATCH, MISSED
 from tests.conftest import ADMIN_PASSWORD
 from tests.factories import eventually, run_async, unique
@@ -42,6 +42,20 @@ def on_platform(portal_url, tmp_path_factory):
     return registered(portal_url, tmp_path_factory.mktemp("rollcalls"), len(ROLES), 61)
 
 
+async def answerer_for(people, registration, portal, portal_url, sender, roles, on_labels=lambda found: None):
+    """An answerer signed in through the phone-links and phone sign-in APIs; on time is within 2 s."""
+    return await rollcalls.signed_in(
+        people,
+        registration,
+        portal,
+        portal_url,
+        roles=roles,
+        post_sightings=sender.sightings,
+        on_labels=on_labels,
+        on_time_s=(0.5, 1.5),
+    )
+
+
 def stored_fixes(db, supervisee_ids: list[int]) -> int:
     db.rollback()
     query = text("SELECT count(*) FROM fix WHERE supervisee_id = ANY(:ids)")
@@ -52,25 +66,12 @@ def test_the_answerer_answers_a_roll_call_through_the_apis_with_labels_and_separ
     on_platform, portal_url, ingest_url, db
 ):
     people, registration = on_platform
-    sessions = phones.PhoneSessions.load(registration, None)
     labels: list[dict] = []
 
     async def scenario():
         sender = senders.Sender(people, registration, ingest_url)
-        phone = phones.phone_client(portal_url)
         async with platform.Portal(portal_url, "admin", ADMIN_PASSWORD) as portal:
-            await sessions.sign_in(portal, phone)  # through the phone-links and phone sign-in APIs
-            answerer = rollcalls.Answerer(
-                people,
-                registration,
-                portal,
-                phone,
-                sessions,
-                roles=ROLES,
-                post_sightings=sender.sightings,
-                on_labels=labels.extend,
-                on_time_s=(0.5, 1.5),
-            )
+            answerer = await answerer_for(people, registration, portal, portal_url, sender, ROLES, labels.extend)
             past = stream.run(people, start=datetime.now(UTC) - timedelta(seconds=TRACKER_PAST_S), duration_s=600)
             chunks = list(rollcalls.observed(past, answerer))
             await senders.replay(iter(chunks), sender, speed=math.inf, progress=False)
@@ -93,7 +94,7 @@ def test_the_answerer_answers_a_roll_call_through_the_apis_with_labels_and_separ
             await asyncio.wait_for(answerer.run(poll_s=0.5, until=answered_all), timeout=45)
             targets = await portal.call("GET", f"/rollcalls/{roll_call['id']}/targets")
         await sender.close()
-        await phone.aclose()
+        await answerer.close()
         return roll_call, answerer.outcomes, targets
 
     roll_call, outcomes, targets = run_async(scenario())
@@ -121,21 +122,8 @@ def test_a_camera_roll_call_is_answered_by_a_sighting_from_the_nearest_camera(po
 
     async def scenario():
         sender = senders.Sender(people, registration, ingest_url)
-        phone = phones.phone_client(portal_url)
         async with platform.Portal(portal_url, "admin", ADMIN_PASSWORD) as portal:
-            sessions = phones.PhoneSessions.load(registration, None)
-            await sessions.sign_in(portal, phone)
-            answerer = rollcalls.Answerer(
-                people,
-                registration,
-                portal,
-                phone,
-                sessions,
-                roles=[None] * people.size,
-                post_sightings=sender.sightings,
-                on_labels=lambda found: None,
-                on_time_s=(0.5, 1.5),
-            )
+            answerer = await answerer_for(people, registration, portal, portal_url, sender, [None] * people.size)
             roll_call = await rollcalls.issue_ad_hoc(
                 portal,
                 district_id=registration.district_id,
@@ -160,7 +148,7 @@ def test_a_camera_roll_call_is_answered_by_a_sighting_from_the_nearest_camera(po
 
             targets = await answered()
         await sender.close()
-        await phone.aclose()
+        await answerer.close()
         return answerer.outcomes, targets
 
     outcomes, targets = run_async(scenario())

@@ -25,11 +25,14 @@ LABELS = {
 # Answers keep this far from the deadline and the close, so that no request's delay changes their status.
 MARGIN_S = 10.0
 ON_TIME_DELAY_S = (30.0, 240.0)  # as the file simulator's routine answers (simulators.routine)
+MISMATCH_GPS_S = 30.0
 
 
 def roles(fleet: Fleet, share: float = 0.0, *, each_at_least: int = 0) -> list[str | None]:
     """Each person's roll-call role: the fleet's own roll-call scenarios, then ``share`` of the people
-    with no scenario drawn late, missed or mismatch in turn, and at least ``each_at_least`` of each."""
+    with no scenario drawn late, missed or mismatch in turn, and at least ``each_at_least`` of each.
+    Mismatches go to people whose trackers report often (GPS every MISMATCH_GPS_S or less): a phone
+    can only be caught apart from a tracker that has reported lately."""
     drawn = np.random.default_rng([fleet.seed, 16]).uniform(0, 1, fleet.size) < share
     found: list[str | None] = [None] * fleet.size
     free = []
@@ -39,12 +42,16 @@ def roles(fleet: Fleet, share: float = 0.0, *, each_at_least: int = 0) -> list[s
             found[p] = LATE if scenario == "rollcall_late" else MISSED
         elif scenario is None:
             free.append(p)
-    turn = 0
-    for p in free:
-        if drawn[p]:
+    reporting = fleet.gps_interval_s <= MISMATCH_GPS_S
+    turn = spill = 0
+    for p in (p for p in free if drawn[p]):
+        if ROLES[turn % len(ROLES)] == MISMATCH and not reporting[p]:
+            # Late or missed in turn instead; the mismatch waits for someone whose tracker reports often.
+            found[p], spill = (LATE, MISSED)[spill % 2], spill + 1
+        else:
             found[p], turn = ROLES[turn % len(ROLES)], turn + 1
-    spare = iter(p for p in free if found[p] is None)
     for role in ROLES:
+        spare = (p for p in free if found[p] is None and (role != MISMATCH or reporting[p]))
         for _ in range(each_at_least - found.count(role)):
             if (p := next(spare, None)) is not None:
                 found[p] = role

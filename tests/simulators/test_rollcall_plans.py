@@ -127,3 +127,9 @@ def test_a_report_at_the_office_counts_from_the_offices_opening_on_its_date():
     assert rollcalls._answerable_from(office) == rollcalls.epoch("2026-12-05T09:00:00+08:00")
     today = issued | {"mode": "office", "office_date": "2026-12-03"}  # issued after the opening: at once
     assert rollcalls._answerable_from(today) == rollcalls.epoch("2026-12-03T09:00:00+00:00")
+
+
+def test_mismatches_go_to_people_whose_trackers_report_often(people):
+    found = rollcall_plans.roles(people, 0.3, each_at_least=3)
+    apart = [p for p, role in enumerate(found) if role == "mismatch"]
+    assert len(apart) >= 3 and all(people.gps_interval_s[p] <= rollcall_plans.MISMATCH_GPS_S for p in apart)

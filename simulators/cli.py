@@ -16,12 +16,13 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 
-from simulators import city, demo, fleet, outputs, platform, senders, stream
+from simulators import city, demo, fleet, outputs, phones, platform, rollcall_plans, rollcalls, senders, stream
 
 DURATION = re.compile(r"^([0-9]*\.?[0-9]+)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -82,6 +83,21 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="every officer's caseload breaks a rule at once (a yellow and a red alert), then a few times an hour",
+    )
+    sending.add_argument(
+        "--no-rollcalls", action="store_true", help="do not answer the platform's roll calls (real time only)"
+    )
+    sending.add_argument(
+        "--rollcall-share",
+        type=float,
+        default=0.0,
+        help="share of people without a scenario who answer roll calls late, never, or from afar (人机分离)",
+    )
+    sending.add_argument(
+        "--ground-truth",
+        type=Path,
+        default=None,
+        help="labels of a run against a platform (default .run/simulator-<seed>-<size>-ground_truth.jsonl)",
     )
     sending.add_argument("--speed", type=speed, default=60.0, help="1x real time, 60x, or max (default 60x)")
     sending.add_argument("--rate", type=rate, default=None, help="load mode: hold this many fixes/s (50000/s)")
@@ -189,6 +205,7 @@ async def _to_platform(
         if start is None:
             # Real time starts now; faster replays end now, so no fix is from the future.
             start = now if args.speed == 1 or simulated_s is None else now - timedelta(seconds=simulated_s)
+        truth = args.ground_truth or settings.run_dir / f"simulator-{args.seed}-{args.supervisees}-ground_truth.jsonl"
         async with platform.Portal(portal_url, args.user, password) as portal:
             schedule = None
             if args.demo:
@@ -197,19 +214,27 @@ async def _to_platform(
             chunks = stream.run(
                 people, start=start, duration_s=simulated_s, episode_rate=args.episode_rate, demo=schedule
             )
+            async with _answering(args, people, registration, portal, portal_url, sender, settings, truth) as answerer:
+                if answerer is not None:
+                    chunks = rollcalls.observed(chunks, answerer)
 
-            async def approve_leaves(episodes: list[dict]) -> None:
-                for episode in episodes:
-                    if episode["kind"] == "approved_leave":
-                        await platform.approve_leave(portal, registration, people, episode)
+                async def on_episodes(episodes: list[dict]) -> None:
+                    # The stream's own roll calls are files only (rollcalls.jsonl): the platform's roll
+                    # calls are labelled by the answerer, with their ids.
+                    labels = [e for e in episodes if not e["kind"].startswith("rollcall_")]
+                    with truth.open("ab") as sink:
+                        sink.write(b"".join(orjson.dumps(e) + b"\n" for e in labels))
+                    for episode in episodes:
+                        if episode["kind"] == "approved_leave":
+                            await platform.approve_leave(portal, registration, people, episode)
 
-            tally = await senders.replay(
-                _quiet_sightings(chunks) if args.no_sightings else chunks,
-                sender,
-                speed=args.speed,
-                on_episodes=approve_leaves,
-                progress=progress,
-            )
+                tally = await senders.replay(
+                    _quiet_sightings(chunks) if args.no_sightings else chunks,
+                    sender,
+                    speed=args.speed,
+                    on_episodes=on_episodes,
+                    progress=progress,
+                )
     finally:
         await sender.close()
     print(
@@ -218,6 +243,32 @@ async def _to_platform(
         ).decode()
     )
     return 0 if tally.failed == 0 else 1
+
+
+@asynccontextmanager
+async def _answering(args, people, registration, portal, portal_url, sender, settings, truth: Path):
+    """The roll-call answerer, when the fleet runs in real time (a replay of the past or at another speed
+    cannot answer the platform's roll calls, which are issued now)."""
+    if args.no_rollcalls or args.speed != 1:
+        yield None
+        return
+    roles = rollcall_plans.roles(
+        people,
+        demo.ROLLCALL_SHARE if args.demo else args.rollcall_share,
+        each_at_least=1 if args.demo else 0,
+    )
+    async with rollcalls.answering(
+        people,
+        registration,
+        portal,
+        portal_url,
+        post_sightings=sender.sightings,
+        roles=roles,
+        truth=truth,
+        sessions_file=phones.state_path(settings.run_dir, args.seed, args.supervisees),
+        opening_district_id=registration.district_id if args.demo else None,
+    ) as answerer:
+        yield answerer
 
 
 def _quiet_sightings(chunks):

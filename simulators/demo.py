@@ -210,3 +210,25 @@ def _resume(person: Person, original: list[list], first: int) -> None:
     if not person.at_home:
         person.go(person.home, not_before=0, dwell=0, indoor=True, may_leave=True, may_enter=True)
     person.stops[-1][3] = max(person.free_at, DAY_S)
+
+
+# Roll calls (点名) of the demo district. 常态化点名 at the real rules' pace (the demo runs in real time):
+# high risk twice a day, medium daily, low weekly, by phone, at random times between 08:00 and 22:00.
+ROLLCALL_RULES = tuple(
+    {
+        "risk_level": risk,
+        "mode": "phone",
+        "period": period,
+        "times_per_period": times,
+        "window_start": "08:00",
+        "window_end": "22:00",
+        "deadline_min": 10,
+        "close_min": 30,
+    }
+    for risk, period, times in (("high", "day", 2), ("medium", "day", 1), ("low", "week", 1))
+)
+# And one ad-hoc roll call of the whole district soon after the start, short enough that a newcomer
+# watches it through: answers on time, and at least one late, one missed and one 人机分离 among them.
+OPENING_ROLLCALL_AFTER_S = 60
+OPENING_ROLLCALL_MIN = (3, 6)  # deadline, close
+ROLLCALL_SHARE = 0.03  # of the people without a scenario, drawn late, missed or mismatch

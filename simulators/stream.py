@@ -67,6 +67,10 @@ class Chunk:
     sightings: np.ndarray  # SIGHTING_DTYPE
     rollcalls: np.ndarray  # ROLLCALL_DTYPE
     episodes: list[dict] = field(default_factory=list)  # ground truth; start/end epoch seconds
+    # The day's plan the window was drawn from, and its local midnight (epoch seconds): where everyone
+    # is at any moment of it, for whoever acts on the people's behalf (the roll-call answerer).
+    plan: routine.DayPlan | None = None
+    day_start: float = float("nan")
 
 
 def local_midnight(moment: datetime) -> datetime:
@@ -128,6 +132,8 @@ def run(
             sightings=_between(sightings, "ts", origin_s + a, origin_s + b),
             rollcalls=_between(rollcalls, "issued", origin_s + a, origin_s + b),
             episodes=episodes,
+            plan=plan,
+            day_start=origin_s + day * routine.DAY_S,
         )
         t += window_s
     if len(pending):  # buffered fixes still on phones when the run ends are delivered last

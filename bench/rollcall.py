@@ -1,21 +1,29 @@
 """``./ewall bench rollcall``: issuing a roll call to 100,000 people (the value), recording a burst of
 5,000 phone answers per second, and the outcome quality on the simulator's labelled fleet. Each part
-runs on its own fresh bench platform (``bench.rollcall_issue``, ``bench.rollcall_answers``,
-``bench.rollcall_quality``); this prints their one JSON line."""
+runs on its own fresh bench database (``bench.rollcall_issue``, ``bench.rollcall_answers``,
+``bench.rollcall_quality``), in a process of its own so that no cached settings or database engine
+carries over; this prints their one JSON line."""
 
 import json
+import subprocess
 import sys
 
-from bench import rollcall_answers, rollcall_issue, rollcall_quality
+from core.config import REPO_ROOT
+
+
+def part(name: str, quick: bool) -> dict:
+    """One part's figures, measured in a child process (its last line of output is their JSON)."""
+    code = (
+        f"import json, importlib; print(json.dumps(importlib.import_module('bench.rollcall_{name}').measure({quick})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{name}: {figures}", file=sys.stderr)
+    return figures
 
 
 def main(quick: bool = False) -> int:
-    issued = rollcall_issue.measure(quick)
-    print(f"issue: {issued}", file=sys.stderr)
-    answers = rollcall_answers.measure(quick)
-    print(f"answers: {answers}", file=sys.stderr)
-    quality = rollcall_quality.measure(quick)
-    print(f"quality: {quality}", file=sys.stderr)
+    issued, answers, quality = (part(name, quick) for name in ("issue", "answers", "quality"))
     print(
         json.dumps(
             {

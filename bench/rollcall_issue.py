@@ -124,8 +124,10 @@ def _naive(district_id: int, sample: int, publisher) -> float:
 
 def measure(quick: bool = False) -> dict:
     """Seed, issue the district's roll call, and the naive baseline on a sample; see the module's doc."""
+    from bench import common
     from core import bus
 
+    common.prepare()
     people, sample = (QUICK_PEOPLE, QUICK_BASELINE_SAMPLE) if quick else (PEOPLE, BASELINE_SAMPLE)
     began = time.perf_counter()
     district_id, officer_id = _seed(people)
@@ -149,9 +151,6 @@ def measure(quick: bool = False) -> dict:
 
 
 def main(quick: bool = False) -> int:
-    from bench import common
-
-    common.prepare()
     result = measure(quick)
     print(
         json.dumps(

@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from caseload.models import Category, RiskLevel
 from rollcall.config import Minutes
@@ -21,7 +21,18 @@ def _local(value: time) -> time:
     return value
 
 
-LocalTime = Annotated[time, AfterValidator(_local)]
+# JSON Schema's "time" format is RFC 3339's, which requires an offset; a rule's window is a local time.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_local),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+            "description": "a local time of day (Asia/Shanghai), HH:MM or HH:MM:SS",
+        }
+    ),
+]
 # One roll call names at most this many people one by one (a district or filter has no limit).
 MAX_LISTED = 100_000
 
@@ -194,8 +205,8 @@ class RuleOut(Out):
     mode: RollCallMode
     period: Period
     times_per_period: int
-    window_start: time
-    window_end: time
+    window_start: LocalTime
+    window_end: LocalTime
     deadline_min: int
     close_min: int
     active: bool

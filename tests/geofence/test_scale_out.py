@@ -97,8 +97,12 @@ def admin(platform):
 
 def lag(admin: KafkaAdminClient, settings, group: str) -> int:
     """Records the group has yet to commit, from the broker."""
-    (topic,) = (settings.topic(t) for t in bus.GROUPS[group])
-    partitions = [TopicPartition(topic, p["partition_index"]) for p in admin.describe_topics([topic])[0]["partitions"]]
+    topics = [settings.topic(t) for t in bus.GROUPS[group]]
+    partitions = [
+        TopicPartition(topic["name"], p["partition_index"])
+        for topic in admin.describe_topics(topics)
+        for p in topic["partitions"]
+    ]
     ends = admin.list_partition_offsets({p: OffsetSpec.LATEST for p in partitions})
     committed = admin.list_group_offsets({settings.topic(group): partitions}).get(settings.topic(group), {})
     done = {p: c.offset if c is not None and c.offset >= 0 else 0 for p, c in committed.items()}
